@@ -1,0 +1,99 @@
+/* stitch - tile frames back into a GeoTIFF on their source grid. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "err.h"
+#include "frame.h"
+#include "mosaic.h"
+#include "opt.h"
+#include "raster.h"
+
+static const char *compress = "DEFLATE";
+static int cog;
+static double nodata = 0;
+static int has_nodata, label;
+
+static int cb_nodata(void *ctx, const char *v)
+{
+	char *end;
+	nodata = strtod(v, &end);
+	has_nodata = 1;
+	return *end || end == v ? ls_err("'%s' is not a number", v) : 0;
+}
+
+static const struct ls_opt opts[] = {
+	{ "compress", LS_OPT_STR, &compress, "ALG", "GeoTIFF compression: DEFLATE, LZW, ZSTD, NONE" },
+	{ "cog", LS_OPT_FLAG, &cog, NULL, "write a Cloud Optimized GeoTIFF with overviews" },
+	{ "label", LS_OPT_FLAG, &label, NULL, "stitch the frames' label plane (u8 classes, 255 = unknown) instead of their data" },
+	{ "nodata", LS_OPT_CB, NULL, "V", "nodata value for pixels no valid tile covers", cb_nodata },
+	{ 0 }
+};
+
+/* Replace the frame's data by its label plane, unknown pixels masked out. */
+static void label_as_data(struct ls_frame *f, struct ls_frame *out)
+{
+	int64_t shape[3] = { 1, ls_frame_h(f), ls_frame_w(f) };
+	size_t hw = (size_t)(shape[1] * shape[2]);
+	if (!f->label)
+		ls_die(LS_EXIT_DATA, "frame %s has no label plane (tile --labels makes one)", f->key);
+	ls_frame_copy_meta(out, f);
+	ls_frame_alloc(out, LS_U8, 3, shape);
+	memcpy(out->t.data, f->label, hw);
+	uint8_t *m = ls_frame_mask(out);
+	for (size_t i = 0; i < hw; i++)
+		m[i] = f->label[i] != 255;
+	ls_strlist_free(&out->bands);
+	ls_strlist_push(&out->bands, "class");
+	out->has_nodata = 1;
+	out->nodata = 255;
+}
+
+static const struct ls_cmd cmd = {
+	"stitch", "blend tile frames back into a georeferenced GeoTIFF (same grid as the source)",
+	"[options] OUT.tif < frames",
+	"tile --size 256 --overlap 32 in.tif | normalise-bands --stats s.txt | stitch --cog out.tif", opts
+};
+
+int main(int argc, char **argv)
+{
+	struct ls_strlist pos;
+	struct ls_frame f, lf, *use;
+	struct ls_mosaic *m = NULL;
+	struct ls_mosaic_opts mo = { 0 };
+	int rc;
+	ls_opt_parse(&cmd, argc, argv, &pos);
+	if (pos.n < 1 || pos.n > 2)
+		ls_die(LS_EXIT_USAGE, "usage: stitch %s", cmd.usage);
+	mo.compress = compress;
+	mo.cog = cog;
+	mo.has_nodata = has_nodata;
+	mo.nodata = nodata;
+	ls_gdal_init((size_t)64 << 20);
+	struct ls_reader *r = ls_reader_open_path(pos.n == 2 ? pos.v[1] : "-");
+	ls_frame_init(&f);
+	ls_frame_init(&lf);
+	while ((rc = ls_reader_next(r, &f)) == 1) {
+		use = &f;
+		if (label) {
+			label_as_data(&f, &lf);
+			use = &lf;
+		}
+		if (!m && !(m = ls_mosaic_open(pos.v[0], use, &mo)))
+			ls_die_err();
+		if ((rc = ls_mosaic_add(m, use)) < 0)
+			break;
+	}
+	if (rc != 0) {
+		ls_mosaic_abort(m);
+		ls_die_err();
+	}
+	if (ls_mosaic_close(m) < 0)
+		ls_die_err();
+	ls_info("wrote %s", pos.v[0]);
+	ls_frame_free(&f);
+	ls_frame_free(&lf);
+	ls_reader_close(r);
+	ls_strlist_free(&pos);
+	return 0;
+}
