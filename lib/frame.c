@@ -577,6 +577,9 @@ int ls_writer_epipe(const struct ls_writer *w)
 
 /* ---- reader ---- */
 
+#define READ_BUF ((size_t)8 << 20)	/* initial buffer: several tiles per read */
+#define READ_MIN ((size_t)256 << 10)	/* compact when less room than this is left */
+
 struct ls_reader {
 	ls_read_fn fn;
 	void *ctx;
@@ -610,7 +613,7 @@ struct ls_reader *ls_reader_open_fn(ls_read_fn fn, void *ctx, const char *name)
 	r->fn = fn;
 	r->ctx = ctx;
 	r->name = ls_xstrdup(name ? name : "stdin");
-	r->chunk = 1 << 20;
+	r->chunk = SIZE_MAX;
 	r->max_frame = LS_DEFAULT_MAX_FRAME;
 	if (mf && atoll(mf) > 0)
 		r->max_frame = (size_t)atoll(mf);
@@ -1022,7 +1025,7 @@ static int check_crc(struct ls_reader *r, const unsigned char *m, size_t n)
 {
 	static const unsigned char tag[4] = { 0xa3, 'c', 'r', 'c' };
 	if (n < 9 || m[n - 5] != 0xce || memcmp(m + n - 9, tag, 4))
-		return rerr(r, "crc", "missing (the frame must end with its checksum)");
+		return rerr(r, "crc", "missing or misplaced (corrupt bytes, or not a landshift stream)");
 	uint32_t want = (uint32_t)m[n - 4] << 24 | (uint32_t)m[n - 3] << 16 | (uint32_t)m[n - 2] << 8 | m[n - 1];
 	uint32_t got = ls_crc32c(0, m, n - 5);
 	if (got != want)
@@ -1030,21 +1033,25 @@ static int check_crc(struct ls_reader *r, const unsigned char *m, size_t n)
 	return 0;
 }
 
-/* Make room for at least one more chunk after buf[len]. */
-static void reserve(struct ls_reader *r)
+/* Make room to read after buf[len]: slide the unparsed bytes to the front only
+ * when little room is left, and grow when a frame needs more than the buffer. */
+static size_t reserve(struct ls_reader *r)
 {
-	if (r->pos > 0 && (r->pos >= r->len || r->cap - r->len < r->chunk)) {
+	size_t want = r->chunk < READ_MIN ? r->chunk : READ_MIN;
+	if (r->cap - r->len < want && r->pos > 0) {
 		memmove(r->buf, r->buf + r->pos, r->len - r->pos);
 		r->len -= r->pos;
 		r->pos = 0;
 	}
-	if (r->cap - r->len < r->chunk) {
-		size_t cap = r->cap ? r->cap : 1;
-		while (cap - r->len < r->chunk)
+	if (r->cap - r->len < want || (r->pos == 0 && r->len == r->cap)) {
+		size_t cap = r->cap ? 2 * r->cap : READ_BUF;
+		while (cap - r->len < want)
 			cap *= 2;
 		r->buf = ls_xrealloc(r->buf, cap);
 		r->cap = cap;
 	}
+	size_t room = r->cap - r->len;
+	return room < r->chunk ? room : r->chunk;
 }
 
 static int at_eof(struct ls_reader *r)
@@ -1091,8 +1098,8 @@ int ls_reader_next(struct ls_reader *r, struct ls_frame *f)
 		}
 		if (r->eof)
 			return at_eof(r);
-		reserve(r);
-		ssize_t k = r->fn(r->ctx, r->buf + r->len, r->chunk);
+		size_t room = reserve(r);
+		ssize_t k = r->fn(r->ctx, r->buf + r->len, room);
 		if (k < 0)
 			return ls_err("%s: read error: %s", r->name, strerror(errno));
 		if (k == 0)

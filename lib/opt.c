@@ -105,7 +105,7 @@ static void usage_die(const struct ls_cmd *cmd, const char *fmt, const char *a, 
 {
 	fprintf(stderr, "%s: ", cmd->name);
 	fprintf(stderr, fmt, a, b);
-	fprintf(stderr, "\n%s: usage: %s %s (see --help)\n", cmd->name, cmd->name, cmd->usage);
+	fprintf(stderr, " (usage: %s %s; see --help)\n", cmd->name, cmd->usage);
 	exit(LS_EXIT_USAGE);
 }
 

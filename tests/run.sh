@@ -1,0 +1,27 @@
+#!/bin/sh
+# tests/run.sh - run every C unit test and shell test; print the results and
+# end with "N passed, N failed". Exit status 1 when anything failed.
+cd "$(dirname "$0")/.." || exit 2
+: "${BUILD:=build/rel}" "${DATA:=../shared/data}"
+export DATA BUILD
+if [ ! -d "$DATA" ]; then
+	echo "tests: sample data not found at $DATA (set DATA=...)" >&2
+	exit 2
+fi
+log=$(mktemp)
+for t in "$BUILD"/tests/test_*; do
+	[ -x "$t" ] || continue
+	echo "== $t" >&2
+	"$t" >>"$log" 2>&1 || grep -q '^FAIL' "$log" || echo "FAIL $t: exited with status $?" >>"$log"
+done
+for t in tests/t_*.sh; do
+	echo "== $t" >&2
+	bash "$t" >>"$log" 2>&1 || true
+done
+grep -E '^(PASS|FAIL)' "$log"
+grep -vE '^(PASS|FAIL)' "$log" | head -n 40 >&2
+p=$(grep -c '^PASS' "$log")
+f=$(grep -c '^FAIL' "$log")
+rm -f "$log"
+echo "$p passed, $f failed"
+[ "$f" -eq 0 ] && [ "$p" -gt 0 ]
