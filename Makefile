@@ -15,8 +15,8 @@ DEP_CFLAGS := $(shell pkg-config --cflags $(PKGS) $(MSGPACK_PKG) 2>/dev/null)
 DEP_LIBS := $(shell pkg-config --libs $(PKGS) $(MSGPACK_PKG) 2>/dev/null)
 
 CFLAGS := $(OPT) -g -std=gnu11 -Wall -Wextra -Wno-unused-parameter -Wno-missing-field-initializers -Wno-format-truncation -Wshadow -fno-strict-aliasing \
-	-march=x86-64-v2 -mtune=generic -pthread -Ilib $(DEP_CFLAGS) $(EXTRA_CFLAGS)
-LDLIBS := $(DEP_LIBS) -lm -pthread
+	-march=x86-64-v2 -mtune=generic -pthread -fopenmp -Ilib $(DEP_CFLAGS) $(EXTRA_CFLAGS)
+LDLIBS := $(DEP_LIBS) -lm -pthread -fopenmp
 ifneq ($(SANITIZE),)
 CFLAGS += -fsanitize=$(SANITIZE) -fno-omit-frame-pointer -fno-sanitize-recover=all
 LDFLAGS += -fsanitize=$(SANITIZE)
@@ -58,6 +58,16 @@ bin/%: $(BUILD)/bench/%.o $(LIB)
 
 $(BUILD)/tests/%: $(BUILD)/tests/%.o $(LIB)
 	$(CC) $(LDFLAGS) $< $(LIB) $(LDLIBS) -o $@
+
+# The learning core built in double precision, for the gradient checks.
+NN_SRC := lib/nn.c lib/conv.c lib/layers.c lib/unet.c lib/optim.c $(wildcard lib/critic.c lib/dsn.c)
+NN_DBL := $(NN_SRC:%.c=$(BUILD)/dbl/%.o)
+$(BUILD)/dbl/%.o: %.c $(wildcard lib/*.h)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -DLS_DOUBLE -c $< -o $@
+
+$(BUILD)/tests/test_grad: $(BUILD)/dbl/tests/test_grad.o $(NN_DBL) $(LIB)
+	$(CC) $(LDFLAGS) $< $(NN_DBL) $(LIB) $(LDLIBS) -o $@
 
 test: all
 	@BUILD=$(BUILD) DATA=$(DATA) tests/run.sh

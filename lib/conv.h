@@ -1,0 +1,33 @@
+/* conv.h - 2-D convolution through im2col + GEMM (OpenBLAS).
+ *
+ * Weights are [co][ci][k][k]. The column matrix is built for a band of
+ * output rows at a time (about 16k pixels), so the workspace stays small
+ * whatever the tile size. 1x1 convolutions skip im2col. For stride 1 and
+ * "same" padding the input gradient is itself a convolution of dY with
+ * the flipped, transposed weights, which keeps every product in the fast
+ * GEMM shape (METHODS.md section 5); other shapes use col2im. Images of a
+ * batch run on separate threads. */
+#ifndef LS_CONV_H
+#define LS_CONV_H
+
+#include "nn.h"
+
+struct ls_conv {
+	int ci, co, k, stride, pad;
+	struct ls_param *w, *b;	/* b is NULL without bias */
+	real *wflip;		/* [ci][co][k][k], rebuilt by each backward */
+	real *dw_part;		/* per-thread weight-gradient partial sums */
+	int nparts;
+};
+
+void ls_conv_init(struct ls_conv *c, struct ls_params *ps, const char *name, int ci, int co, int k, int stride,
+		  int pad, int bias, struct ls_rng *rng);
+void ls_conv_free(struct ls_conv *c);
+int ls_conv_out(int in, int k, int stride, int pad);
+/* Workspace (reals) that forward and backward need for an h x w input. */
+size_t ls_conv_ws(const struct ls_conv *c, int h, int w);
+void ls_conv_forward(const struct ls_conv *c, const struct ls_t4 *x, struct ls_t4 *y, real *ws);
+/* dx may be NULL (no input gradient, e.g. the first layer). */
+void ls_conv_backward(struct ls_conv *c, const struct ls_t4 *x, const struct ls_t4 *dy, struct ls_t4 *dx, real *ws);
+
+#endif

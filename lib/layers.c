@@ -1,0 +1,370 @@
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "err.h"
+#include "layers.h"
+
+/* ---- batch normalisation ---- */
+
+void ls_bn_init(struct ls_bn *b, struct ls_params *ps, const char *name, int c, int ndom)
+{
+	char pn[80];
+	memset(b, 0, sizeof *b);
+	b->c = c;
+	b->ndom = ndom < 1 ? 1 : ndom;
+	b->momentum = (real)0.1;
+	b->eps = (real)1e-5;
+	snprintf(pn, sizeof pn, "%s.gamma", name);
+	b->gamma = ls_params_add(ps, pn, c, 0);
+	snprintf(pn, sizeof pn, "%s.beta", name);
+	b->beta = ls_params_add(ps, pn, c, 0);
+	snprintf(pn, sizeof pn, "%s.running_mean", name);
+	b->rmean = ls_params_add(ps, pn, (size_t)c * b->ndom, 0);
+	snprintf(pn, sizeof pn, "%s.running_var", name);
+	b->rvar = ls_params_add(ps, pn, (size_t)c * b->ndom, 0);
+	b->rmean->frozen = b->rvar->frozen = 1;
+	for (int i = 0; i < c; i++)
+		b->gamma->w[i] = 1;
+	for (size_t i = 0; i < (size_t)c * b->ndom; i++)
+		b->rvar->w[i] = 1;
+	b->mean = ls_alloc_real(c);
+	b->invstd = ls_alloc_real(c);
+}
+
+void ls_bn_free(struct ls_bn *b)
+{
+	free(b->mean);
+	free(b->invstd);
+	b->mean = b->invstd = NULL;
+}
+
+void ls_bn_forward(struct ls_bn *b, const struct ls_t4 *x, struct ls_t4 *y, int train, int dom)
+{
+	size_t hw = (size_t)x->h * x->w, m = hw * x->n;
+	*y = ls_t4_make(y->d, x->n, x->c, x->h, x->w);
+	if (dom < 0 || dom >= b->ndom)
+		dom = 0;
+#pragma omp parallel for schedule(static)
+	for (int c = 0; c < x->c; c++) {
+		real mean, invstd;
+		if (train) {
+			double s = 0, s2 = 0;
+			for (int n = 0; n < x->n; n++) {
+				const real *p = ls_t4_img(x, n) + c * hw;
+				for (size_t i = 0; i < hw; i++)
+					s += p[i];
+			}
+			double mu = s / m;
+			for (int n = 0; n < x->n; n++) {
+				const real *p = ls_t4_img(x, n) + c * hw;
+				for (size_t i = 0; i < hw; i++)
+					s2 += (p[i] - mu) * (p[i] - mu);
+			}
+			double var = s2 / m;
+			mean = (real)mu;
+			invstd = (real)(1 / sqrt(var + b->eps));
+			real *rm = b->rmean->w + (size_t)dom * b->c, *rv = b->rvar->w + (size_t)dom * b->c;
+			rm[c] = (1 - b->momentum) * rm[c] + b->momentum * (real)mu;
+			rv[c] = (1 - b->momentum) * rv[c] + b->momentum * (real)(m > 1 ? var * m / (m - 1) : var);
+			b->mean[c] = mean;
+			b->invstd[c] = invstd;
+		} else {
+			mean = b->rmean->w[(size_t)dom * b->c + c];
+			invstd = (real)(1 / sqrt(b->rvar->w[(size_t)dom * b->c + c] + b->eps));
+		}
+		real g = b->gamma->w[c] * invstd, sh = b->beta->w[c] - mean * g;
+		for (int n = 0; n < x->n; n++) {
+			const real *p = ls_t4_img(x, n) + c * hw;
+			real *q = ls_t4_img(y, n) + c * hw;
+			for (size_t i = 0; i < hw; i++)
+				q[i] = p[i] * g + sh;
+		}
+	}
+}
+
+void ls_bn_backward(struct ls_bn *b, const struct ls_t4 *x, const struct ls_t4 *dy, struct ls_t4 *dx)
+{
+	size_t hw = (size_t)x->h * x->w, m = hw * x->n;
+	*dx = ls_t4_make(dx->d, x->n, x->c, x->h, x->w);
+#pragma omp parallel for schedule(static)
+	for (int c = 0; c < x->c; c++) {
+		real mean = b->mean[c], is = b->invstd[c];
+		double sdy = 0, sdyx = 0;
+		for (int n = 0; n < x->n; n++) {
+			const real *p = ls_t4_img(x, n) + c * hw, *d = ls_t4_img(dy, n) + c * hw;
+			for (size_t i = 0; i < hw; i++) {
+				sdy += d[i];
+				sdyx += d[i] * (p[i] - mean) * is;
+			}
+		}
+		b->gamma->g[c] += (real)sdyx;
+		b->beta->g[c] += (real)sdy;
+		real k = b->gamma->w[c] * is / (real)m, a = (real)sdy, bb = (real)sdyx;
+		for (int n = 0; n < x->n; n++) {
+			const real *p = ls_t4_img(x, n) + c * hw, *d = ls_t4_img(dy, n) + c * hw;
+			real *q = ls_t4_img(dx, n) + c * hw;
+			for (size_t i = 0; i < hw; i++)
+				q[i] = k * ((real)m * d[i] - a - (p[i] - mean) * is * bb);
+		}
+	}
+}
+
+/* ---- activations ---- */
+
+void ls_relu_forward(struct ls_t4 *x, real slope)
+{
+	size_t n = ls_t4_len(x);
+	real *d = x->d;
+#pragma omp parallel for schedule(static)
+	for (size_t i = 0; i < n; i++)
+		d[i] = d[i] > 0 ? d[i] : d[i] * slope;
+}
+
+void ls_relu_backward(const struct ls_t4 *y, struct ls_t4 *dy, real slope)
+{
+	size_t n = ls_t4_len(y);
+	const real *a = y->d;
+	real *g = dy->d;
+#pragma omp parallel for schedule(static)
+	for (size_t i = 0; i < n; i++)
+		g[i] = a[i] > 0 ? g[i] : g[i] * slope;
+}
+
+/* ---- pooling ---- */
+
+void ls_maxpool_forward(const struct ls_t4 *x, struct ls_t4 *y)
+{
+	int ho = x->h / 2, wo = x->w / 2, nc = x->n * x->c;
+	*y = ls_t4_make(y->d, x->n, x->c, ho, wo);
+#pragma omp parallel for schedule(static)
+	for (int j = 0; j < nc; j++) {
+		const real *p = x->d + (size_t)j * x->h * x->w;
+		real *q = y->d + (size_t)j * ho * wo;
+		for (int r = 0; r < ho; r++) {
+			const real *a = p + (size_t)2 * r * x->w, *b = a + x->w;
+			for (int c = 0; c < wo; c++) {
+				real m = a[2 * c];
+				m = a[2 * c + 1] > m ? a[2 * c + 1] : m;
+				m = b[2 * c] > m ? b[2 * c] : m;
+				m = b[2 * c + 1] > m ? b[2 * c + 1] : m;
+				q[(size_t)r * wo + c] = m;
+			}
+		}
+	}
+}
+
+void ls_maxpool_backward(const struct ls_t4 *x, const struct ls_t4 *y, const struct ls_t4 *dy, struct ls_t4 *dx)
+{
+	int ho = y->h, wo = y->w, nc = x->n * x->c;
+	*dx = ls_t4_make(dx->d, x->n, x->c, x->h, x->w);
+#pragma omp parallel for schedule(static)
+	for (int j = 0; j < nc; j++) {
+		const real *p = x->d + (size_t)j * x->h * x->w, *m = y->d + (size_t)j * ho * wo,
+			   *g = dy->d + (size_t)j * ho * wo;
+		real *q = dx->d + (size_t)j * x->h * x->w;
+		memset(q, 0, (size_t)x->h * x->w * sizeof *q);
+		for (int r = 0; r < ho; r++)
+			for (int c = 0; c < wo; c++) {
+				size_t o = (size_t)r * wo + c, i0 = (size_t)2 * r * x->w + 2 * c;
+				size_t cand[4] = { i0, i0 + 1, i0 + x->w, i0 + x->w + 1 };
+				for (int k = 0; k < 4; k++)
+					if (p[cand[k]] == m[o]) {	/* the first maximum takes it */
+						q[cand[k]] += g[o];
+						break;
+					}
+			}
+	}
+}
+
+/* ---- bilinear x2 ---- */
+
+/* Output index o of 2n maps to input neighbours i0, i1 with weights. */
+static void up_taps(int o, int n, int *i0, int *i1, real *w0, real *w1)
+{
+	int j = o / 2;
+	if (o % 2 == 0) {
+		*i0 = j - 1 < 0 ? 0 : j - 1;
+		*i1 = j;
+		*w0 = (real)0.25;
+		*w1 = (real)0.75;
+	} else {
+		*i0 = j;
+		*i1 = j + 1 >= n ? n - 1 : j + 1;
+		*w0 = (real)0.75;
+		*w1 = (real)0.25;
+	}
+}
+
+void ls_upsample_forward(const struct ls_t4 *x, real *y, int out_c, int c0)
+{
+	int H = x->h * 2, W = x->w * 2, nc = x->n * x->c;
+#pragma omp parallel for schedule(static)
+	for (int j = 0; j < nc; j++) {
+		int n = j / x->c, c = j % x->c;
+		const real *p = x->d + (size_t)j * x->h * x->w;
+		real *q = y + ((size_t)n * out_c + c0 + c) * H * W;
+		for (int r = 0; r < H; r++) {
+			int a0, a1, b0, b1;
+			real u0, u1, v0, v1;
+			up_taps(r, x->h, &a0, &a1, &u0, &u1);
+			const real *ra = p + (size_t)a0 * x->w, *rb = p + (size_t)a1 * x->w;
+			for (int s = 0; s < W; s++) {
+				up_taps(s, x->w, &b0, &b1, &v0, &v1);
+				q[(size_t)r * W + s] = u0 * (v0 * ra[b0] + v1 * ra[b1]) + u1 * (v0 * rb[b0] + v1 * rb[b1]);
+			}
+		}
+	}
+}
+
+void ls_upsample_backward(const real *dy, int out_c, int c0, struct ls_t4 *dx)
+{
+	int H = dx->h * 2, W = dx->w * 2, nc = dx->n * dx->c;
+#pragma omp parallel for schedule(static)
+	for (int j = 0; j < nc; j++) {
+		int n = j / dx->c, c = j % dx->c;
+		real *p = dx->d + (size_t)j * dx->h * dx->w;
+		const real *q = dy + ((size_t)n * out_c + c0 + c) * H * W;
+		memset(p, 0, (size_t)dx->h * dx->w * sizeof *p);
+		for (int r = 0; r < H; r++) {
+			int a0, a1, b0, b1;
+			real u0, u1, v0, v1;
+			up_taps(r, dx->h, &a0, &a1, &u0, &u1);
+			real *ra = p + (size_t)a0 * dx->w, *rb = p + (size_t)a1 * dx->w;
+			for (int s = 0; s < W; s++) {
+				real g = q[(size_t)r * W + s];
+				up_taps(s, dx->w, &b0, &b1, &v0, &v1);
+				ra[b0] += u0 * v0 * g;
+				ra[b1] += u0 * v1 * g;
+				rb[b0] += u1 * v0 * g;
+				rb[b1] += u1 * v1 * g;
+			}
+		}
+	}
+}
+
+/* ---- concatenation ---- */
+
+void ls_concat_put(const struct ls_t4 *x, real *y, int out_c, int c0)
+{
+	size_t plane = (size_t)x->c * x->h * x->w;
+	for (int n = 0; n < x->n; n++)
+		memcpy(y + ((size_t)n * out_c + c0) * x->h * x->w, ls_t4_img(x, n), plane * sizeof *y);
+}
+
+void ls_concat_get_add(const real *y, int out_c, int c0, struct ls_t4 *x)
+{
+	size_t plane = (size_t)x->c * x->h * x->w;
+#pragma omp parallel for schedule(static)
+	for (int n = 0; n < x->n; n++) {
+		const real *s = y + ((size_t)n * out_c + c0) * x->h * x->w;
+		real *d = ls_t4_img(x, n);
+		for (size_t i = 0; i < plane; i++)
+			d[i] += s[i];
+	}
+}
+
+/* ---- fully connected ---- */
+
+void ls_linear_init(struct ls_linear *l, struct ls_params *ps, const char *name, int in, int out, struct ls_rng *rng)
+{
+	char pn[80];
+	l->in = in;
+	l->out = out;
+	snprintf(pn, sizeof pn, "%s.weight", name);
+	l->w = ls_params_add(ps, pn, (size_t)in * out, 1);
+	ls_he_init(l->w->w, l->w->n, in, rng);
+	snprintf(pn, sizeof pn, "%s.bias", name);
+	l->b = ls_params_add(ps, pn, (size_t)out, 0);
+}
+
+void ls_linear_forward(const struct ls_linear *l, const real *x, real *y, int n)
+{
+	ls_blas_threads(ls_nthreads);
+	for (int i = 0; i < n; i++)
+		memcpy(y + (size_t)i * l->out, l->b->w, l->out * sizeof *y);
+	ls_gemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, l->out, l->in, 1, x, l->in, l->w->w, l->in, 1, y, l->out);
+}
+
+void ls_linear_backward(struct ls_linear *l, const real *x, const real *dy, real *dx, int n)
+{
+	ls_blas_threads(ls_nthreads);
+	ls_gemm(CblasRowMajor, CblasTrans, CblasNoTrans, l->out, l->in, n, 1, dy, l->out, x, l->in, 1, l->w->g, l->in);
+	for (int i = 0; i < n; i++)
+		for (int o = 0; o < l->out; o++)
+			l->b->g[o] += dy[(size_t)i * l->out + o];
+	if (dx)
+		ls_gemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, l->in, l->out, 1, dy, l->out, l->w->w, l->in, 0, dx,
+			l->in);
+}
+
+/* ---- loss ---- */
+
+double ls_softmax_xent(const struct ls_t4 *lg, const uint8_t *labels, const real *cw, struct ls_t4 *dl,
+		       size_t *counted)
+{
+	size_t hw = (size_t)lg->h * lg->w;
+	int k = lg->c;
+	double loss = 0, wsum = 0;
+	size_t cnt = 0;
+	if (dl)
+		*dl = ls_t4_make(dl->d, lg->n, lg->c, lg->h, lg->w);
+#pragma omp parallel for schedule(static) reduction(+ : loss, wsum, cnt)
+	for (int n = 0; n < lg->n; n++) {
+		const real *z = ls_t4_img(lg, n);
+		real *g = dl ? ls_t4_img(dl, n) : NULL;
+		for (size_t i = 0; i < hw; i++) {
+			int y = labels[(size_t)n * hw + i];
+			if (y == 255 || y >= k) {
+				if (g)
+					for (int c = 0; c < k; c++)
+						g[c * hw + i] = 0;
+				continue;
+			}
+			double mx = z[i], s = 0, w = cw ? cw[y] : 1;
+			for (int c = 1; c < k; c++)
+				mx = z[c * hw + i] > mx ? z[c * hw + i] : mx;
+			for (int c = 0; c < k; c++)
+				s += exp(z[c * hw + i] - mx);
+			loss += w * (log(s) - (z[y * hw + i] - mx));
+			wsum += w;
+			cnt++;
+			if (g)
+				for (int c = 0; c < k; c++)
+					g[c * hw + i] = (real)(w * (exp(z[c * hw + i] - mx) / s - (c == y)));
+		}
+	}
+	if (counted)
+		*counted = cnt;
+	if (wsum <= 0)
+		return 0;
+	if (dl) {
+		real inv = (real)(1 / wsum);
+		size_t len = ls_t4_len(dl);
+		for (size_t i = 0; i < len; i++)
+			dl->d[i] *= inv;
+	}
+	return loss / wsum;
+}
+
+void ls_softmax(const struct ls_t4 *lg, struct ls_t4 *pr)
+{
+	size_t hw = (size_t)lg->h * lg->w;
+	int k = lg->c;
+	*pr = ls_t4_make(pr->d, lg->n, lg->c, lg->h, lg->w);
+#pragma omp parallel for schedule(static)
+	for (int n = 0; n < lg->n; n++) {
+		const real *z = ls_t4_img(lg, n);
+		real *p = ls_t4_img(pr, n);
+		for (size_t i = 0; i < hw; i++) {
+			real mx = z[i];
+			double s = 0;
+			for (int c = 1; c < k; c++)
+				mx = z[c * hw + i] > mx ? z[c * hw + i] : mx;
+			for (int c = 0; c < k; c++)
+				s += exp(z[c * hw + i] - mx);
+			for (int c = 0; c < k; c++)
+				p[c * hw + i] = (real)(exp(z[c * hw + i] - mx) / s);
+		}
+	}
+}

@@ -1,0 +1,98 @@
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <omp.h>
+
+#include "err.h"
+#include "nn.h"
+
+void openblas_set_num_threads(int);
+
+int ls_nthreads = 1;
+static int blas_threads = -1;
+
+real *ls_alloc_real(size_t n)
+{
+	size_t bytes = ((n ? n : 1) * sizeof(real) + 63) & ~(size_t)63;
+	real *p = aligned_alloc(64, bytes);
+	if (!p)
+		ls_die(LS_EXIT_DATA, "out of memory allocating %zu bytes of tensors", bytes);
+	memset(p, 0, bytes);
+	return p;
+}
+
+struct ls_param *ls_params_add(struct ls_params *ps, const char *name, size_t n, int decay)
+{
+	if (ps->n == ps->cap) {
+		ps->cap = ps->cap ? 2 * ps->cap : 64;
+		ps->p = ls_xrealloc(ps->p, ps->cap * sizeof *ps->p);
+	}
+	struct ls_param *p = &ps->p[ps->n++];
+	memset(p, 0, sizeof *p);
+	snprintf(p->name, sizeof p->name, "%s", name);
+	p->n = n;
+	p->w = ls_alloc_real(n);
+	p->g = ls_alloc_real(n);
+	p->decay = decay;
+	return p;
+}
+
+void ls_params_zero_grad(struct ls_params *ps)
+{
+	for (int i = 0; i < ps->n; i++)
+		memset(ps->p[i].g, 0, ps->p[i].n * sizeof(real));
+}
+
+size_t ls_params_count(const struct ls_params *ps)
+{
+	size_t n = 0;
+	for (int i = 0; i < ps->n; i++)
+		n += ps->p[i].n;
+	return n;
+}
+
+struct ls_param *ls_params_find(struct ls_params *ps, const char *name)
+{
+	for (int i = 0; i < ps->n; i++)
+		if (!strcmp(ps->p[i].name, name))
+			return &ps->p[i];
+	return NULL;
+}
+
+void ls_params_free(struct ls_params *ps)
+{
+	for (int i = 0; i < ps->n; i++) {
+		free(ps->p[i].w);
+		free(ps->p[i].g);
+		free(ps->p[i].m);
+		free(ps->p[i].v);
+	}
+	free(ps->p);
+	memset(ps, 0, sizeof *ps);
+}
+
+void ls_threads_set(int n)
+{
+	if (n <= 0)
+		n = (int)sysconf(_SC_NPROCESSORS_ONLN);
+	ls_nthreads = n < 1 ? 1 : n;
+	omp_set_num_threads(ls_nthreads);
+	ls_blas_threads(1);
+}
+
+void ls_blas_threads(int n)
+{
+	if (n != blas_threads) {
+		openblas_set_num_threads(n);
+		blas_threads = n;
+	}
+}
+
+void ls_he_init(real *w, size_t n, int fan_in, struct ls_rng *rng)
+{
+	double s = sqrt(2.0 / fan_in);
+	for (size_t i = 0; i < n; i++)
+		w[i] = (real)(s * ls_rng_normal(rng));
+}

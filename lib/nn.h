@@ -1,0 +1,86 @@
+/* nn.h - the learning core: tensors, parameters, threads.
+ *
+ * Tensors are NCHW, row-major, x fastest (struct ls_t4). The scalar type is
+ * float; the gradient tests build the same sources with LS_DOUBLE to check
+ * the analytic gradients against finite differences in double precision.
+ * Layers are small structs with _forward/_backward functions that take
+ * their buffers from the caller: a model sizes one workspace once and a
+ * training step allocates nothing. Backward functions ADD parameter
+ * gradients into their .g arrays (zeroed by ls_params_zero_grad) and WRITE
+ * input gradients. */
+#ifndef LS_NN_H
+#define LS_NN_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cblas.h>
+
+#include "rng.h"
+
+#ifdef LS_DOUBLE
+typedef double real;
+#define ls_gemm cblas_dgemm
+#define ls_axpy cblas_daxpy
+#else
+typedef float real;
+#define ls_gemm cblas_sgemm
+#define ls_axpy cblas_saxpy
+#endif
+
+struct ls_t4 {
+	real *d;
+	int n, c, h, w;
+};
+
+static inline size_t ls_t4_len(const struct ls_t4 *t)
+{
+	return (size_t)t->n * t->c * t->h * t->w;
+}
+
+static inline struct ls_t4 ls_t4_make(real *d, int n, int c, int h, int w)
+{
+	struct ls_t4 t = { d, n, c, h, w };
+	return t;
+}
+
+/* One image of a batch. */
+static inline real *ls_t4_img(const struct ls_t4 *t, int i)
+{
+	return t->d + (size_t)i * t->c * t->h * t->w;
+}
+
+real *ls_alloc_real(size_t n);	/* zeroed, 64-byte aligned; dies on failure */
+
+/* Named parameters (and their gradients and optimiser state). */
+struct ls_param {
+	char name[64];
+	real *w, *g;
+	real *m, *v;		/* Adam moments or SGD velocity (v unused) */
+	size_t n;
+	int decay;		/* weight decay applies (not to BN or biases) */
+	int frozen;
+};
+
+struct ls_params {
+	int n, cap;
+	struct ls_param *p;
+};
+
+struct ls_param *ls_params_add(struct ls_params *ps, const char *name, size_t n, int decay);
+void ls_params_zero_grad(struct ls_params *ps);
+size_t ls_params_count(const struct ls_params *ps);
+struct ls_param *ls_params_find(struct ls_params *ps, const char *name);
+void ls_params_free(struct ls_params *ps);
+
+/* Threads: element-wise loops and per-image work use ls_nthreads OpenMP
+ * threads; matrix products run single-threaded inside them, or on all
+ * threads when a batch has a single image. */
+extern int ls_nthreads;
+void ls_threads_set(int n);	/* 0 = all cores */
+void ls_blas_threads(int n);
+
+/* He (Kaiming) normal initialisation for a fan-in. */
+void ls_he_init(real *w, size_t n, int fan_in, struct ls_rng *rng);
+
+#endif

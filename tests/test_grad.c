@@ -1,0 +1,369 @@
+/* Gradient checks: every layer, the loss and a whole (small) UNet-S,
+ * analytic gradients against central finite differences, in double
+ * precision (this file and the learning core are built with LS_DOUBLE). */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "check.h"
+#include "conv.h"
+#include "layers.h"
+#include "unet.h"
+
+#ifndef LS_DOUBLE
+#error "test_grad is built in double precision"
+#endif
+
+static struct ls_rng rng;
+
+static void fill(real *p, size_t n, double scale)
+{
+	for (size_t i = 0; i < n; i++)
+		p[i] = scale * (2 * ls_rng_uniform(&rng) - 1);
+}
+
+typedef double (*loss_fn)(void *ctx);
+
+/* Compare grad[i] with (L(w+h) - L(w-h)) / 2h at up to `samples` indices;
+ * the error is relative, floored at 1e-3 so that gradients near zero are
+ * judged by their absolute error. */
+static double max_rel_err(real *w, const real *grad, size_t n, loss_fn f, void *ctx, int samples)
+{
+	double worst = 0, h = 1e-5;
+	for (int s = 0; s < samples && s < (int)n; s++) {
+		size_t i = samples >= (int)n ? (size_t)s : (size_t)(ls_rng_u64(&rng) % n);
+		real keep = w[i];
+		w[i] = keep + h;
+		double lp = f(ctx);
+		w[i] = keep - h;
+		double lm = f(ctx);
+		w[i] = keep;
+		double num = (lp - lm) / (2 * h), e = fabs(num - grad[i]) / fmax(fabs(num) + fabs(grad[i]), 1e-3);
+		worst = e > worst ? e : worst;
+	}
+	return worst;
+}
+
+/* ---- convolution ---- */
+
+struct conv_case {
+	struct ls_conv c;
+	struct ls_params ps;
+	struct ls_t4 x, y, dx;
+	real *r, *ws;
+};
+
+static double conv_loss(void *p)
+{
+	struct conv_case *k = p;
+	ls_conv_forward(&k->c, &k->x, &k->y, k->ws);
+	double s = 0;
+	for (size_t i = 0; i < ls_t4_len(&k->y); i++)
+		s += k->r[i] * k->y.d[i];
+	return s;
+}
+
+static void test_conv(int n, int ci, int co, int kk, int stride, int pad, int bias, int h, int w)
+{
+	struct conv_case k;
+	memset(&k, 0, sizeof k);
+	ls_conv_init(&k.c, &k.ps, "c", ci, co, kk, stride, pad, bias, &rng);
+	if (bias)
+		fill(k.c.b->w, co, 0.5);
+	int ho = ls_conv_out(h, kk, stride, pad), wo = ls_conv_out(w, kk, stride, pad);
+	k.x = ls_t4_make(ls_alloc_real((size_t)n * ci * h * w), n, ci, h, w);
+	k.y = ls_t4_make(ls_alloc_real((size_t)n * co * ho * wo), n, co, ho, wo);
+	k.dx = ls_t4_make(ls_alloc_real((size_t)n * ci * h * w), 0, 0, 0, 0);
+	k.r = ls_alloc_real((size_t)n * co * ho * wo);
+	k.ws = ls_alloc_real(ls_conv_ws(&k.c, h, w) * ls_nthreads);
+	fill(k.x.d, ls_t4_len(&k.x), 1);
+	fill(k.r, ls_t4_len(&k.y), 1);
+	conv_loss(&k);
+	struct ls_t4 dy = ls_t4_make(k.r, n, co, ho, wo);
+	ls_conv_backward(&k.c, &k.x, &dy, &k.dx, k.ws);
+	double ew = max_rel_err(k.c.w->w, k.c.w->g, k.c.w->n, conv_loss, &k, 60);
+	double ex = max_rel_err(k.x.d, k.dx.d, ls_t4_len(&k.x), conv_loss, &k, 60);
+	double eb = bias ? max_rel_err(k.c.b->w, k.c.b->g, co, conv_loss, &k, co) : 0;
+	CHECK(ew < 1e-6 && ex < 1e-6 && eb < 1e-6,
+	      "conv %dx%d stride %d pad %d (%d->%d, batch %d%s): weight %.1e input %.1e bias %.1e", kk, kk, stride,
+	      pad, ci, co, n, bias ? ", bias" : "", ew, ex, eb);
+	ls_conv_free(&k.c);
+	ls_params_free(&k.ps);
+	free(k.x.d);
+	free(k.y.d);
+	free(k.dx.d);
+	free(k.r);
+	free(k.ws);
+}
+
+/* ---- batch norm, activations, pooling, upsampling ---- */
+
+struct elt_case {
+	int kind;	/* 0 bn, 1 relu, 2 leaky, 3 pool, 4 upsample */
+	struct ls_bn bn;
+	struct ls_params ps;
+	struct ls_t4 x, y, tmp;
+	real *r;
+};
+
+static double elt_loss(void *p)
+{
+	struct elt_case *k = p;
+	switch (k->kind) {
+	case 0:
+		ls_bn_forward(&k->bn, &k->x, &k->y, 1, 0);
+		break;
+	case 1:
+	case 2:
+		memcpy(k->y.d, k->x.d, ls_t4_len(&k->x) * sizeof(real));
+		k->y = ls_t4_make(k->y.d, k->x.n, k->x.c, k->x.h, k->x.w);
+		ls_relu_forward(&k->y, k->kind == 2 ? 0.1 : 0);
+		break;
+	case 3:
+		ls_maxpool_forward(&k->x, &k->y);
+		break;
+	case 4:
+		ls_upsample_forward(&k->x, k->y.d, k->x.c + 2, 1);
+		k->y = ls_t4_make(k->y.d, k->x.n, k->x.c + 2, 2 * k->x.h, 2 * k->x.w);
+		break;
+	}
+	double s = 0;
+	for (size_t i = 0; i < ls_t4_len(&k->y); i++)
+		s += k->r[i] * k->y.d[i];
+	return s;
+}
+
+static void test_elementwise(int kind, const char *name)
+{
+	struct elt_case k;
+	int n = 2, c = 3, h = 6, w = 4;
+	memset(&k, 0, sizeof k);
+	k.kind = kind;
+	ls_bn_init(&k.bn, &k.ps, "bn", c, 1);
+	fill(k.bn.gamma->w, c, 1);
+	fill(k.bn.beta->w, c, 1);
+	k.x = ls_t4_make(ls_alloc_real(n * c * h * w), n, c, h, w);
+	k.y = ls_t4_make(ls_alloc_real(n * (c + 2) * 4 * h * w), 0, 0, 0, 0);
+	k.tmp = ls_t4_make(ls_alloc_real(n * (c + 2) * 4 * h * w), 0, 0, 0, 0);
+	k.r = ls_alloc_real(n * (c + 2) * 4 * h * w);
+	fill(k.x.d, ls_t4_len(&k.x), 2);
+	fill(k.r, n * (c + 2) * 4 * h * w, 1);
+	elt_loss(&k);
+	struct ls_t4 dy = ls_t4_make(k.r, k.y.n, k.y.c, k.y.h, k.y.w);
+	real *dx = ls_alloc_real(ls_t4_len(&k.x));
+	struct ls_t4 dxt = ls_t4_make(dx, 0, 0, 0, 0);
+	switch (kind) {
+	case 0:
+		ls_bn_backward(&k.bn, &k.x, &dy, &dxt);
+		break;
+	case 1:
+	case 2:
+		memcpy(dx, k.r, ls_t4_len(&k.x) * sizeof(real));
+		dxt = ls_t4_make(dx, n, c, h, w);
+		ls_relu_backward(&k.y, &dxt, kind == 2 ? 0.1 : 0);
+		break;
+	case 3:
+		ls_maxpool_backward(&k.x, &k.y, &dy, &dxt);
+		break;
+	case 4:
+		dxt = ls_t4_make(dx, n, c, h, w);
+		ls_upsample_backward(k.r, c + 2, 1, &dxt);
+		break;
+	}
+	double ex = max_rel_err(k.x.d, dx, ls_t4_len(&k.x), elt_loss, &k, 1000);
+	double eg = kind == 0 ? max_rel_err(k.bn.gamma->w, k.bn.gamma->g, c, elt_loss, &k, c) : 0;
+	double eb = kind == 0 ? max_rel_err(k.bn.beta->w, k.bn.beta->g, c, elt_loss, &k, c) : 0;
+	CHECK(ex < 1e-6 && eg < 1e-6 && eb < 1e-6, "%s: input %.1e gamma %.1e beta %.1e", name, ex, eg, eb);
+	ls_bn_free(&k.bn);
+	ls_params_free(&k.ps);
+	free(k.x.d);
+	free(k.y.d);
+	free(k.tmp.d);
+	free(k.r);
+	free(dx);
+}
+
+/* ---- fully connected ---- */
+
+struct lin_case {
+	struct ls_linear l;
+	struct ls_params ps;
+	real *x, *y, *r;
+	int n;
+};
+
+static double lin_loss(void *p)
+{
+	struct lin_case *k = p;
+	ls_linear_forward(&k->l, k->x, k->y, k->n);
+	double s = 0;
+	for (int i = 0; i < k->n * k->l.out; i++)
+		s += k->r[i] * k->y[i];
+	return s;
+}
+
+static void test_linear(void)
+{
+	struct lin_case k;
+	memset(&k, 0, sizeof k);
+	k.n = 5;
+	ls_linear_init(&k.l, &k.ps, "fc", 7, 3, &rng);
+	fill(k.l.b->w, 3, 1);
+	k.x = ls_alloc_real(35);
+	k.y = ls_alloc_real(15);
+	k.r = ls_alloc_real(15);
+	real *dx = ls_alloc_real(35);
+	fill(k.x, 35, 1);
+	fill(k.r, 15, 1);
+	lin_loss(&k);
+	ls_linear_backward(&k.l, k.x, k.r, dx, k.n);
+	double ew = max_rel_err(k.l.w->w, k.l.w->g, 21, lin_loss, &k, 21);
+	double eb = max_rel_err(k.l.b->w, k.l.b->g, 3, lin_loss, &k, 3);
+	double ex = max_rel_err(k.x, dx, 35, lin_loss, &k, 35);
+	CHECK(ew < 1e-6 && eb < 1e-6 && ex < 1e-6, "fully connected: weight %.1e bias %.1e input %.1e", ew, eb, ex);
+	ls_params_free(&k.ps);
+	free(k.x);
+	free(k.y);
+	free(k.r);
+	free(dx);
+}
+
+/* ---- loss ---- */
+
+struct xent_case {
+	struct ls_t4 z;
+	uint8_t *lab;
+	real cw[3];
+};
+
+static double xent_loss(void *p)
+{
+	struct xent_case *k = p;
+	return ls_softmax_xent(&k->z, k->lab, k->cw, NULL, NULL);
+}
+
+static void test_xent(void)
+{
+	struct xent_case k;
+	int n = 2, c = 3, h = 4, w = 5;
+	k.z = ls_t4_make(ls_alloc_real(n * c * h * w), n, c, h, w);
+	k.lab = malloc(n * h * w);
+	fill(k.z.d, ls_t4_len(&k.z), 3);
+	for (int i = 0; i < n * h * w; i++)
+		k.lab[i] = i % 7 == 0 ? 255 : (uint8_t)(ls_rng_u64(&rng) % 3);
+	k.cw[0] = 0.5;
+	k.cw[1] = 2;
+	k.cw[2] = 1;
+	struct ls_t4 dz = ls_t4_make(ls_alloc_real(ls_t4_len(&k.z)), 0, 0, 0, 0);
+	size_t cnt;
+	ls_softmax_xent(&k.z, k.lab, k.cw, &dz, &cnt);
+	double e = max_rel_err(k.z.d, dz.d, ls_t4_len(&k.z), xent_loss, &k, 200);
+	int ignored_zero = 1;
+	for (int i = 0; i < n * h * w; i++)
+		if (k.lab[i] == 255)
+			for (int ch = 0; ch < c; ch++)
+				ignored_zero &= dz.d[(i / (h * w)) * c * h * w + ch * h * w + i % (h * w)] == 0;
+	CHECK(e < 1e-6 && ignored_zero && cnt == (size_t)(n * h * w - (n * h * w + 6) / 7),
+	      "softmax cross-entropy with class weights, ignored pixels: %.1e", e);
+	free(k.z.d);
+	free(dz.d);
+	free(k.lab);
+}
+
+/* ---- the whole UNet-S ---- */
+
+struct net_case {
+	struct ls_unet m;
+	struct ls_unet_act a;
+	struct ls_t4 x;
+	uint8_t *lab;
+	real *rf;	/* weights of a linear term on the bottleneck features */
+	int dom;
+};
+
+static double net_loss(void *p)
+{
+	struct net_case *k = p;
+	ls_unet_forward(&k->m, &k->a, &k->x, k->dom, 1);
+	double l = ls_softmax_xent(&k->a.logits, k->lab, NULL, NULL, NULL);
+	struct ls_t4 *f = ls_unet_bottleneck(&k->a, &k->m);
+	for (size_t i = 0; i < ls_t4_len(f); i++)
+		l += k->rf[i] * f->d[i];
+	return l;
+}
+
+static void test_unet(int depth, int dom)
+{
+	struct net_case k;
+	struct ls_unet_spec s;
+	memset(&k, 0, sizeof k);
+	ls_unet_spec_parse(&s, "unet width=2 depth=3 classes=3 bn_per_domain=1 stem=rgb:3 stem=pan:1");
+	s.depth = depth;
+	ls_unet_init(&k.m, &s, 7);
+	for (int i = 0; i < k.m.params.n; i++)	/* non-trivial BN affine parameters */
+		if (strstr(k.m.params.p[i].name, "gamma") || strstr(k.m.params.p[i].name, "beta"))
+			fill(k.m.params.p[i].w, k.m.params.p[i].n, 1);
+	ls_unet_act_init(&k.a, &k.m, 2, 8, 8);
+	k.dom = dom;
+	k.x = ls_t4_make(ls_alloc_real(2 * s.bands[dom] * 64), 2, s.bands[dom], 8, 8);
+	fill(k.x.d, ls_t4_len(&k.x), 1);
+	k.lab = malloc(2 * 64);
+	for (int i = 0; i < 128; i++)
+		k.lab[i] = (uint8_t)(i % 11 == 0 ? 255 : ls_rng_u64(&rng) % 3);
+	struct ls_t4 *f = ls_unet_bottleneck(&k.a, &k.m);
+	k.rf = ls_alloc_real((size_t)2 * (s.width << (depth - 1)) * 64);
+	net_loss(&k);
+	fill(k.rf, ls_t4_len(f), 0.1);
+	ls_params_zero_grad(&k.m.params);
+	net_loss(&k);
+	ls_softmax_xent(&k.a.logits, k.lab, NULL, &k.a.dlogits, NULL);
+	struct ls_t4 df = ls_t4_make(k.rf, f->n, f->c, f->h, f->w);
+	ls_unet_backward(&k.m, &k.a, &k.a.dlogits, &df, dom);
+	double worst = 0;
+	const char *where = "";
+	int checked = 0;
+	for (int i = 0; i < k.m.params.n; i++) {
+		struct ls_param *p = &k.m.params.p[i];
+		if (p->frozen)
+			continue;
+		int other_stem = !strncmp(p->name, "stem.", 5) && strcmp(p->name + 5, dom ? "pan.weight" : "rgb.weight");
+		if (other_stem)
+			continue;
+		double e = max_rel_err(p->w, p->g, p->n, net_loss, &k, 12);
+		checked++;
+		if (e > worst) {
+			worst = e;
+			where = p->name;
+		}
+	}
+	CHECK(worst < 1e-6 && checked >= 6,
+	      "UNet-S depth %d, stem %s, task loss + bottleneck term: %d tensors, worst %.1e (%s)", depth,
+	      s.dom[dom], checked, worst, where);
+	ls_unet_act_free(&k.a);
+	ls_unet_free(&k.m);
+	free(k.x.d);
+	free(k.lab);
+	free(k.rf);
+}
+
+int main(void)
+{
+	ls_rng_seed(&rng, 42);
+	ls_threads_set(2);
+	test_conv(2, 3, 4, 3, 1, 1, 0, 6, 5);
+	test_conv(3, 4, 2, 1, 1, 0, 1, 5, 4);
+	test_conv(2, 2, 3, 3, 2, 1, 1, 7, 6);
+	test_conv(1, 2, 3, 5, 1, 2, 0, 6, 6);
+	test_conv(2, 3, 2, 3, 1, 0, 0, 6, 7);
+	test_elementwise(0, "batch norm (train mode)");
+	test_elementwise(1, "ReLU");
+	test_elementwise(2, "leaky ReLU");
+	test_elementwise(3, "2x2 max-pool");
+	test_elementwise(4, "bilinear x2 upsampling into a concatenation slice");
+	test_linear();
+	test_xent();
+	test_unet(3, 0);
+	test_unet(3, 1);
+	test_unet(1, 0);
+	return check_failed != 0;
+}
