@@ -15,21 +15,23 @@ DEP_CFLAGS := $(shell pkg-config --cflags $(PKGS) $(MSGPACK_PKG) 2>/dev/null)
 DEP_LIBS := $(shell pkg-config --libs $(PKGS) $(MSGPACK_PKG) 2>/dev/null)
 
 CFLAGS := $(OPT) -g -std=gnu11 -Wall -Wextra -Wno-unused-parameter -Wno-missing-field-initializers -Wno-format-truncation -Wshadow -fno-strict-aliasing \
-	-march=x86-64-v2 -mtune=generic -pthread -fopenmp -Ilib $(DEP_CFLAGS) $(EXTRA_CFLAGS)
+	-march=x86-64-v3 -mtune=generic -pthread -fopenmp -Ilib $(DEP_CFLAGS) $(EXTRA_CFLAGS)
 LDLIBS := $(DEP_LIBS) -lm -pthread -fopenmp
 ifneq ($(SANITIZE),)
 CFLAGS += -fsanitize=$(SANITIZE) -fno-omit-frame-pointer -fno-sanitize-recover=all
 LDFLAGS += -fsanitize=$(SANITIZE)
 BUILD := build/san
+BINDIR := build/san/bin
 else
 BUILD := build/rel
+BINDIR := bin
 endif
 
 LIB_SRC := $(wildcard lib/*.c)
 LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/%.o)
 LIB := $(BUILD)/liblandshift.a
-FILTERS := $(patsubst filters/%.c,bin/%,$(wildcard filters/*.c))
-BENCH := $(patsubst bench/%.c,bin/%,$(wildcard bench/*.c))
+FILTERS := $(patsubst filters/%.c,$(BINDIR)/%,$(wildcard filters/*.c))
+BENCH := $(patsubst bench/%.c,$(BINDIR)/%,$(wildcard bench/*.c))
 TESTS := $(patsubst tests/%.c,$(BUILD)/tests/%,$(wildcard tests/*.c))
 
 all: deps-check $(FILTERS) $(BENCH) $(TESTS)
@@ -48,12 +50,12 @@ $(LIB): $(LIB_OBJ)
 	rm -f $@
 	ar rcs $@ $^
 
-bin/%: $(BUILD)/filters/%.o $(LIB)
-	@mkdir -p bin
+$(BINDIR)/%: $(BUILD)/filters/%.o $(LIB)
+	@mkdir -p $(BINDIR)
 	$(CC) $(LDFLAGS) $< $(LIB) $(LDLIBS) -o $@
 
-bin/%: $(BUILD)/bench/%.o $(LIB)
-	@mkdir -p bin
+$(BINDIR)/%: $(BUILD)/bench/%.o $(LIB)
+	@mkdir -p $(BINDIR)
 	$(CC) $(LDFLAGS) $< $(LIB) $(LDLIBS) -o $@
 
 $(BUILD)/tests/%: $(BUILD)/tests/%.o $(LIB)
@@ -70,7 +72,7 @@ $(BUILD)/tests/test_grad: $(BUILD)/dbl/tests/test_grad.o $(NN_DBL) $(LIB)
 	$(CC) $(LDFLAGS) $< $(NN_DBL) $(LIB) $(LDLIBS) -o $@
 
 test: all
-	@BUILD=$(BUILD) DATA=$(DATA) tests/run.sh
+	@BUILD=$(BUILD) BIN=$(BINDIR) DATA=$(DATA) tests/run.sh
 
 demo: all
 	@DATA=$(DATA) pipelines/demo.sh

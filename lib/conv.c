@@ -5,7 +5,7 @@
 #include "conv.h"
 #include "err.h"
 
-#define CHUNK_PIX 16384
+#define CHUNK_PIX 1024
 
 void ls_conv_init(struct ls_conv *c, struct ls_params *ps, const char *name, int ci, int co, int k, int stride,
 		  int pad, int bias, struct ls_rng *rng)

@@ -7,6 +7,47 @@
 
 /* ---- batch normalisation ---- */
 
+/* Sum of x (shift = 0) or of (x - shift)^2, in blocks the compiler
+ * vectorises, blocks added in double. */
+static double block_sum(const real *x, size_t n, real shift)
+{
+	double total = 0;
+	for (size_t i = 0; i < n; i += 256) {
+		size_t e = i + 256 < n ? i + 256 : n;
+		real acc = 0;
+		if (shift == 0)
+			for (size_t j = i; j < e; j++)
+				acc += x[j];
+		else
+			for (size_t j = i; j < e; j++)
+				acc += (x[j] - shift) * (x[j] - shift);
+		total += acc;
+	}
+	return total;
+}
+
+/* Sums of g and g * (x - mean) where g = dy masked by y > 0 (when y). */
+static void bn_grad_sums(const real *x, const real *y, const real *dy, size_t n, real mean, double *sg, double *sgx)
+{
+	for (size_t i = 0; i < n; i += 256) {
+		size_t e = i + 256 < n ? i + 256 : n;
+		real a = 0, b = 0;
+		if (y)
+			for (size_t j = i; j < e; j++) {
+				real g = y[j] > 0 ? dy[j] : 0;
+				a += g;
+				b += g * (x[j] - mean);
+			}
+		else
+			for (size_t j = i; j < e; j++) {
+				a += dy[j];
+				b += dy[j] * (x[j] - mean);
+			}
+		*sg += a;
+		*sgx += b;
+	}
+}
+
 void ls_bn_init(struct ls_bn *b, struct ls_params *ps, const char *name, int c, int ndom)
 {
 	char pn[80];
@@ -39,7 +80,7 @@ void ls_bn_free(struct ls_bn *b)
 	b->mean = b->invstd = NULL;
 }
 
-void ls_bn_forward(struct ls_bn *b, const struct ls_t4 *x, struct ls_t4 *y, int train, int dom)
+void ls_bn_forward(struct ls_bn *b, const struct ls_t4 *x, struct ls_t4 *y, int train, int dom, int relu)
 {
 	size_t hw = (size_t)x->h * x->w, m = hw * x->n;
 	*y = ls_t4_make(y->d, x->n, x->c, x->h, x->w);
@@ -50,17 +91,11 @@ void ls_bn_forward(struct ls_bn *b, const struct ls_t4 *x, struct ls_t4 *y, int 
 		real mean, invstd;
 		if (train) {
 			double s = 0, s2 = 0;
-			for (int n = 0; n < x->n; n++) {
-				const real *p = ls_t4_img(x, n) + c * hw;
-				for (size_t i = 0; i < hw; i++)
-					s += p[i];
-			}
+			for (int n = 0; n < x->n; n++)
+				s += block_sum(ls_t4_img(x, n) + c * hw, hw, 0);
 			double mu = s / m;
-			for (int n = 0; n < x->n; n++) {
-				const real *p = ls_t4_img(x, n) + c * hw;
-				for (size_t i = 0; i < hw; i++)
-					s2 += (p[i] - mu) * (p[i] - mu);
-			}
+			for (int n = 0; n < x->n; n++)
+				s2 += block_sum(ls_t4_img(x, n) + c * hw, hw, (real)mu);
 			double var = s2 / m;
 			mean = (real)mu;
 			invstd = (real)(1 / sqrt(var + b->eps));
@@ -77,13 +112,20 @@ void ls_bn_forward(struct ls_bn *b, const struct ls_t4 *x, struct ls_t4 *y, int 
 		for (int n = 0; n < x->n; n++) {
 			const real *p = ls_t4_img(x, n) + c * hw;
 			real *q = ls_t4_img(y, n) + c * hw;
-			for (size_t i = 0; i < hw; i++)
-				q[i] = p[i] * g + sh;
+			if (relu)
+				for (size_t i = 0; i < hw; i++) {
+					real v = p[i] * g + sh;
+					q[i] = v > 0 ? v : 0;
+				}
+			else
+				for (size_t i = 0; i < hw; i++)
+					q[i] = p[i] * g + sh;
 		}
 	}
 }
 
-void ls_bn_backward(struct ls_bn *b, const struct ls_t4 *x, const struct ls_t4 *dy, struct ls_t4 *dx)
+void ls_bn_backward(struct ls_bn *b, const struct ls_t4 *x, const struct ls_t4 *y, const struct ls_t4 *dy,
+		    struct ls_t4 *dx)
 {
 	size_t hw = (size_t)x->h * x->w, m = hw * x->n;
 	*dx = ls_t4_make(dx->d, x->n, x->c, x->h, x->w);
@@ -91,21 +133,24 @@ void ls_bn_backward(struct ls_bn *b, const struct ls_t4 *x, const struct ls_t4 *
 	for (int c = 0; c < x->c; c++) {
 		real mean = b->mean[c], is = b->invstd[c];
 		double sdy = 0, sdyx = 0;
-		for (int n = 0; n < x->n; n++) {
-			const real *p = ls_t4_img(x, n) + c * hw, *d = ls_t4_img(dy, n) + c * hw;
-			for (size_t i = 0; i < hw; i++) {
-				sdy += d[i];
-				sdyx += d[i] * (p[i] - mean) * is;
-			}
-		}
+		for (int n = 0; n < x->n; n++)
+			bn_grad_sums(ls_t4_img(x, n) + c * hw, y ? ls_t4_img(y, n) + c * hw : NULL, ls_t4_img(dy, n) + c * hw,
+				     hw, mean, &sdy, &sdyx);
+		sdyx *= is;
 		b->gamma->g[c] += (real)sdyx;
 		b->beta->g[c] += (real)sdy;
 		real k = b->gamma->w[c] * is / (real)m, a = (real)sdy, bb = (real)sdyx;
 		for (int n = 0; n < x->n; n++) {
 			const real *p = ls_t4_img(x, n) + c * hw, *d = ls_t4_img(dy, n) + c * hw;
+			const real *act = y ? ls_t4_img(y, n) + c * hw : NULL;
 			real *q = ls_t4_img(dx, n) + c * hw;
-			for (size_t i = 0; i < hw; i++)
-				q[i] = k * ((real)m * d[i] - a - (p[i] - mean) * is * bb);
+			real km = k * (real)m, ka = k * a, kb = k * is * bb;
+			if (act)
+				for (size_t i = 0; i < hw; i++)
+					q[i] = (act[i] > 0 ? km * d[i] : 0) - ka - (p[i] - mean) * kb;
+			else
+				for (size_t i = 0; i < hw; i++)
+					q[i] = km * d[i] - ka - (p[i] - mean) * kb;
 		}
 	}
 }

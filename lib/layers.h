@@ -18,9 +18,13 @@ struct ls_bn {
 
 void ls_bn_init(struct ls_bn *b, struct ls_params *ps, const char *name, int c, int ndom);
 void ls_bn_free(struct ls_bn *b);
-/* train: batch statistics (and update running statistics of domain dom). */
-void ls_bn_forward(struct ls_bn *b, const struct ls_t4 *x, struct ls_t4 *y, int train, int dom);
-void ls_bn_backward(struct ls_bn *b, const struct ls_t4 *x, const struct ls_t4 *dy, struct ls_t4 *dx);
+/* train: batch statistics (and update running statistics of domain dom).
+ * relu: apply ReLU to the output in the same pass. */
+void ls_bn_forward(struct ls_bn *b, const struct ls_t4 *x, struct ls_t4 *y, int train, int dom, int relu);
+/* y: the forward output when it went through ReLU (dy is then masked by
+ * y > 0 on the fly), NULL otherwise. */
+void ls_bn_backward(struct ls_bn *b, const struct ls_t4 *x, const struct ls_t4 *y, const struct ls_t4 *dy,
+		    struct ls_t4 *dx);
 
 /* ReLU (slope 0) or leaky ReLU, in place; backward masks dy by y > 0. */
 void ls_relu_forward(struct ls_t4 *x, real slope);

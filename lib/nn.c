@@ -29,8 +29,8 @@ struct ls_param *ls_params_add(struct ls_params *ps, const char *name, size_t n,
 		ps->cap = ps->cap ? 2 * ps->cap : 64;
 		ps->p = ls_xrealloc(ps->p, ps->cap * sizeof *ps->p);
 	}
-	struct ls_param *p = &ps->p[ps->n++];
-	memset(p, 0, sizeof *p);
+	struct ls_param *p = ls_xcalloc(1, sizeof *p);
+	ps->p[ps->n++] = p;
 	snprintf(p->name, sizeof p->name, "%s", name);
 	p->n = n;
 	p->w = ls_alloc_real(n);
@@ -42,32 +42,33 @@ struct ls_param *ls_params_add(struct ls_params *ps, const char *name, size_t n,
 void ls_params_zero_grad(struct ls_params *ps)
 {
 	for (int i = 0; i < ps->n; i++)
-		memset(ps->p[i].g, 0, ps->p[i].n * sizeof(real));
+		memset(ps->p[i]->g, 0, ps->p[i]->n * sizeof(real));
 }
 
 size_t ls_params_count(const struct ls_params *ps)
 {
 	size_t n = 0;
 	for (int i = 0; i < ps->n; i++)
-		n += ps->p[i].n;
+		n += ps->p[i]->n;
 	return n;
 }
 
 struct ls_param *ls_params_find(struct ls_params *ps, const char *name)
 {
 	for (int i = 0; i < ps->n; i++)
-		if (!strcmp(ps->p[i].name, name))
-			return &ps->p[i];
+		if (!strcmp(ps->p[i]->name, name))
+			return ps->p[i];
 	return NULL;
 }
 
 void ls_params_free(struct ls_params *ps)
 {
 	for (int i = 0; i < ps->n; i++) {
-		free(ps->p[i].w);
-		free(ps->p[i].g);
-		free(ps->p[i].m);
-		free(ps->p[i].v);
+		free(ps->p[i]->w);
+		free(ps->p[i]->g);
+		free(ps->p[i]->m);
+		free(ps->p[i]->v);
+		free(ps->p[i]);
 	}
 	free(ps->p);
 	memset(ps, 0, sizeof *ps);

@@ -64,7 +64,7 @@ struct ls_param {
 
 struct ls_params {
 	int n, cap;
-	struct ls_param *p;
+	struct ls_param **p;	/* stable addresses: layers keep pointers */
 };
 
 struct ls_param *ls_params_add(struct ls_params *ps, const char *name, size_t n, int decay);

@@ -69,7 +69,7 @@ void ls_optim_step(struct ls_optim *o, struct ls_params *ps)
 	o->t++;
 	double bc1 = 1 - pow(o->beta1, (double)o->t), bc2 = 1 - pow(o->beta2, (double)o->t);
 	for (int k = 0; k < ps->n; k++) {
-		struct ls_param *p = &ps->p[k];
+		struct ls_param *p = ps->p[k];
 		if (p->frozen)
 			continue;
 		if (!p->m)

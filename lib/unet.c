@@ -239,8 +239,7 @@ static void cbr_forward(struct ls_conv *c, struct ls_bn *bn, const struct ls_t4 
 			int train, int dom, real *ws)
 {
 	ls_conv_forward(c, x, z, ws);
-	ls_bn_forward(bn, z, y, train, dom);
-	ls_relu_forward(y, 0);
+	ls_bn_forward(bn, z, y, train, dom, 1);
 }
 
 void ls_unet_forward(struct ls_unet *m, struct ls_unet_act *a, const struct ls_t4 *x, int dom, int train)
@@ -280,8 +279,7 @@ static void cbr_backward(struct ls_conv *c, struct ls_bn *bn, const struct ls_t4
 {
 	struct ls_t4 dy = ls_t4_make(ga, y->n, y->c, y->h, y->w), dz = ls_t4_make(gt, 0, 0, 0, 0),
 		     dx = ls_t4_make(gx, 0, 0, 0, 0);
-	ls_relu_backward(y, &dy, 0);
-	ls_bn_backward(bn, z, &dy, &dz);
+	ls_bn_backward(bn, z, y, &dy, &dz);
 	ls_conv_backward(c, x, &dz, gx ? &dx : NULL, ws);
 }
 

@@ -3,7 +3,8 @@
 # end with "N passed, N failed". Exit status 1 when anything failed.
 cd "$(dirname "$0")/.." || exit 2
 : "${BUILD:=build/rel}" "${DATA:=../shared/data}"
-export DATA BUILD
+: "${BIN:=bin}"
+export DATA BUILD BIN
 if [ ! -d "$DATA" ]; then
 	echo "tests: sample data not found at $DATA (set DATA=...)" >&2
 	exit 2

@@ -99,7 +99,7 @@ static void test_conv(int n, int ci, int co, int kk, int stride, int pad, int bi
 /* ---- batch norm, activations, pooling, upsampling ---- */
 
 struct elt_case {
-	int kind;	/* 0 bn, 1 relu, 2 leaky, 3 pool, 4 upsample */
+	int kind;	/* 0 bn, 1 relu, 2 leaky, 3 pool, 4 upsample, 5 bn + relu */
 	struct ls_bn bn;
 	struct ls_params ps;
 	struct ls_t4 x, y, tmp;
@@ -111,7 +111,8 @@ static double elt_loss(void *p)
 	struct elt_case *k = p;
 	switch (k->kind) {
 	case 0:
-		ls_bn_forward(&k->bn, &k->x, &k->y, 1, 0);
+	case 5:
+		ls_bn_forward(&k->bn, &k->x, &k->y, 1, 0, k->kind == 5);
 		break;
 	case 1:
 	case 2:
@@ -154,7 +155,8 @@ static void test_elementwise(int kind, const char *name)
 	struct ls_t4 dxt = ls_t4_make(dx, 0, 0, 0, 0);
 	switch (kind) {
 	case 0:
-		ls_bn_backward(&k.bn, &k.x, &dy, &dxt);
+	case 5:
+		ls_bn_backward(&k.bn, &k.x, kind == 5 ? &k.y : NULL, &dy, &dxt);
 		break;
 	case 1:
 	case 2:
@@ -171,8 +173,8 @@ static void test_elementwise(int kind, const char *name)
 		break;
 	}
 	double ex = max_rel_err(k.x.d, dx, ls_t4_len(&k.x), elt_loss, &k, 1000);
-	double eg = kind == 0 ? max_rel_err(k.bn.gamma->w, k.bn.gamma->g, c, elt_loss, &k, c) : 0;
-	double eb = kind == 0 ? max_rel_err(k.bn.beta->w, k.bn.beta->g, c, elt_loss, &k, c) : 0;
+	double eg = kind == 0 || kind == 5 ? max_rel_err(k.bn.gamma->w, k.bn.gamma->g, c, elt_loss, &k, c) : 0;
+	double eb = kind == 0 || kind == 5 ? max_rel_err(k.bn.beta->w, k.bn.beta->g, c, elt_loss, &k, c) : 0;
 	CHECK(ex < 1e-6 && eg < 1e-6 && eb < 1e-6, "%s: input %.1e gamma %.1e beta %.1e", name, ex, eg, eb);
 	ls_bn_free(&k.bn);
 	ls_params_free(&k.ps);
@@ -301,8 +303,8 @@ static void test_unet(int depth, int dom)
 	s.depth = depth;
 	ls_unet_init(&k.m, &s, 7);
 	for (int i = 0; i < k.m.params.n; i++)	/* non-trivial BN affine parameters */
-		if (strstr(k.m.params.p[i].name, "gamma") || strstr(k.m.params.p[i].name, "beta"))
-			fill(k.m.params.p[i].w, k.m.params.p[i].n, 1);
+		if (strstr(k.m.params.p[i]->name, "gamma") || strstr(k.m.params.p[i]->name, "beta"))
+			fill(k.m.params.p[i]->w, k.m.params.p[i]->n, 1);
 	ls_unet_act_init(&k.a, &k.m, 2, 8, 8);
 	k.dom = dom;
 	k.x = ls_t4_make(ls_alloc_real(2 * s.bands[dom] * 64), 2, s.bands[dom], 8, 8);
@@ -323,7 +325,7 @@ static void test_unet(int depth, int dom)
 	const char *where = "";
 	int checked = 0;
 	for (int i = 0; i < k.m.params.n; i++) {
-		struct ls_param *p = &k.m.params.p[i];
+		struct ls_param *p = k.m.params.p[i];
 		if (p->frozen)
 			continue;
 		int other_stem = !strncmp(p->name, "stem.", 5) && strcmp(p->name + 5, dom ? "pan.weight" : "rgb.weight");
@@ -356,6 +358,7 @@ int main(void)
 	test_conv(1, 2, 3, 5, 1, 2, 0, 6, 6);
 	test_conv(2, 3, 2, 3, 1, 0, 0, 6, 7);
 	test_elementwise(0, "batch norm (train mode)");
+	test_elementwise(5, "batch norm + ReLU fused");
 	test_elementwise(1, "ReLU");
 	test_elementwise(2, "leaky ReLU");
 	test_elementwise(3, "2x2 max-pool");
