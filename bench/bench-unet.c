@@ -90,6 +90,7 @@ int main(int argc, char **argv)
 	struct ls_optim o;
 	struct ls_rng rng;
 	char spec[256];
+	ls_blas_init(argv);
 	ls_opt_parse(&cmd, argc, argv, &pos);
 	ls_threads_set(ls_threads);
 	snprintf(spec, sizeof spec, "unet width=%d depth=4 classes=%d stem=bench:%d", width, classes, bands);

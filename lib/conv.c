@@ -131,10 +131,12 @@ static void col2im(const real *col, int ci, int h, int w, int k, int s, int pad,
 			}
 }
 
-static int parallel_images(int n)
+/* Images of a batch go to separate threads; a single image uses the
+ * threads inside its products when they are large enough to pay. */
+static int parallel_images(int n, size_t pixels)
 {
 	int par = n > 1 && ls_nthreads > 1;
-	ls_blas_threads(par ? 1 : ls_nthreads);
+	ls_blas_threads(par || pixels < 16384 ? 1 : ls_nthreads);
 	return par;
 }
 
@@ -170,7 +172,7 @@ void ls_conv_forward(const struct ls_conv *c, const struct ls_t4 *x, struct ls_t
 	y->c = c->co;
 	y->h = ho;
 	y->w = wo;
-	int par = parallel_images(x->n);
+	int par = parallel_images(x->n, (size_t)ho * wo);
 #pragma omp parallel for schedule(static) if (par)
 	for (int i = 0; i < x->n; i++)
 		forward_image(c, ls_t4_img(x, i), x->h, x->w, ls_t4_img(y, i), ho, wo,
@@ -245,7 +247,7 @@ void ls_conv_backward(struct ls_conv *c, const struct ls_t4 *x, const struct ls_
 		if (same_s1(c) && !is_1x1(c))
 			flip_weights(c);
 	}
-	int par = parallel_images(x->n);
+	int par = parallel_images(x->n, (size_t)x->h * x->w);
 #pragma omp parallel for schedule(static) if (par)
 	for (int i = 0; i < x->n; i++) {
 		int t = omp_get_thread_num();

@@ -1,6 +1,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 
 #include <omp.h>
@@ -9,6 +10,7 @@
 #include "nn.h"
 
 void openblas_set_num_threads(int);
+char *openblas_get_corename(void);
 
 int ls_nthreads = 1;
 static int blas_threads = -1;
@@ -81,6 +83,19 @@ void ls_threads_set(int n)
 	ls_nthreads = n < 1 ? 1 : n;
 	omp_set_num_threads(ls_nthreads);
 	ls_blas_threads(1);
+}
+
+void ls_blas_init(char **argv)
+{
+	const char *core = openblas_get_corename();
+	if (getenv("OPENBLAS_CORETYPE") || !core || strcasecmp(core, "Prescott"))
+		return;
+	__builtin_cpu_init();
+	if (!__builtin_cpu_supports("avx2") || !__builtin_cpu_supports("fma"))
+		return;
+	/* OpenBLAS chooses its kernels when it is loaded: start again with them. */
+	setenv("OPENBLAS_CORETYPE", "Haswell", 1);
+	execv("/proc/self/exe", argv);
 }
 
 void ls_blas_threads(int n)

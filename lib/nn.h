@@ -78,6 +78,11 @@ void ls_params_free(struct ls_params *ps);
  * threads when a batch has a single image. */
 extern int ls_nthreads;
 void ls_threads_set(int n);	/* 0 = all cores */
+/* OpenBLAS 0.3.21 does not recognise some recent CPUs and falls back to its
+ * slowest (SSE3 "Prescott") kernels. When OPENBLAS_CORETYPE is unset and
+ * that happened on a CPU with AVX2 and FMA, run the program again with
+ * OPENBLAS_CORETYPE=Haswell. A value set by the user is always kept. */
+void ls_blas_init(char **argv);
 void ls_blas_threads(int n);
 
 /* He (Kaiming) normal initialisation for a fan-in. */

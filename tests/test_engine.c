@@ -1,0 +1,188 @@
+/* Engine: overfitting a real tile, model files (save, load, refuse), and
+ * determinism (same seed, same data, same threads: same model bytes). */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "check.h"
+#include "err.h"
+#include "labels.h"
+#include "model.h"
+#include "optim.h"
+#include "raster.h"
+#include "unet.h"
+
+#define S 128
+
+static float img[3 * S * S];
+static uint8_t lab[S * S];
+static char tmpdir[] = "/tmp/ls-engine-XXXXXX";
+
+/* A 128 x 128 window of the Atlanta scene and its building labels. */
+static int load_tile(void)
+{
+	const char *data = getenv("DATA") ? getenv("DATA") : "../shared/data";
+	char path[1024], lpath[1024];
+	struct ls_raster r;
+	struct ls_raster_opts o = { 0 };
+	struct ls_labels l;
+	struct ls_frame f;
+	snprintf(path, sizeof path, "%s/atlanta_sn4/rgb_nadir10.tif", data);
+	snprintf(lpath, sizeof lpath, "%s/atlanta_sn4/rgb_nadir10_buildings.geojson", data);
+	ls_gdal_init(16 << 20);
+	ls_labels_init(&l);
+	ls_labels_add(&l, lpath);
+	ls_frame_init(&f);
+	if (ls_raster_open(&r, path, &o) < 0 || ls_labels_bind(&l, &r) < 0 || ls_raster_read_tile(&r, 300, 300, S, &f) < 0 ||
+	    ls_labels_read_tile(&l, &r, 300, 300, S, lab) < 0)
+		return -1;
+	for (int i = 0; i < 3 * S * S; i++)
+		img[i] = (((uint8_t *)f.t.data)[i] - 60.0f) / 50.0f;
+	ls_frame_free(&f);
+	ls_labels_free(&l);
+	ls_raster_close(&r);
+	return 0;
+}
+
+static void make_net(struct ls_unet *m, int width, uint64_t seed)
+{
+	struct ls_unet_spec s;
+	char spec[128];
+	snprintf(spec, sizeof spec, "unet width=%d depth=4 classes=2 stem=rgb:3", width);
+	ls_unet_spec_parse(&s, spec);
+	ls_unet_init(m, &s, seed);
+}
+
+static double train(struct ls_unet *m, int steps, double lr)
+{
+	struct ls_unet_act a;
+	struct ls_optim o;
+	struct ls_t4 x = ls_t4_make(img, 1, 3, S, S);
+	double loss = 0;
+	ls_unet_act_init(&a, m, 1, S, S);
+	ls_optim_defaults(&o, LS_ADAM, lr);
+	for (int i = 0; i < steps; i++) {
+		ls_params_zero_grad(&m->params);
+		ls_unet_forward(m, &a, &x, 0, 1);
+		loss = ls_softmax_xent(&a.logits, lab, NULL, &a.dlogits, NULL);
+		ls_unet_backward(m, &a, &a.dlogits, NULL, 0);
+		ls_optim_step(&o, &m->params);
+	}
+	ls_unet_act_free(&a);
+	return loss;
+}
+
+static float *predict(struct ls_unet *m)
+{
+	struct ls_unet_act a;
+	struct ls_t4 x = ls_t4_make(img, 1, 3, S, S);
+	ls_unet_act_init(&a, m, 1, S, S);
+	ls_unet_forward(m, &a, &x, 0, 0);
+	float *out = malloc(ls_t4_len(&a.logits) * sizeof *out);
+	memcpy(out, a.logits.d, ls_t4_len(&a.logits) * sizeof *out);
+	ls_unet_act_free(&a);
+	return out;
+}
+
+static size_t file_bytes(const char *path, unsigned char **buf)
+{
+	FILE *fp = fopen(path, "rb");
+	if (!fp)
+		return 0;
+	fseek(fp, 0, SEEK_END);
+	size_t n = (size_t)ftell(fp);
+	rewind(fp);
+	*buf = malloc(n);
+	if (fread(*buf, 1, n, fp) != n)
+		n = 0;
+	fclose(fp);
+	return n;
+}
+
+static void write_bytes(const char *path, const unsigned char *b, size_t n)
+{
+	FILE *fp = fopen(path, "wb");
+	fwrite(b, 1, n, fp);
+	fclose(fp);
+}
+
+int main(int argc, char **argv)
+{
+	struct ls_unet m, m2;
+	struct ls_model_meta meta = { 0 }, meta2 = { 0 };
+	char p1[256], p2[256], p3[256];
+	ls_blas_init(argv);
+	ls_threads_set(2);
+	(void)argc;
+	if (!mkdtemp(tmpdir) || load_tile() < 0) {
+		CHECK(0, "load a real tile: %s", ls_errmsg());
+		return 1;
+	}
+	int buildings = 0;
+	for (int i = 0; i < S * S; i++)
+		buildings += lab[i] == 1;
+	CHECK(buildings > 500 && buildings < S * S - 500, "the tile holds both classes (%d building pixels)", buildings);
+
+	make_net(&m, 8, 1);
+	double first = train(&m, 1, 1e-2), last = train(&m, 250, 1e-2);
+	CHECK(last < 0.05 && last < first / 10, "a real Atlanta tile overfitted: loss %.3f -> %.4f in 250 Adam steps",
+	      first, last);
+
+	snprintf(p1, sizeof p1, "%s/a.model", tmpdir);
+	ls_meta_set(&meta, "step", "251");
+	ls_meta_set(&meta, "bands.rgb", "red,green,blue");
+	CHECK(ls_model_save(p1, &m, &meta, 1) == 0, "model saved");
+	CHECK(ls_model_load(p1, &m2, &meta2) == 0, "model loaded");
+	float *a = predict(&m), *b = predict(&m2);
+	CHECK(!memcmp(a, b, 2 * S * S * sizeof *a), "save -> load gives identical predictions");
+	CHECK(ls_meta_get(&meta2, "bands.rgb") && !strcmp(ls_meta_get(&meta2, "bands.rgb"), "red,green,blue") &&
+	      !strcmp(ls_meta_get(&meta2, "step"), "251"),
+	      "model metadata (band order, step) survives");
+	CHECK(m2.params.p[5]->m != NULL, "optimiser state is saved with the weights");
+	free(a);
+	free(b);
+	ls_unet_free(&m2);
+
+	unsigned char *buf;
+	size_t n = file_bytes(p1, &buf);
+	snprintf(p2, sizeof p2, "%s/cut.model", tmpdir);
+	write_bytes(p2, buf, n / 2);
+	CHECK(ls_model_load(p2, &m2, &meta2) < 0 && strstr(ls_errmsg(), "cut.model"), "a truncated model is refused: %s",
+	      ls_errmsg());
+	buf[n / 3] ^= 1;
+	write_bytes(p2, buf, n);
+	CHECK(ls_model_load(p2, &m2, &meta2) < 0 && strstr(ls_errmsg(), "checksum"), "an altered model is refused: %s",
+	      ls_errmsg());
+	buf[n / 3] ^= 1;
+	free(buf);
+	write_bytes(p2, (const unsigned char *)"not a model\n", 12);
+	CHECK(ls_model_load(p2, &m2, &meta2) < 0, "a text file is refused as a model: %s", ls_errmsg());
+
+	/* determinism: two runs from the same seed give the same bytes */
+	struct ls_unet d1, d2;
+	make_net(&d1, 8, 5);
+	make_net(&d2, 8, 5);
+	train(&d1, 5, 1e-3);
+	train(&d2, 5, 1e-3);
+	snprintf(p2, sizeof p2, "%s/d1.model", tmpdir);
+	snprintf(p3, sizeof p3, "%s/d2.model", tmpdir);
+	ls_model_save(p2, &d1, &meta, 1);
+	ls_model_save(p3, &d2, &meta, 1);
+	unsigned char *x1, *x2;
+	size_t n1 = file_bytes(p2, &x1), n2 = file_bytes(p3, &x2);
+	CHECK(n1 == n2 && n1 > 0 && !memcmp(x1, x2, n1), "same seed, data and threads: identical model files (%zu bytes)",
+	      n1);
+	free(x1);
+	free(x2);
+	ls_unet_free(&d1);
+	ls_unet_free(&d2);
+	ls_unet_free(&m);
+	ls_meta_free(&meta);
+	ls_meta_free(&meta2);
+	char cmd[300];
+	snprintf(cmd, sizeof cmd, "rm -rf %s", tmpdir);
+	if (system(cmd) != 0)
+		return 1;
+	return check_failed != 0;
+}
