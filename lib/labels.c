@@ -276,11 +276,11 @@ int ls_labels_bind(struct ls_labels *l, const struct ls_raster *img)
 	return 0;
 }
 
-static int read_raster_labels(struct ls_label_src *s, const struct ls_raster *img, int x0, int y0, int size,
+static int read_raster_labels(struct ls_label_src *s, const struct ls_raster *img, int x0, int y0, int tw, int th,
 			      uint8_t *out)
 {
 	int xs = x0 < 0 ? 0 : x0, ys = y0 < 0 ? 0 : y0;
-	int xe = x0 + size > img->w ? img->w : x0 + size, ye = y0 + size > img->h ? img->h : y0 + size;
+	int xe = x0 + tw > img->w ? img->w : x0 + tw, ye = y0 + th > img->h ? img->h : y0 + th;
 	if (xe <= xs || ye <= ys)
 		return 0;
 	int w = xe - xs, h = ye - ys;
@@ -296,7 +296,7 @@ static int read_raster_labels(struct ls_label_src *s, const struct ls_raster *im
 			int c = s->map[val] >= 0 ? s->map[val] : (val > 255 ? 255 : val);
 			if (s->has_nodata && val == (uint16_t)s->nodata && s->map[val] < 0)
 				c = 255;
-			out[(size_t)(y + ys - y0) * size + (x + xs - x0)] = (uint8_t)c;
+			out[(size_t)(y + ys - y0) * tw + (x + xs - x0)] = (uint8_t)c;
 		}
 	free(v);
 	return 0;
@@ -309,13 +309,13 @@ static int is_line(OGRGeometryH g)
 }
 
 static int read_vector_labels(struct ls_labels *l, struct ls_label_src *s, const struct ls_raster *img, int x0,
-			      int y0, int size, uint8_t *out)
+			      int y0, int tw, int th, uint8_t *out)
 {
 	double gt[6], bx0, by0, bx1, by1;
 	memcpy(gt, img->gt, sizeof gt);
 	gt[0] = img->gt[0] + x0 * img->gt[1] + y0 * img->gt[2];
 	gt[3] = img->gt[3] + x0 * img->gt[4] + y0 * img->gt[5];
-	double xa = gt[0], xb = gt[0] + size * gt[1], ya = gt[3], yb = gt[3] + size * gt[5];
+	double xa = gt[0], xb = gt[0] + tw * gt[1], ya = gt[3], yb = gt[3] + th * gt[5];
 	double pad = s->line_width;
 	bx0 = fmin(xa, xb) - pad, bx1 = fmax(xa, xb) + pad, by0 = fmin(ya, yb) - pad, by1 = fmax(ya, yb) + pad;
 	if (s->to_layer && !OCTTransformBounds(s->to_layer, bx0, by0, bx1, by1, &bx0, &by0, &bx1, &by1, 21))
@@ -352,20 +352,21 @@ static int read_vector_labels(struct ls_labels *l, struct ls_label_src *s, const
 	}
 	int rc = 0;
 	if (n) {
-		if (!l->mem || l->mem_size != size) {
+		if (!l->mem || l->mem_w != tw || l->mem_h != th) {
 			if (l->mem)
 				GDALClose(l->mem);
-			l->mem = GDALCreate(GDALGetDriverByName("MEM"), "", size, size, 1, GDT_Byte, NULL);
-			l->mem_size = size;
+			l->mem = GDALCreate(GDALGetDriverByName("MEM"), "", tw, th, 1, GDT_Byte, NULL);
+			l->mem_w = tw;
+			l->mem_h = th;
 		}
 		GDALSetGeoTransform(l->mem, gt);
 		GDALSetProjection(l->mem, img->wkt);
 		GDALRasterBandH b = GDALGetRasterBand(l->mem, 1);
 		int band = 1;
-		if (GDALRasterIO(b, GF_Write, 0, 0, size, size, out, size, size, GDT_Byte, 0, 0) != CE_None)
+		if (GDALRasterIO(b, GF_Write, 0, 0, tw, th, out, tw, th, GDT_Byte, 0, 0) != CE_None)
 			rc = ls_err("labels %s: scratch raster write failed", s->path);
 		if (GDALRasterizeGeometries(l->mem, 1, &band, n, geoms, NULL, NULL, burn, NULL, NULL, NULL) != CE_None ||
-		    GDALRasterIO(b, GF_Read, 0, 0, size, size, out, size, size, GDT_Byte, 0, 0) != CE_None)
+		    GDALRasterIO(b, GF_Read, 0, 0, tw, th, out, tw, th, GDT_Byte, 0, 0) != CE_None)
 			rc = ls_err("labels %s: rasterising failed: %s", s->path, ls_gdal_msg());
 	}
 	for (int i = 0; i < n; i++)
@@ -375,26 +376,32 @@ static int read_vector_labels(struct ls_labels *l, struct ls_label_src *s, const
 	return rc;
 }
 
-int ls_labels_read_tile(struct ls_labels *l, const struct ls_raster *img, int x0, int y0, int size, uint8_t *out)
+int ls_labels_read_window(struct ls_labels *l, const struct ls_raster *img, int x0, int y0, int tw, int th,
+			  uint8_t *out)
 {
-	for (int y = 0; y < size; y++)
-		for (int x = 0; x < size; x++) {
+	for (int y = 0; y < th; y++)
+		for (int x = 0; x < tw; x++) {
 			int in = x0 + x >= 0 && x0 + x < img->w && y0 + y >= 0 && y0 + y < img->h;
-			out[(size_t)y * size + x] = in ? 0 : 255;
+			out[(size_t)y * tw + x] = in ? 0 : 255;
 		}
 	for (int i = 0; i < l->n; i++) {
 		struct ls_label_src *s = l->src[i];
-		int rc = s->is_vector ? read_vector_labels(l, s, img, x0, y0, size, out)
-				      : read_raster_labels(s, img, x0, y0, size, out);
+		int rc = s->is_vector ? read_vector_labels(l, s, img, x0, y0, tw, th, out)
+				      : read_raster_labels(s, img, x0, y0, tw, th, out);
 		if (rc < 0)
 			return -1;
 	}
 	/* burning may cover pixels past the edge: keep them unknown */
-	for (int y = 0; y < size; y++)
-		for (int x = 0; x < size; x++)
+	for (int y = 0; y < th; y++)
+		for (int x = 0; x < tw; x++)
 			if (!(x0 + x >= 0 && x0 + x < img->w && y0 + y >= 0 && y0 + y < img->h))
-				out[(size_t)y * size + x] = 255;
+				out[(size_t)y * tw + x] = 255;
 	return 0;
+}
+
+int ls_labels_read_tile(struct ls_labels *l, const struct ls_raster *img, int x0, int y0, int size, uint8_t *out)
+{
+	return ls_labels_read_window(l, img, x0, y0, size, size, out);
 }
 
 void ls_labels_free(struct ls_labels *l)

@@ -24,7 +24,7 @@ struct ls_labels {
 	double line_width;
 	const char *map;
 	GDALDatasetH mem;	/* scratch tile for rasterising */
-	int mem_size;
+	int mem_w, mem_h;
 };
 
 void ls_labels_init(struct ls_labels *l);
@@ -38,6 +38,8 @@ int ls_labels_set_map(struct ls_labels *l, const char *map);	/* "255=1,1=1" */
 int ls_labels_bind(struct ls_labels *l, const struct ls_raster *img);
 int ls_labels_read_tile(struct ls_labels *l, const struct ls_raster *img, int x0, int y0, int size,
 			uint8_t *out);
+int ls_labels_read_window(struct ls_labels *l, const struct ls_raster *img, int x0, int y0, int w, int h,
+			  uint8_t *out);
 void ls_labels_free(struct ls_labels *l);
 
 #endif

@@ -210,15 +210,20 @@ int ls_unet_act_init(struct ls_unet_act *a, const struct ls_unet *m, int n, int 
 	a->h = h;
 	a->w = w;
 	layout(a, m, &p, &gmax);
+	int maxb = 1;
+	for (int d = 0; d < m->spec.ndom; d++)
+		maxb = m->spec.bands[d] > maxb ? m->spec.bands[d] : maxb;
+	size_t inb = (size_t)n * maxb * h * w;
 	size_t acts = p.off, wsz = max_ws(m, h, w) * (size_t)ls_nthreads;
-	a->arena = ls_alloc_real(acts + 3 * gmax + wsz);
+	a->arena = ls_alloc_real(acts + 3 * gmax + wsz + inb);
 	p.off = 0;
 	p.base = a->arena;
 	layout(a, m, &p, &gmax);
 	for (int i = 0; i < 3; i++)
 		a->g[i] = a->arena + acts + i * gmax;
 	a->ws = a->arena + acts + 3 * gmax;
-	a->bytes = (acts + 3 * gmax + wsz) * sizeof(real);
+	a->in = a->ws + wsz;
+	a->bytes = (acts + 3 * gmax + wsz + inb) * sizeof(real);
 	return 0;
 }
 
@@ -242,7 +247,7 @@ static void cbr_forward(struct ls_conv *c, struct ls_bn *bn, const struct ls_t4 
 	ls_bn_forward(bn, z, y, train, dom, 1);
 }
 
-void ls_unet_forward(struct ls_unet *m, struct ls_unet_act *a, const struct ls_t4 *x, int dom, int train)
+void ls_unet_encode(struct ls_unet *m, struct ls_unet_act *a, const struct ls_t4 *x, int dom, int train)
 {
 	const struct ls_unet_spec *s = &m->spec;
 	int bd = s->bn_per_domain ? dom : 0, D = s->depth;
@@ -258,6 +263,12 @@ void ls_unet_forward(struct ls_unet *m, struct ls_unet_act *a, const struct ls_t
 			in = &a->pool[l];
 		}
 	}
+}
+
+void ls_unet_decode(struct ls_unet *m, struct ls_unet_act *a, int dom, int train)
+{
+	const struct ls_unet_spec *s = &m->spec;
+	int bd = s->bn_per_domain ? dom : 0, D = s->depth;
 	const struct ls_t4 *cur = &a->ea[D - 1][1];
 	for (int l = D - 2; l >= 0; l--) {
 		int cu = a->u[l].c;
@@ -269,6 +280,12 @@ void ls_unet_forward(struct ls_unet *m, struct ls_unet_act *a, const struct ls_t
 		cur = &a->da[l][1];
 	}
 	ls_conv_forward(&m->head, cur, &a->logits, a->ws);
+}
+
+void ls_unet_forward(struct ls_unet *m, struct ls_unet_act *a, const struct ls_t4 *x, int dom, int train)
+{
+	ls_unet_encode(m, a, x, dom, train);
+	ls_unet_decode(m, a, dom, train);
 }
 
 /* ---- backward ---- */

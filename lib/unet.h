@@ -50,6 +50,7 @@ struct ls_unet_act {
 	int n, h, w;
 	real *arena;
 	struct ls_t4 x;			/* the input of the last forward */
+	real *in;			/* a batch input buffer for callers: n x max bands x h x w */
 	struct ls_t4 ez[LS_MAX_DEPTH][2], ea[LS_MAX_DEPTH][2], pool[LS_MAX_DEPTH];
 	struct ls_t4 u[LS_MAX_DEPTH], dz[LS_MAX_DEPTH][2], da[LS_MAX_DEPTH][2];
 	struct ls_t4 logits, dlogits;	/* dlogits: where the caller puts the loss gradient */
@@ -69,6 +70,10 @@ struct ls_t4 *ls_unet_bottleneck(struct ls_unet_act *a, const struct ls_unet *m)
 
 /* x: [n][bands of dom][h][w]. Logits end up in a->logits. */
 void ls_unet_forward(struct ls_unet *m, struct ls_unet_act *a, const struct ls_t4 *x, int dom, int train);
+/* The two halves of forward: encode fills a->ea[l][1] (the skips and, at
+ * the deepest level, the bottleneck); decode runs from them to the logits. */
+void ls_unet_encode(struct ls_unet *m, struct ls_unet_act *a, const struct ls_t4 *x, int dom, int train);
+void ls_unet_decode(struct ls_unet *m, struct ls_unet_act *a, int dom, int train);
 /* Back-propagate dlogits (normally a->dlogits) and an optional gradient on
  * the bottleneck features (dfeat, NULL = none); adds into the parameters' .g. */
 void ls_unet_backward(struct ls_unet *m, struct ls_unet_act *a, const struct ls_t4 *dlogits,

@@ -1,0 +1,78 @@
+/* critic-train - train the segmentation model from labelled source tiles
+ * (and, for the adaptation methods, unlabelled target tiles). */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "dataset.h"
+#include "err.h"
+#include "opt.h"
+#include "trainer.h"
+
+static struct ls_train_opts o;
+static struct ls_strlist sources, targets;
+static int no_augment;
+
+static const struct ls_opt opts[] = {
+	{ "model", LS_OPT_STR, &o.model_path, "FILE", "write the trained model here (checkpoints go to FILE.ckpt)" },
+	{ "source", LS_OPT_LIST, &sources, "FRAMES", "labelled source tiles (normalised), a file or - for stdin" },
+	{ "target", LS_OPT_LIST, &targets, "FRAMES", "unlabelled target tiles (their labels, if any, are never read)" },
+	{ "method", LS_OPT_STR, &o.method, "NAME", "source-only (supervised; also the oracle when given target labels)" },
+	{ "epochs", LS_OPT_INT, &o.epochs, "N", "passes over the training tiles" },
+	{ "batch", LS_OPT_INT, &o.batch, "N", "tiles per step" },
+	{ "lr", LS_OPT_DOUBLE, &o.lr, "RATE", "learning rate" },
+	{ "weight-decay", LS_OPT_DOUBLE, &o.weight_decay, "W", "decoupled weight decay" },
+	{ "optimiser", LS_OPT_STR, &o.optimiser, "NAME", "adam or sgd (momentum 0.9)" },
+	{ "schedule", LS_OPT_STR, &o.schedule, "NAME", "learning-rate schedule: const, step or cosine" },
+	{ "warmup", LS_OPT_INT, &o.warmup, "STEPS", "linear learning-rate warm-up" },
+	{ "seed", LS_OPT_INT, &o.seed, "N", "random seed (initialisation, shuffling, augmentation)" },
+	{ "val-frac", LS_OPT_DOUBLE, &o.val_frac, "F", "hold out the eastern fraction F of each source raster" },
+	{ "width", LS_OPT_INT, &o.width, "N", "UNet-S base width" },
+	{ "depth", LS_OPT_INT, &o.depth, "N", "UNet-S levels" },
+	{ "classes", LS_OPT_INT, &o.classes, "N", "classes including background (0)" },
+	{ "class-weights", LS_OPT_STR, &o.class_weights, "W0,W1,..", "loss weight per class" },
+	{ "bn-per-domain", LS_OPT_FLAG, &o.bn_per_domain, NULL, "separate batch-norm statistics per domain" },
+	{ "no-augment", LS_OPT_FLAG, &no_augment, NULL, "no flips, turns or jitter" },
+	{ "jitter", LS_OPT_DOUBLE, &o.aug.jitter, "J", "brightness and contrast jitter" },
+	{ "metrics", LS_OPT_STR, &o.metrics_path, "FILE", "per-epoch metrics as JSON lines" },
+	{ "resume", LS_OPT_FLAG, &o.resume, NULL, "continue from MODEL.ckpt exactly where it stopped" },
+	{ 0 }
+};
+
+static const struct ls_cmd cmd = {
+	"critic-train", "train the UNet-S segmentation model on tiles (source-only / oracle)",
+	"--model OUT --source FRAMES [--source FRAMES...] [--target FRAMES...] [options]",
+	"tile --labels b.geojson a.tif | normalise-bands --stats a.stats > a.frames; "
+	"critic-train --model m.model --source a.frames --epochs 20",
+	opts
+};
+
+int main(int argc, char **argv)
+{
+	struct ls_strlist pos;
+	struct ls_dataset d;
+	ls_blas_init(argv);
+	ls_train_defaults(&o);
+	ls_opt_parse(&cmd, argc, argv, &pos);
+	if (!o.model_path || !sources.n || pos.n)
+		ls_die(LS_EXIT_USAGE, "usage: critic-train %s", cmd.usage);
+	if (strcmp(o.method, "source-only") && strcmp(o.method, "oracle"))
+		ls_die(LS_EXIT_USAGE, "--method %s is not available (source-only or oracle)", o.method);
+	if (o.epochs < 1 || o.batch < 1 || o.batch > 256 || !(o.lr > 0) || o.val_frac < 0 || o.val_frac >= 1)
+		ls_die(LS_EXIT_USAGE, "need --epochs >= 1, --batch 1..256, --lr > 0 and 0 <= --val-frac < 1");
+	if (no_augment)
+		memset(&o.aug, 0, sizeof o.aug);
+	ls_threads_set(ls_threads);
+	memset(&d, 0, sizeof d);
+	for (int i = 0; i < sources.n; i++)
+		if (ls_dataset_read(&d, sources.v[i], "source", 1) < 0)
+			ls_die_err();
+	for (int i = 0; i < targets.n; i++)
+		if (ls_dataset_read(&d, targets.v[i], "target", 0) < 0)
+			ls_die_err();
+	if (ls_train_run(&o, &d) < 0)
+		ls_die_err();
+	ls_info("wrote %s", o.model_path);
+	ls_dataset_free(&d);
+	return 0;
+}

@@ -1,0 +1,60 @@
+/* encode - normalised tiles -> feature frames (the model's encoder). */
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "err.h"
+#include "frame.h"
+#include "infer.h"
+#include "opt.h"
+
+static const char *model_path, *stem;
+static int predict, class_index;
+
+static const struct ls_opt opts[] = {
+	{ "model", LS_OPT_STR, &model_path, "FILE", "trained model (critic-train --model)" },
+	{ "stem", LS_OPT_STR, &stem, "DOMAIN", "use this domain's input stem (default: the frame's domain)" },
+	{ "decode", LS_OPT_FLAG, &predict, NULL, "run the decoder too and write probability frames (encode | decode in one process)" },
+	{ "class-index", LS_OPT_FLAG, &class_index, NULL, "with --decode: the most probable class (u8) instead of probabilities" },
+	{ 0 }
+};
+
+static const struct ls_cmd cmd = {
+	"encode", "run the model's encoder on normalised tiles; write feature frames for decode",
+	"--model M [--stem DOMAIN] [FRAMES] > features",
+	"tile scene.tif | normalise-bands --stats s.txt | encode --model m.model | decode --model m.model | stitch p.tif",
+	opts
+};
+
+int main(int argc, char **argv)
+{
+	struct ls_strlist pos;
+	struct ls_infer in;
+	struct ls_frame f, out;
+	int rc;
+	ls_blas_init(argv);
+	ls_opt_parse(&cmd, argc, argv, &pos);
+	if (!model_path || pos.n > 1)
+		ls_die(LS_EXIT_USAGE, "usage: encode %s", cmd.usage);
+	ls_threads_set(ls_threads);
+	if (ls_infer_open(&in, model_path, stem) < 0)
+		ls_die_err();
+	struct ls_reader *r = ls_reader_open_path(pos.n ? pos.v[0] : "-");
+	struct ls_writer *w = ls_writer_open(1, "stdout");
+	if (!w)
+		ls_die_err();
+	ls_frame_init(&f);
+	ls_frame_init(&out);
+	while ((rc = ls_reader_next(r, &f)) == 1) {
+		if ((predict ? ls_infer_predict(&in, &f, &out, class_index) : ls_infer_encode(&in, &f, &out)) < 0)
+			ls_die_err();
+		ls_writer_put_or_die(w, &out);
+	}
+	if (rc < 0)
+		ls_die_err();
+	ls_writer_close_or_die(w);
+	ls_frame_free(&f);
+	ls_frame_free(&out);
+	ls_reader_close(r);
+	ls_infer_close(&in);
+	return 0;
+}

@@ -1,0 +1,34 @@
+/* infer.h - running a trained model on frames (encode, decode).
+ *
+ * A features frame (kind "features") carries everything the decoder needs:
+ * its primary tensor is the full-resolution skip features [W, H, W_px],
+ * its extra tensors "skip1".."skipN" the deeper skips and "bottleneck" the
+ * deepest level; the tile's metadata (grid, mask, domain) passes through.
+ * A probs frame (kind "probs") holds per-class probabilities [K, H, W]
+ * (f32), or with class_index the most probable class [1, H, W] (u8). */
+#ifndef LS_INFER_H
+#define LS_INFER_H
+
+#include "frame.h"
+#include "model.h"
+#include "unet.h"
+
+struct ls_infer {
+	struct ls_unet net;
+	struct ls_unet_act act;
+	struct ls_model_meta meta;
+	char *path;
+	const char *stem;	/* force this stem (domain) */
+	int act_h, act_w;
+};
+
+int ls_infer_open(struct ls_infer *in, const char *model_path, const char *stem);
+void ls_infer_close(struct ls_infer *in);
+/* tile frame -> features frame */
+int ls_infer_encode(struct ls_infer *in, const struct ls_frame *tile, struct ls_frame *out);
+/* features frame -> probs frame */
+int ls_infer_decode(struct ls_infer *in, const struct ls_frame *feat, struct ls_frame *out, int class_index);
+/* tile frame -> probs frame in one process (encode and decode) */
+int ls_infer_predict(struct ls_infer *in, const struct ls_frame *tile, struct ls_frame *out, int class_index);
+
+#endif

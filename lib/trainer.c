@@ -1,0 +1,389 @@
+#include <inttypes.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "err.h"
+#include "trainer.h"
+
+void ls_train_defaults(struct ls_train_opts *o)
+{
+	memset(o, 0, sizeof *o);
+	o->method = "source-only";
+	o->epochs = 20;
+	o->batch = 8;
+	o->seed = 1;
+	o->lr = 2e-3;
+	o->weight_decay = 1e-4;
+	o->val_frac = 0.2;
+	o->optimiser = "adam";
+	o->schedule = "cosine";
+	o->width = 16;
+	o->depth = 4;
+	o->classes = 2;
+	o->aug.flip = o->aug.rot90 = 1;
+	o->aug.jitter = 0.1;
+}
+
+struct run {
+	const struct ls_train_opts *o;
+	struct ls_dataset *d;
+	struct ls_unet net;
+	struct ls_unet_act act;
+	struct ls_optim opt;
+	struct ls_rng shuffle, aug;
+	struct ls_model_meta meta;
+	real *cw;
+	uint8_t *y;
+	int *order, ntrain, nval, *val;
+	int epoch;
+	double best_val;
+	FILE *metrics;
+	char ckpt[4096];
+};
+
+static double now(void)
+{
+	struct timespec t;
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (double)t.tv_sec + t.tv_nsec * 1e-9;
+}
+
+static int make_spec(struct run *r, struct ls_unet_spec *s)
+{
+	const struct ls_train_opts *o = r->o;
+	memset(s, 0, sizeof *s);
+	s->width = o->width;
+	s->depth = o->depth;
+	s->classes = o->classes;
+	s->bn_per_domain = o->bn_per_domain;
+	s->ndom = r->d->ndom;
+	for (int i = 0; i < r->d->ndom; i++) {
+		snprintf(s->dom[i], sizeof s->dom[i], "%s", r->d->dom[i]);
+		for (int k = 0; k < r->d->n; k++)
+			if (r->d->s[k].dom == i) {
+				s->bands[i] = r->d->s[k].c;
+				break;
+			}
+	}
+	return 0;
+}
+
+static void join_floats(char *buf, size_t n, const float *v, int k)
+{
+	size_t off = 0;
+	buf[0] = 0;
+	for (int i = 0; i < k && off < n; i++)
+		off += (size_t)snprintf(buf + off, n - off, "%s%.9g", i ? "," : "", v[i]);
+}
+
+static void describe(struct run *r)
+{
+	char buf[4096], key[128];
+	struct ls_dataset *d = r->d;
+	ls_meta_set(&r->meta, "method", r->o->method);
+	ls_meta_set(&r->meta, "target_labels", d->labelled_ignored ? "present-and-ignored" : "none-read");
+	for (int i = 0; i < d->ndom; i++) {
+		size_t off = 0;
+		buf[0] = 0;
+		for (int b = 0; b < d->bands[i].n; b++)
+			off += (size_t)snprintf(buf + off, sizeof buf - off, "%s%s", b ? "," : "", d->bands[i].v[b]);
+		snprintf(key, sizeof key, "bands.%s", d->dom[i]);
+		ls_meta_set(&r->meta, key, buf[0] ? buf : "-");
+		if (d->norm[i].n) {
+			join_floats(buf, sizeof buf, d->norm[i].mean, d->norm[i].n);
+			snprintf(key, sizeof key, "norm.%s.mean", d->dom[i]);
+			ls_meta_set(&r->meta, key, buf);
+			join_floats(buf, sizeof buf, d->norm[i].std, d->norm[i].n);
+			snprintf(key, sizeof key, "norm.%s.std", d->dom[i]);
+			ls_meta_set(&r->meta, key, buf);
+		}
+	}
+}
+
+static void state_to_meta(struct run *r, long epoch)
+{
+	char buf[256];
+	snprintf(buf, sizeof buf, "%ld", epoch);
+	ls_meta_set(&r->meta, "epoch", buf);
+	snprintf(buf, sizeof buf, "%ld", r->opt.t);
+	ls_meta_set(&r->meta, "step", buf);
+	snprintf(buf, sizeof buf, "%016" PRIx64 "%016" PRIx64 "%016" PRIx64 "%016" PRIx64, r->shuffle.s[0], r->shuffle.s[1],
+		 r->shuffle.s[2], r->shuffle.s[3]);
+	ls_meta_set(&r->meta, "rng.shuffle", buf);
+	snprintf(buf, sizeof buf, "%016" PRIx64 "%016" PRIx64 "%016" PRIx64 "%016" PRIx64, r->aug.s[0], r->aug.s[1],
+		 r->aug.s[2], r->aug.s[3]);
+	ls_meta_set(&r->meta, "rng.augment", buf);
+	snprintf(buf, sizeof buf, "%.17g", r->best_val);
+	ls_meta_set(&r->meta, "best_val_loss", buf);
+}
+
+static int parse_rng(const char *s, struct ls_rng *g)
+{
+	if (!s || strlen(s) != 64)
+		return -1;
+	for (int i = 0; i < 4; i++) {
+		char part[17];
+		memcpy(part, s + 16 * i, 16);
+		part[16] = 0;
+		g->s[i] = strtoull(part, NULL, 16);
+	}
+	return 0;
+}
+
+static int resume(struct run *r)
+{
+	struct ls_unet saved;
+	struct ls_model_meta m = { 0 };
+	if (ls_model_load(r->ckpt, &saved, &m) < 0)
+		return ls_err_ctx("--resume");
+	if (saved.params.n != r->net.params.n)
+		return ls_err("--resume: %s holds another architecture", r->ckpt);
+	for (int i = 0; i < saved.params.n; i++) {
+		struct ls_param *a = saved.params.p[i], *b = r->net.params.p[i];
+		if (a->n != b->n || strcmp(a->name, b->name))
+			return ls_err("--resume: %s holds another architecture", r->ckpt);
+		memcpy(b->w, a->w, a->n * sizeof(real));
+		if (a->m) {
+			b->m = b->m ? b->m : ls_alloc_real(b->n);
+			memcpy(b->m, a->m, a->n * sizeof(real));
+		}
+		if (a->v) {
+			b->v = b->v ? b->v : ls_alloc_real(b->n);
+			memcpy(b->v, a->v, a->n * sizeof(real));
+		}
+	}
+	const char *ep = ls_meta_get(&m, "epoch"), *st = ls_meta_get(&m, "step"), *bv = ls_meta_get(&m, "best_val_loss");
+	if (!ep || !st || !bv || parse_rng(ls_meta_get(&m, "rng.shuffle"), &r->shuffle) < 0 ||
+	    parse_rng(ls_meta_get(&m, "rng.augment"), &r->aug) < 0)
+		return ls_err("--resume: %s is not a training checkpoint", r->ckpt);
+	r->epoch = atoi(ep);
+	r->opt.t = atol(st);
+	r->best_val = strtod(bv, NULL);
+	ls_unet_free(&saved);
+	ls_meta_free(&m);
+	ls_info("resuming from %s after epoch %d (step %ld)", r->ckpt, r->epoch, r->opt.t);
+	return 0;
+}
+
+static int setup(struct run *r)
+{
+	struct ls_unet_spec spec;
+	const struct ls_train_opts *o = r->o;
+	struct ls_dataset *d = r->d;
+	ls_dataset_split(d, o->val_frac);
+	r->order = ls_xmalloc(d->n * sizeof *r->order);
+	r->val = ls_xmalloc(d->n * sizeof *r->val);
+	for (int i = 0; i < d->n; i++) {
+		if (!d->s[i].y)
+			continue;
+		if (d->s[i].val)
+			r->val[r->nval++] = i;
+		else
+			r->order[r->ntrain++] = i;
+	}
+	if (r->ntrain == 0)
+		return ls_err("no labelled training tiles (all %d are unlabelled or held out)", d->n);
+	make_spec(r, &spec);
+	ls_unet_init(&r->net, &spec, (uint64_t)o->seed);
+	if (ls_unet_act_init(&r->act, &r->net, o->batch, d->s[0].h, d->s[0].w) < 0)
+		return -1;
+	ls_optim_defaults(&r->opt, LS_ADAM, o->lr);
+	if (ls_optim_parse(&r->opt, o->optimiser, o->schedule) < 0)
+		return -1;
+	r->opt.weight_decay = o->weight_decay;
+	r->opt.warmup = o->warmup;
+	r->opt.total = (long)o->epochs * ((r->ntrain + o->batch - 1) / o->batch);
+	r->cw = ls_alloc_real(o->classes);
+	for (int c = 0; c < o->classes; c++)
+		r->cw[c] = 1;
+	if (o->class_weights) {
+		struct ls_strlist l = { 0 };
+		ls_strlist_split(&l, o->class_weights, ',');
+		if (l.n != o->classes)
+			return ls_err("--class-weights gives %d weights for %d classes", l.n, o->classes);
+		for (int c = 0; c < l.n; c++)
+			r->cw[c] = (real)atof(l.v[c]);
+		ls_strlist_free(&l);
+	}
+	r->y = ls_xmalloc((size_t)o->batch * d->s[0].h * d->s[0].w);
+	ls_rng_seed(&r->shuffle, (uint64_t)o->seed * 7919 + 1);
+	ls_rng_seed(&r->aug, (uint64_t)o->seed * 104729 + 2);
+	r->best_val = INFINITY;
+	snprintf(r->ckpt, sizeof r->ckpt, "%s.ckpt", o->model_path);
+	describe(r);
+	if (o->resume && resume(r) < 0)
+		return -1;
+	if (o->metrics_path) {
+		r->metrics = fopen(o->metrics_path, o->resume ? "a" : "w");
+		if (!r->metrics)
+			return ls_err("cannot write metrics %s", o->metrics_path);
+	}
+	ls_info("training %s: %d tiles (%d held out for validation), %d domains, %zu parameters, %.0f MB of buffers",
+		o->method, r->ntrain, r->nval, d->ndom, ls_params_count(&r->net.params), r->act.bytes / 1e6);
+	return 0;
+}
+
+/* One optimisation step on tiles idx[0..n). Returns the task loss. */
+static double step(struct run *r, const int *idx, int n)
+{
+	struct ls_sample *s0 = &r->d->s[idx[0]];
+	size_t img = (size_t)s0->c * s0->h * s0->w, hw = (size_t)s0->h * s0->w;
+	int dom = s0->dom;
+	real *x = r->act.in;
+	for (int i = 0; i < n; i++)
+		ls_batch_put(&r->d->s[idx[i]], x + i * img, r->y + i * hw, &r->o->aug, &r->aug);
+	struct ls_t4 xt = ls_t4_make(x, n, s0->c, s0->h, s0->w);
+	ls_params_zero_grad(&r->net.params);
+	ls_unet_forward(&r->net, &r->act, &xt, dom, 1);
+	double loss = ls_softmax_xent(&r->act.logits, r->y, r->cw, &r->act.dlogits, NULL);
+	ls_unet_backward(&r->net, &r->act, &r->act.dlogits, NULL, dom);
+	ls_optim_step(&r->opt, &r->net.params);
+	return loss;
+}
+
+/* Validation: loss and confusion over the held-out tiles, BN in inference
+ * mode. iou[c] per class. */
+static double validate(struct run *r, double *iou)
+{
+	int k = r->o->classes;
+	uint64_t *conf = ls_xcalloc((size_t)k * k, sizeof *conf);
+	double loss = 0;
+	size_t counted = 0;
+	for (int b = 0; b < r->nval;) {
+		int n = 0, idx[256] = { 0 }, dom = r->d->s[r->val[b]].dom;
+		while (n < r->o->batch && n < 256 && b + n < r->nval && r->d->s[r->val[b + n]].dom == dom) {
+			idx[n] = r->val[b + n];
+			n++;
+		}
+		struct ls_sample *s0 = &r->d->s[idx[0]];
+		size_t img = (size_t)s0->c * s0->h * s0->w, hw = (size_t)s0->h * s0->w;
+		for (int i = 0; i < n; i++)
+			ls_batch_put(&r->d->s[idx[i]], r->act.in + i * img, r->y + i * hw, NULL, NULL);
+		struct ls_t4 xt = ls_t4_make(r->act.in, n, s0->c, s0->h, s0->w);
+		ls_unet_forward(&r->net, &r->act, &xt, dom, 0);
+		size_t cnt;
+		double l = ls_softmax_xent(&r->act.logits, r->y, NULL, NULL, &cnt);
+		loss += l * cnt;
+		counted += cnt;
+		for (int i = 0; i < n; i++)
+			for (size_t p = 0; p < hw; p++) {
+				int y = r->y[i * hw + p];
+				if (y >= k)
+					continue;
+				const real *z = ls_t4_img(&r->act.logits, i);
+				int best = 0;
+				for (int c = 1; c < k; c++)
+					if (z[c * hw + p] > z[best * hw + p])
+						best = c;
+				conf[y * k + best]++;
+			}
+		b += n;
+	}
+	for (int c = 0; c < k; c++) {
+		uint64_t tp = conf[c * k + c], fp = 0, fn = 0;
+		for (int j = 0; j < k; j++)
+			if (j != c) {
+				fp += conf[j * k + c];
+				fn += conf[c * k + j];
+			}
+		iou[c] = tp + fp + fn ? (double)tp / (double)(tp + fp + fn) : NAN;
+	}
+	free(conf);
+	return counted ? loss / counted : NAN;
+}
+
+/* Shuffle, then cut batches of one domain each. */
+static int next_batches(struct run *r, int *batches, int *sizes)
+{
+	int nb = 0, *perm = r->order;
+	for (int i = r->ntrain - 1; i > 0; i--) {
+		int j = (int)(ls_rng_u64(&r->shuffle) % (uint64_t)(i + 1)), t = perm[i];
+		perm[i] = perm[j];
+		perm[j] = t;
+	}
+	/* stable partition by domain keeps the shuffled order inside each */
+	int *tmp = ls_xmalloc(r->ntrain * sizeof *tmp), k = 0;
+	for (int d = 0; d < r->d->ndom; d++) {
+		int start = k;
+		for (int i = 0; i < r->ntrain; i++)
+			if (r->d->s[perm[i]].dom == d)
+				tmp[k++] = perm[i];
+		for (int b = start; b < k; b += r->o->batch) {
+			batches[nb] = b;
+			sizes[nb++] = b + r->o->batch <= k ? r->o->batch : k - b;
+		}
+	}
+	memcpy(perm, tmp, r->ntrain * sizeof *tmp);
+	free(tmp);
+	return nb;
+}
+
+static int checkpoint(struct run *r, int epoch, int improved)
+{
+	state_to_meta(r, epoch);
+	if (ls_model_save(r->ckpt, &r->net, &r->meta, 1) < 0)
+		return -1;
+	if (improved && ls_model_save(r->o->model_path, &r->net, &r->meta, 0) < 0)
+		return -1;
+	return 0;
+}
+
+int ls_train_run(const struct ls_train_opts *o, struct ls_dataset *d)
+{
+	struct run r;
+	memset(&r, 0, sizeof r);
+	r.o = o;
+	r.d = d;
+	int rc = setup(&r);
+	int *batches = ls_xmalloc((d->n + 1) * sizeof *batches), *sizes = ls_xmalloc((d->n + 1) * sizeof *sizes);
+	double iou[256];
+	for (int e = r.epoch; rc == 0 && e < o->epochs; e++) {
+		double t0 = now(), sum = 0;
+		int nb = next_batches(&r, batches, sizes), steps = 0;
+		for (int b = 0; b < nb; b++) {
+			if (sizes[b] < 2 && nb > 1)
+				continue;	/* batch norm needs more than one tile */
+			sum += step(&r, r.order + batches[b], sizes[b]);
+			steps++;
+		}
+		double vl = r.nval ? validate(&r, iou) : NAN, train_loss = steps ? sum / steps : NAN;
+		int improved = r.nval ? vl < r.best_val : 1;
+		if (improved && r.nval)
+			r.best_val = vl;
+		double fg = 0;
+		int nfg = 0;
+		for (int c = 1; c < o->classes; c++)
+			if (!isnan(iou[c]))
+				fg += iou[c], nfg++;
+		double viou = r.nval && nfg ? fg / nfg : NAN;
+		ls_info("epoch %d/%d: loss %.4f, validation loss %.4f, validation IoU %.3f, lr %.2g, %.1f s%s", e + 1,
+			o->epochs, train_loss, vl, viou, ls_optim_lr(&r.opt, r.opt.t), now() - t0,
+			improved ? " (best)" : "");
+		if (r.metrics) {
+			fprintf(r.metrics,
+				"{\"epoch\":%d,\"step\":%ld,\"loss\":%.6g,\"val_loss\":%.6g,\"val_iou\":%.6g,\"lr\":%.6g,"
+				"\"seconds\":%.2f}\n",
+				e + 1, r.opt.t, train_loss, isnan(vl) ? -1 : vl, isnan(viou) ? -1 : viou,
+				ls_optim_lr(&r.opt, r.opt.t), now() - t0);
+			fflush(r.metrics);
+		}
+		if (checkpoint(&r, e + 1, improved) < 0)
+			rc = -1;
+	}
+	if (r.metrics && fclose(r.metrics) != 0 && rc == 0)
+		rc = ls_err("writing %s failed", o->metrics_path);
+	free(batches);
+	free(sizes);
+	free(r.order);
+	free(r.val);
+	free(r.cw);
+	free(r.y);
+	ls_unet_act_free(&r.act);
+	ls_unet_free(&r.net);
+	ls_meta_free(&r.meta);
+	return rc;
+}

@@ -1,0 +1,33 @@
+/* trainer.h - the training loop shared by critic-train's methods.
+ *
+ * Epochs over shuffled batches of labelled source tiles (with augmentation),
+ * a validation split held out by area, per-epoch metrics on stderr and in a
+ * JSON-lines file, a checkpoint after every epoch (written atomically, with
+ * the optimiser and random-generator state, so that --resume continues
+ * exactly), and the model chosen by source validation loss. */
+#ifndef LS_TRAINER_H
+#define LS_TRAINER_H
+
+#include "dataset.h"
+#include "model.h"
+#include "optim.h"
+#include "unet.h"
+
+struct ls_train_opts {
+	const char *method;		/* source-only (also used for oracle runs) */
+	const char *model_path, *metrics_path;
+	int epochs, batch, seed, resume;
+	double lr, weight_decay, val_frac;
+	const char *optimiser, *schedule;
+	int warmup;
+	int width, depth, bn_per_domain;
+	int classes;
+	const char *class_weights;	/* "1,3" */
+	struct ls_augment aug;
+};
+
+void ls_train_defaults(struct ls_train_opts *o);
+/* Train on d (labelled source tiles; unlabelled domains only add stems). */
+int ls_train_run(const struct ls_train_opts *o, struct ls_dataset *d);
+
+#endif
