@@ -1,0 +1,285 @@
+/* evaluate - score a predicted raster against reference labels. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <ogr_api.h>
+#include <ogr_srs_api.h>
+
+#include "err.h"
+#include "json.h"
+#include "labels.h"
+#include "metrics.h"
+#include "opt.h"
+#include "raster.h"
+
+static const char *ref_path, *points_path, *ref_map;
+static int ref_class = 1, object_class = 1, point_class = 2, eight;
+static double min_iou = 0.5, match_dist = 3;
+static const char *const names[] = { "background", "building", "tree", "road" };
+
+static const struct ls_opt opts[] = {
+	{ "ref", LS_OPT_STR, &ref_path, "FILE", "reference labels: a class raster or a vector source" },
+	{ "ref-class", LS_OPT_INT, &ref_class, "N", "class of a vector reference's features" },
+	{ "ref-map", LS_OPT_STR, &ref_map, "V=C,...", "map reference raster values to classes" },
+	{ "object-class", LS_OPT_INT, &object_class, "N", "class scored as objects (object F1)" },
+	{ "min-iou", LS_OPT_DOUBLE, &min_iou, "T", "IoU for an object match" },
+	{ "eight", LS_OPT_FLAG, &eight, NULL, "8-connected objects" },
+	{ "points", LS_OPT_STR, &points_path, "FILE", "point labels (e.g. surveyed trees), any OGR source" },
+	{ "point-class", LS_OPT_INT, &point_class, "N", "class whose objects are matched to --points" },
+	{ "match-distance", LS_OPT_DOUBLE, &match_dist, "M", "a predicted object's centre within M CRS units of a point" },
+	{ 0 }
+};
+
+static const struct ls_cmd cmd = {
+	"evaluate", "score a prediction (class or probability raster) against reference labels; JSON on stdout",
+	"--ref REFERENCE [options] PREDICTION.tif",
+	"evaluate --ref buildings.geojson probs.tif > scores.json", opts
+};
+
+/* Prediction classes (argmax of probabilities, or the class raster) and validity. */
+static int read_prediction(struct ls_raster *r, uint8_t *cls, uint8_t *valid, int *k)
+{
+	size_t n = (size_t)r->w * r->h;
+	int rows = 256;
+	struct ls_frame f;
+	ls_frame_init(&f);
+	*k = r->nsel > 1 ? r->nsel : 0;
+	for (int y0 = 0; y0 < r->h; y0 += rows) {
+		for (int x0 = 0; x0 < r->w; x0 += rows) {
+			if (ls_raster_read_tile(r, x0, y0, rows, &f) < 0)
+				return -1;
+			size_t hw = (size_t)rows * rows;
+			for (int y = 0; y < rows && y0 + y < r->h; y++)
+				for (int x = 0; x < rows && x0 + x < r->w; x++) {
+					size_t i = (size_t)y * rows + x, o = (size_t)(y0 + y) * r->w + x0 + x;
+					int best = 0;
+					if (r->nsel == 1) {
+						double v = r->dtype == 0 ? ((uint8_t *)f.t.data)[i]
+						       : r->dtype == 1 ? ((uint16_t *)f.t.data)[i]
+								       : ((float *)f.t.data)[i];
+						best = v >= 0 && v < 255 ? (int)v : 255;
+					} else {
+						const float *p = f.t.data;
+						for (int b = 1; b < r->nsel; b++)
+							if (p[b * hw + i] > p[best * hw + i])
+								best = b;
+					}
+					cls[o] = (uint8_t)best;
+					valid[o] = (!f.mask || f.mask[i]) && best != 255;
+				}
+		}
+	}
+	(void)n;
+	ls_frame_free(&f);
+	return 0;
+}
+
+static int load_points(const char *path, const struct ls_raster *r, double **x, double **y, long *n)
+{
+	GDALDatasetH ds = GDALOpenEx(path, GDAL_OF_VECTOR, NULL, NULL, NULL);
+	if (!ds)
+		return ls_err("cannot open points %s", path);
+	OGRLayerH l = GDALDatasetGetLayer(ds, 0);
+	OGRSpatialReferenceH ls = l ? OGR_L_GetSpatialRef(l) : NULL, rs = OSRNewSpatialReference(r->wkt);
+	OGRCoordinateTransformationH ct = NULL;
+	OSRSetAxisMappingStrategy(rs, OAMS_TRADITIONAL_GIS_ORDER);
+	if (ls) {
+		OGRSpatialReferenceH lc = OSRClone(ls);
+		OSRSetAxisMappingStrategy(lc, OAMS_TRADITIONAL_GIS_ORDER);
+		if (!OSRIsSame(lc, rs))
+			ct = OCTNewCoordinateTransformation(lc, rs);
+		OSRDestroySpatialReference(lc);
+	}
+	double minx = r->gt[0], maxx = r->gt[0] + r->w * r->gt[1], maxy = r->gt[3], miny = r->gt[3] + r->h * r->gt[5];
+	long cap = 256;
+	*x = ls_xmalloc(cap * sizeof **x);
+	*y = ls_xmalloc(cap * sizeof **y);
+	*n = 0;
+	OGRFeatureH f;
+	while (l && (f = OGR_L_GetNextFeature(l))) {
+		OGRGeometryH g = OGR_F_GetGeometryRef(f);
+		if (g && wkbFlatten(OGR_G_GetGeometryType(g)) == wkbPoint) {
+			double px = OGR_G_GetX(g, 0), py = OGR_G_GetY(g, 0), pz = 0;
+			if ((!ct || OCTTransform(ct, 1, &px, &py, &pz)) && px >= minx && px < maxx && py > miny && py <= maxy) {
+				if (*n == cap) {
+					cap *= 2;
+					*x = ls_xrealloc(*x, cap * sizeof **x);
+					*y = ls_xrealloc(*y, cap * sizeof **y);
+				}
+				(*x)[*n] = px;
+				(*y)[(*n)++] = py;
+			}
+		}
+		OGR_F_Destroy(f);
+	}
+	if (ct)
+		OCTDestroyCoordinateTransformation(ct);
+	OSRDestroySpatialReference(rs);
+	GDALClose(ds);
+	return 0;
+}
+
+static void print_match(const char *name, const struct ls_match *m)
+{
+	printf(",\"%s\":{\"f1\":%.6f,\"precision\":%.6f,\"recall\":%.6f,\"tp\":%ld,\"pred\":%ld,\"ref\":%ld}", name, m->f1,
+	       m->precision, m->recall, m->tp, m->pred, m->ref);
+}
+
+int main(int argc, char **argv)
+{
+	struct ls_strlist pos;
+	struct ls_raster r;
+	struct ls_raster_opts ro = { 0 };
+	struct ls_labels lab;
+	int k;
+	ls_opt_parse(&cmd, argc, argv, &pos);
+	if (pos.n != 1 || (!ref_path && !points_path))
+		ls_die(LS_EXIT_USAGE, "usage: evaluate %s", cmd.usage);
+	ls_gdal_init((size_t)128 << 20);
+	if (ls_raster_open(&r, pos.v[0], &ro) < 0)
+		ls_die_err();
+	size_t n = (size_t)r.w * r.h;
+	uint8_t *pred = ls_xmalloc(n), *valid = ls_xmalloc(n), *ref = ls_xmalloc(n);
+	if (read_prediction(&r, pred, valid, &k) < 0)
+		ls_die_err();
+	memset(ref, 255, n);
+	if (ref_path) {
+		ls_labels_init(&lab);
+		ls_labels_set_class(&lab, ref_class);
+		if (ref_map)
+			ls_labels_set_map(&lab, ref_map);
+		ls_labels_add(&lab, ref_path);
+		if (ls_labels_bind(&lab, &r) < 0 || ls_labels_read_window(&lab, &r, 0, 0, r.w, r.h, ref) < 0)
+			ls_die_err();
+		ls_labels_free(&lab);
+	}
+	int kc = k > 0 ? k : 2;
+	for (size_t i = 0; i < n; i++) {
+		if (ref[i] != 255 && ref[i] + 1 > kc)
+			kc = ref[i] + 1;
+		if (valid[i] && pred[i] + 1 > kc)
+			kc = pred[i] + 1;
+	}
+	uint64_t *conf = ls_xcalloc((size_t)kc * kc, sizeof *conf), scored = 0;
+	for (size_t i = 0; i < n; i++)
+		if (valid[i] && ref[i] != 255) {
+			conf[ref[i] * kc + pred[i]]++;
+			scored++;
+		}
+	if (ref_path && !scored)
+		ls_die(LS_EXIT_DATA, "%s and %s share no valid pixel: nothing to score", pos.v[0], ref_path);
+	printf("{\"prediction\":");
+	ls_json_str(stdout, pos.v[0]);
+	printf(",\"reference\":");
+	ls_json_str(stdout, ref_path);
+	printf(",\"scored_pixels\":%llu,\"classes\":{", (unsigned long long)scored);
+	double iou[256], f1[256];
+	for (int c = 0; c < kc; c++) {
+		uint64_t tp = conf[c * kc + c], fp = 0, fn = 0;
+		for (int j = 0; j < kc; j++)
+			if (j != c) {
+				fp += conf[j * kc + c];
+				fn += conf[c * kc + j];
+			}
+		double p = tp + fp ? (double)tp / (tp + fp) : 0, rc = tp + fn ? (double)tp / (tp + fn) : 0;
+		iou[c] = tp + fp + fn ? (double)tp / (tp + fp + fn) : 0;
+		f1[c] = p + rc > 0 ? 2 * p * rc / (p + rc) : 0;
+		printf("%s\"%s\":{\"iou\":%.6f,\"precision\":%.6f,\"recall\":%.6f,\"f1\":%.6f,\"ref_pixels\":%llu}", c ? "," : "",
+		       c < 4 ? names[c] : "class", iou[c], p, rc, f1[c], (unsigned long long)(tp + fn));
+	}
+	printf("},\"confusion\":[");
+	for (int a = 0; a < kc; a++) {
+		printf("%s[", a ? "," : "");
+		for (int b = 0; b < kc; b++)
+			printf("%s%llu", b ? "," : "", (unsigned long long)conf[a * kc + b]);
+		printf("]");
+	}
+	printf("]");
+	for (int c = 1; c < kc && c < 4; c++)
+		printf(",\"%s_iou\":%.6f,\"%s_f1\":%.6f", names[c], iou[c], names[c], f1[c]);
+	struct ls_match om = { 0 }, pm = { 0 };
+	if (ref_path) {
+		int32_t *pid = ls_xmalloc(n * sizeof *pid), *rid = ls_xmalloc(n * sizeof *rid);
+		uint8_t *pv = ls_xmalloc(n);
+		for (size_t i = 0; i < n; i++)
+			pv[i] = valid[i] && ref[i] != 255 ? pred[i] : 254;
+		int32_t np = ls_components(pv, r.w, r.h, object_class, eight, pid);
+		int32_t nr = ls_components(ref, r.w, r.h, object_class, eight, rid);
+		ls_match_objects(pid, np, rid, nr, n, min_iou, &om);
+		printf(",\"object\":{\"class\":\"%s\",\"min_iou\":%.2f", object_class < 4 ? names[object_class] : "class",
+		       min_iou);
+		print_match("match", &om);
+		printf("},\"object_f1\":%.6f", om.f1);
+		free(pid);
+		free(rid);
+		free(pv);
+	}
+	if (points_path) {
+		double *qx = NULL, *qy = NULL;
+		long nq = 0;
+		if (load_points(points_path, &r, &qx, &qy, &nq) < 0)
+			ls_die_err();
+		int32_t *pid = ls_xmalloc(n * sizeof *pid);
+		uint8_t *pv = ls_xmalloc(n);
+		for (size_t i = 0; i < n; i++)
+			pv[i] = valid[i] ? pred[i] : 254;
+		int32_t np = ls_components(pv, r.w, r.h, point_class, eight, pid);
+		double *sx = ls_xcalloc((size_t)np + 1, sizeof *sx), *sy = ls_xcalloc((size_t)np + 1, sizeof *sy);
+		long *cnt = ls_xcalloc((size_t)np + 1, sizeof *cnt);
+		for (int y = 0; y < r.h; y++)
+			for (int x = 0; x < r.w; x++) {
+				int32_t id = pid[(size_t)y * r.w + x];
+				if (id) {
+					sx[id] += r.gt[0] + (x + 0.5) * r.gt[1] + (y + 0.5) * r.gt[2];
+					sy[id] += r.gt[3] + (x + 0.5) * r.gt[4] + (y + 0.5) * r.gt[5];
+					cnt[id]++;
+				}
+			}
+		for (int32_t i = 1; i <= np; i++) {
+			sx[i - 1] = sx[i] / cnt[i];
+			sy[i - 1] = sy[i] / cnt[i];
+		}
+		ls_match_points(sx, sy, np, qx, qy, nq, match_dist, &pm);
+		printf(",\"points\":{\"class\":\"%s\",\"distance\":%g", point_class < 4 ? names[point_class] : "class",
+		       match_dist);
+		print_match("match", &pm);
+		printf("},\"point_f1\":%.6f", pm.f1);
+		free(pid);
+		free(pv);
+		free(sx);
+		free(sy);
+		free(cnt);
+		free(qx);
+		free(qy);
+	}
+	printf("}\n");
+	if (!ls_quiet) {
+		fprintf(stderr, "%-12s %8s %9s %8s %8s\n", "class", "IoU", "precision", "recall", "F1");
+		for (int c = 0; c < kc && ref_path; c++) {
+			uint64_t tp = conf[c * kc + c], fp = 0, fn = 0;
+			for (int j = 0; j < kc; j++)
+				if (j != c)
+					fp += conf[j * kc + c], fn += conf[c * kc + j];
+			fprintf(stderr, "%-12s %8.3f %9.3f %8.3f %8.3f\n", c < 4 ? names[c] : "class", iou[c],
+				tp + fp ? (double)tp / (tp + fp) : 0, tp + fn ? (double)tp / (tp + fn) : 0, f1[c]);
+		}
+		if (ref_path)
+			fprintf(stderr, "objects (%s, IoU >= %.2f): F1 %.3f, precision %.3f, recall %.3f (%ld matched of %ld predicted, %ld reference)\n",
+				object_class < 4 ? names[object_class] : "class", min_iou, om.f1, om.precision, om.recall,
+				om.tp, om.pred, om.ref);
+		if (points_path)
+			fprintf(stderr, "points (%s within %g): F1 %.3f, precision %.3f, recall %.3f (%ld of %ld objects, %ld points)\n",
+				point_class < 4 ? names[point_class] : "class", match_dist, pm.f1, pm.precision, pm.recall,
+				pm.tp, pm.pred, pm.ref);
+	}
+	if (fflush(stdout) || ferror(stdout))
+		ls_die(LS_EXIT_DATA, "writing stdout failed");
+	free(pred);
+	free(valid);
+	free(ref);
+	free(conf);
+	ls_raster_close(&r);
+	return 0;
+}

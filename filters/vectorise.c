@@ -1,0 +1,41 @@
+/* vectorise - a class or probability raster to polygons (GeoPackage/GeoJSON). */
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "err.h"
+#include "opt.h"
+#include "polygons.h"
+#include "raster.h"
+
+static struct ls_vec_opts o = { 0.5, 2.0, 0.0, 0, NULL, NULL };
+
+static const struct ls_opt opts[] = {
+	{ "threshold", LS_OPT_DOUBLE, &o.threshold, "P", "probability rasters: keep a pixel's best class when p >= P" },
+	{ "min-area", LS_OPT_DOUBLE, &o.min_area, "A", "drop polygons smaller than A square CRS units (m²)" },
+	{ "simplify", LS_OPT_DOUBLE, &o.simplify, "T", "simplify with tolerance T CRS units, keeping polygons valid" },
+	{ "eight", LS_OPT_FLAG, &o.eight, NULL, "8-connected polygons (default 4-connected)" },
+	{ "classes", LS_OPT_STR, &o.classes, "LIST", "only these classes (e.g. 1 for buildings)" },
+	{ "layer", LS_OPT_STR, &o.layer, "NAME", "layer name (default polygons)" },
+	{ 0 }
+};
+
+static const struct ls_cmd cmd = {
+	"vectorise", "turn a class or probability raster into polygons with class and mean score",
+	"[options] IN.tif OUT.gpkg|OUT.geojson",
+	"vectorise --min-area 4 --simplify 0.5 probs.tif buildings.gpkg", opts
+};
+
+int main(int argc, char **argv)
+{
+	struct ls_strlist pos;
+	long n = 0;
+	ls_opt_parse(&cmd, argc, argv, &pos);
+	if (pos.n != 2)
+		ls_die(LS_EXIT_USAGE, "usage: vectorise %s", cmd.usage);
+	ls_gdal_init((size_t)128 << 20);
+	if (ls_vectorise(pos.v[0], pos.v[1], &o, &n) < 0)
+		ls_die_err();
+	ls_info("wrote %ld polygons to %s", n, pos.v[1]);
+	ls_strlist_free(&pos);
+	return 0;
+}

@@ -1,0 +1,220 @@
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "err.h"
+#include "metrics.h"
+
+static int32_t find(int32_t *p, int32_t x)
+{
+	while (p[x] != x) {
+		p[x] = p[p[x]];
+		x = p[x];
+	}
+	return x;
+}
+
+int32_t ls_components(const uint8_t *c, int w, int h, int cls, int eight, int32_t *ids)
+{
+	int32_t n = 0, cap = 1024;
+	int32_t *parent = ls_xmalloc(cap * sizeof *parent);
+	parent[0] = 0;
+	for (int y = 0; y < h; y++)
+		for (int x = 0; x < w; x++) {
+			size_t i = (size_t)y * w + x;
+			if (c[i] != cls) {
+				ids[i] = 0;
+				continue;
+			}
+			int32_t nb[4], k = 0;
+			if (x > 0 && ids[i - 1])
+				nb[k++] = ids[i - 1];
+			if (y > 0 && ids[i - w])
+				nb[k++] = ids[i - w];
+			if (eight && y > 0 && x > 0 && ids[i - w - 1])
+				nb[k++] = ids[i - w - 1];
+			if (eight && y > 0 && x + 1 < w && ids[i - w + 1])
+				nb[k++] = ids[i - w + 1];
+			if (!k) {
+				if (++n >= cap) {
+					cap *= 2;
+					parent = ls_xrealloc(parent, cap * sizeof *parent);
+				}
+				parent[n] = n;
+				ids[i] = n;
+				continue;
+			}
+			int32_t r = find(parent, nb[0]);
+			for (int j = 1; j < k; j++) {
+				int32_t q = find(parent, nb[j]);
+				if (q != r) {
+					if (q < r) {
+						int32_t t = q;
+						q = r;
+						r = t;
+					}
+					parent[q] = r;
+				}
+			}
+			ids[i] = r;
+		}
+	/* relabel roots 1..m in order of first appearance */
+	int32_t *label = ls_xcalloc((size_t)n + 1, sizeof *label), m = 0;
+	for (size_t i = 0; i < (size_t)w * h; i++)
+		if (ids[i]) {
+			int32_t r = find(parent, ids[i]);
+			if (!label[r])
+				label[r] = ++m;
+			ids[i] = label[r];
+		}
+	free(label);
+	free(parent);
+	return m;
+}
+
+struct pair {
+	uint64_t key;
+	long count;
+};
+
+struct cand {
+	double iou;
+	int32_t p, r;
+};
+
+static int by_iou(const void *a, const void *b)
+{
+	const struct cand *x = a, *y = b;
+	if (x->iou != y->iou)
+		return x->iou < y->iou ? 1 : -1;
+	return x->p != y->p ? (x->p < y->p ? -1 : 1) : (x->r < y->r ? -1 : x->r > y->r);
+}
+
+static void finish(struct ls_match *m)
+{
+	m->precision = m->pred ? (double)m->tp / m->pred : 0;
+	m->recall = m->ref ? (double)m->tp / m->ref : 0;
+	m->f1 = m->precision + m->recall > 0 ? 2 * m->precision * m->recall / (m->precision + m->recall) : 0;
+}
+
+void ls_match_objects(const int32_t *pid, int32_t np, const int32_t *rid, int32_t nr, size_t npix, double min_iou,
+		      struct ls_match *m)
+{
+	long *ap = ls_xcalloc((size_t)np + 1, sizeof *ap), *ar = ls_xcalloc((size_t)nr + 1, sizeof *ar);
+	size_t cap = 1024, used = 0;
+	struct pair *tab = ls_xcalloc(cap, sizeof *tab);
+	for (size_t i = 0; i < npix; i++) {
+		ap[pid[i]]++;
+		ar[rid[i]]++;
+		if (!pid[i] || !rid[i])
+			continue;
+		uint64_t key = (uint64_t)pid[i] << 32 | (uint32_t)rid[i];
+		if (2 * (used + 1) > cap) {	/* grow the open-addressing table */
+			struct pair *old = tab;
+			size_t oc = cap;
+			cap *= 2;
+			tab = ls_xcalloc(cap, sizeof *tab);
+			for (size_t k = 0; k < oc; k++)
+				if (old[k].key) {
+					size_t h = (old[k].key * 0x9e3779b97f4a7c15ull) & (cap - 1);
+					while (tab[h].key)
+						h = (h + 1) & (cap - 1);
+					tab[h] = old[k];
+				}
+			free(old);
+		}
+		size_t h = (key * 0x9e3779b97f4a7c15ull) & (cap - 1);
+		while (tab[h].key && tab[h].key != key)
+			h = (h + 1) & (cap - 1);
+		if (!tab[h].key) {
+			tab[h].key = key;
+			used++;
+		}
+		tab[h].count++;
+	}
+	struct cand *c = ls_xmalloc((used + 1) * sizeof *c);
+	size_t nc = 0;
+	for (size_t k = 0; k < cap; k++)
+		if (tab[k].key) {
+			int32_t p = (int32_t)(tab[k].key >> 32), r = (int32_t)(tab[k].key & 0xffffffff);
+			double iou = (double)tab[k].count / (double)(ap[p] + ar[r] - tab[k].count);
+			if (iou >= min_iou) {
+				c[nc].iou = iou;
+				c[nc].p = p;
+				c[nc++].r = r;
+			}
+		}
+	qsort(c, nc, sizeof *c, by_iou);
+	uint8_t *up = ls_xcalloc((size_t)np + 1, 1), *ur = ls_xcalloc((size_t)nr + 1, 1);
+	memset(m, 0, sizeof *m);
+	for (size_t k = 0; k < nc; k++)
+		if (!up[c[k].p] && !ur[c[k].r]) {
+			up[c[k].p] = ur[c[k].r] = 1;
+			m->tp++;
+		}
+	m->pred = np;
+	m->ref = nr;
+	finish(m);
+	free(up);
+	free(ur);
+	free(c);
+	free(tab);
+	free(ap);
+	free(ar);
+}
+
+struct dcand {
+	double d;
+	long p, q;
+};
+
+static int by_dist(const void *a, const void *b)
+{
+	const struct dcand *x = a, *y = b;
+	return x->d < y->d ? -1 : x->d > y->d;
+}
+
+void ls_match_points(const double *px, const double *py, long np, const double *qx, const double *qy, long nq,
+		     double dist, struct ls_match *m)
+{
+	/* a cheap cell test (cell = dist) before each distance */
+	size_t cap = 16, nc = 0;
+	struct dcand *c = ls_xmalloc(cap * sizeof *c);
+	double minx = INFINITY, miny = INFINITY;
+	for (long j = 0; j < nq; j++) {
+		minx = fmin(minx, qx[j]);
+		miny = fmin(miny, qy[j]);
+	}
+	for (long i = 0; i < np; i++) {
+		long cx = (long)floor((px[i] - minx) / dist), cy = (long)floor((py[i] - miny) / dist);
+		for (long j = 0; j < nq; j++) {
+			long qcx = (long)floor((qx[j] - minx) / dist), qcy = (long)floor((qy[j] - miny) / dist);
+			if (labs(qcx - cx) > 1 || labs(qcy - cy) > 1)
+				continue;
+			double d = hypot(px[i] - qx[j], py[i] - qy[j]);
+			if (d <= dist) {
+				if (nc == cap) {
+					cap *= 2;
+					c = ls_xrealloc(c, cap * sizeof *c);
+				}
+				c[nc].d = d;
+				c[nc].p = i;
+				c[nc++].q = j;
+			}
+		}
+	}
+	qsort(c, nc, sizeof *c, by_dist);
+	uint8_t *up = ls_xcalloc((size_t)np + 1, 1), *uq = ls_xcalloc((size_t)nq + 1, 1);
+	memset(m, 0, sizeof *m);
+	for (size_t k = 0; k < nc; k++)
+		if (!up[c[k].p] && !uq[c[k].q]) {
+			up[c[k].p] = uq[c[k].q] = 1;
+			m->tp++;
+		}
+	m->pred = np;
+	m->ref = nq;
+	finish(m);
+	free(up);
+	free(uq);
+	free(c);
+}

@@ -1,0 +1,30 @@
+/* metrics.h - how good a map is: pixel confusion, per-class IoU, precision,
+ * recall and F1 over valid pixels; object F1 (polygons matched one to one
+ * at IoU >= 0.5, the SpaceNet metric); detection F1 for point labels.
+ *
+ * Objects are connected components of a class. Their overlaps are counted
+ * from the pixels where both rasters have an object (a hash of id pairs),
+ * so only overlapping pairs are ever considered, never all pairs. */
+#ifndef LS_METRICS_H
+#define LS_METRICS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* Component ids (1..n, 0 = not the class) of pixels equal to cls. Returns n. */
+int32_t ls_components(const uint8_t *cls_raster, int w, int h, int cls, int eight, int32_t *ids);
+
+struct ls_match {
+	long pred, ref, tp;
+	double precision, recall, f1;
+};
+
+/* One-to-one matching of components at IoU >= min_iou, greedy by IoU. */
+void ls_match_objects(const int32_t *pid, int32_t np, const int32_t *rid, int32_t nr, size_t npix, double min_iou,
+		      struct ls_match *m);
+
+/* Greedy one-to-one matching of predicted centres to points within dist. */
+void ls_match_points(const double *px, const double *py, long np, const double *qx, const double *qy, long nq,
+		     double dist, struct ls_match *m);
+
+#endif

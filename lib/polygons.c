@@ -1,0 +1,264 @@
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cpl_conv.h>
+#include <cpl_string.h>
+#include <gdal.h>
+#include <gdal_alg.h>
+#include <ogr_api.h>
+#include <ogr_srs_api.h>
+
+#include "err.h"
+#include "polygons.h"
+#include "raster.h"
+
+static const char *const names[] = { "background", "building", "tree", "road" };
+
+struct src {
+	GDALDatasetH ds;
+	int w, h, nb, is_class;
+};
+
+/* The class raster: a MEM dataset (1 byte a pixel) written band-block by block. */
+static GDALDatasetH class_raster(struct src *s, const struct ls_vec_opts *o, const uint8_t *keep)
+{
+	GDALDatasetH mem = GDALCreate(GDALGetDriverByName("MEM"), "", s->w, s->h, 1, GDT_Byte, NULL);
+	double gt[6];
+	if (!mem)
+		return NULL;
+	GDALGetGeoTransform(s->ds, gt);
+	GDALSetGeoTransform(mem, gt);
+	GDALSetProjection(mem, GDALGetProjectionRef(s->ds));
+	int rows = 256;
+	float *p = ls_xmalloc((size_t)s->w * rows * s->nb * sizeof *p);
+	uint8_t *c = ls_xmalloc((size_t)s->w * rows);
+	for (int y0 = 0; y0 < s->h; y0 += rows) {
+		int n = y0 + rows > s->h ? s->h - y0 : rows;
+		size_t px = (size_t)s->w * n;
+		if (GDALDatasetRasterIO(s->ds, GF_Read, 0, y0, s->w, n, p, s->w, n, GDT_Float32, s->nb, NULL, 0, 0, 0) !=
+		    CE_None) {
+			GDALClose(mem);
+			mem = NULL;
+			break;
+		}
+		for (size_t i = 0; i < px; i++) {
+			int best = 0;
+			if (s->is_class) {
+				float v = p[i];
+				best = v >= 0 && v < 255 ? (int)v : 0;
+			} else {
+				for (int b = 1; b < s->nb; b++)
+					if (p[b * px + i] > p[best * px + i])
+						best = b;
+				if (p[best * px + i] < o->threshold || p[best * px + i] != p[best * px + i])
+					best = 0;
+			}
+			c[i] = keep[best] ? (uint8_t)best : 0;
+		}
+		if (GDALRasterIO(GDALGetRasterBand(mem, 1), GF_Write, 0, y0, s->w, n, c, s->w, n, GDT_Byte, 0, 0) != CE_None) {
+			GDALClose(mem);
+			mem = NULL;
+			break;
+		}
+	}
+	free(p);
+	free(c);
+	return mem;
+}
+
+/* Mean probability of class cls under the polygon, from its bounding window. */
+static double mean_score(struct src *s, OGRGeometryH g, int cls, const double *gt)
+{
+	OGREnvelope e;
+	if (s->is_class || cls >= s->nb)
+		return 1;
+	OGR_G_GetEnvelope(g, &e);
+	int x0 = (int)floor((e.MinX - gt[0]) / gt[1]), x1 = (int)ceil((e.MaxX - gt[0]) / gt[1]);
+	int y0 = (int)floor((e.MaxY - gt[3]) / gt[5]), y1 = (int)ceil((e.MinY - gt[3]) / gt[5]);
+	x0 = x0 < 0 ? 0 : x0;
+	y0 = y0 < 0 ? 0 : y0;
+	x1 = x1 > s->w ? s->w : x1;
+	y1 = y1 > s->h ? s->h : y1;
+	int w = x1 - x0, h = y1 - y0;
+	if (w <= 0 || h <= 0)
+		return NAN;
+	float *p = ls_xmalloc((size_t)w * h * sizeof *p);
+	uint8_t *m = ls_xcalloc((size_t)w * h, 1);
+	GDALDatasetH mem = GDALCreate(GDALGetDriverByName("MEM"), "", w, h, 1, GDT_Byte, NULL);
+	double wgt[6] = { gt[0] + x0 * gt[1], gt[1], 0, gt[3] + y0 * gt[5], 0, gt[5] };
+	int band = 1;
+	double burn = 1;
+	double sum = 0;
+	size_t n = 0;
+	GDALSetGeoTransform(mem, wgt);
+	if (GDALRasterIO(GDALGetRasterBand(s->ds, cls + 1), GF_Read, x0, y0, w, h, p, w, h, GDT_Float32, 0, 0) == CE_None &&
+	    GDALRasterizeGeometries(mem, 1, &band, 1, &g, NULL, NULL, &burn, NULL, NULL, NULL) == CE_None &&
+	    GDALRasterIO(GDALGetRasterBand(mem, 1), GF_Read, 0, 0, w, h, m, w, h, GDT_Byte, 0, 0) == CE_None)
+		for (size_t i = 0; i < (size_t)w * h; i++)
+			if (m[i]) {
+				sum += p[i];
+				n++;
+			}
+	GDALClose(mem);
+	free(p);
+	free(m);
+	return n ? sum / n : NAN;
+}
+
+static const char *driver_for(const char *out)
+{
+	const char *dot = strrchr(out, '.');
+	if (dot && (!strcasecmp(dot, ".geojson") || !strcasecmp(dot, ".json")))
+		return "GeoJSON";
+	if (dot && !strcasecmp(dot, ".gpkg"))
+		return "GPKG";
+	return NULL;
+}
+
+static OGRLayerH make_layer(GDALDatasetH ds, const char *name, const char *wkt)
+{
+	OGRSpatialReferenceH srs = OSRNewSpatialReference(wkt);
+	OGRLayerH l = GDALDatasetCreateLayer(ds, name, srs, wkbPolygon, NULL);
+	OSRDestroySpatialReference(srs);
+	if (!l)
+		return NULL;
+	const char *fields[4] = { "class", "class_name", "score", "area" };
+	OGRFieldType types[4] = { OFTInteger, OFTString, OFTReal, OFTReal };
+	for (int i = 0; i < 4; i++) {
+		OGRFieldDefnH f = OGR_Fld_Create(fields[i], types[i]);
+		OGR_L_CreateField(l, f, 1);
+		OGR_Fld_Destroy(f);
+	}
+	return l;
+}
+
+/* Copy the polygons of `raw` into `dst` with their attributes, filtered and simplified. */
+static long finish_layer(struct src *s, OGRLayerH raw, OGRLayerH dst, const struct ls_vec_opts *o, const double *gt)
+{
+	long n = 0;
+	OGRFeatureH f;
+	OGRFeatureDefnH def = OGR_L_GetLayerDefn(dst);
+	OGR_L_ResetReading(raw);
+	while ((f = OGR_L_GetNextFeature(raw))) {
+		OGRGeometryH g = OGR_F_GetGeometryRef(f);
+		int cls = OGR_F_GetFieldAsInteger(f, 0);
+		double area = g ? OGR_G_Area(g) : 0;
+		if (g && cls > 0 && area >= o->min_area) {
+			OGRGeometryH out = OGR_G_Clone(g);
+			if (o->simplify > 0) {
+				OGRGeometryH sg = OGR_G_SimplifyPreserveTopology(out, o->simplify);
+				if (sg && OGR_G_IsValid(sg) && !OGR_G_IsEmpty(sg)) {
+					OGR_G_DestroyGeometry(out);
+					out = sg;
+				} else if (sg) {
+					OGR_G_DestroyGeometry(sg);
+				}
+			}
+			OGRFeatureH nf = OGR_F_Create(def);
+			OGR_F_SetFieldInteger(nf, 0, cls);
+			OGR_F_SetFieldString(nf, 1, cls < 4 ? names[cls] : "class");
+			OGR_F_SetFieldDouble(nf, 2, mean_score(s, g, cls, gt));
+			OGR_F_SetFieldDouble(nf, 3, area);
+			OGR_F_SetGeometryDirectly(nf, out);
+			if (OGR_L_CreateFeature(dst, nf) == OGRERR_NONE)
+				n++;
+			OGR_F_Destroy(nf);
+		}
+		OGR_F_Destroy(f);
+	}
+	return n;
+}
+
+static int open_src(struct src *s, const char *in)
+{
+	memset(s, 0, sizeof *s);
+	s->ds = GDALOpen(in, GA_ReadOnly);
+	if (!s->ds)
+		return ls_err("cannot open raster %s: %s", in, ls_gdal_msg());
+	const char *wkt = GDALGetProjectionRef(s->ds);
+	if (!wkt || !*wkt)
+		return ls_err("%s: raster has no CRS, polygons would not be georeferenced", in);
+	s->w = GDALGetRasterXSize(s->ds);
+	s->h = GDALGetRasterYSize(s->ds);
+	s->nb = GDALGetRasterCount(s->ds);
+	GDALDataType t = GDALGetRasterDataType(GDALGetRasterBand(s->ds, 1));
+	s->is_class = s->nb == 1 && (t == GDT_Byte || t == GDT_UInt16 || t == GDT_Int16);
+	if (s->nb == 1 && !s->is_class)
+		return ls_err("%s: one float band: give a class raster (integer) or per-class probabilities", in);
+	return 0;
+}
+
+int ls_vectorise(const char *in, const char *out, const struct ls_vec_opts *o, long *count)
+{
+	struct src s;
+	uint8_t keep[256];
+	char tmp[4096];
+	double gt[6];
+	const char *drv = driver_for(out);
+	if (!drv)
+		return ls_err("%s: output must end in .gpkg or .geojson", out);
+	if (open_src(&s, in) < 0) {
+		if (s.ds)
+			GDALClose(s.ds);
+		return -1;
+	}
+	GDALGetGeoTransform(s.ds, gt);
+	memset(keep, o->classes ? 0 : 1, sizeof keep);
+	keep[0] = 0;
+	if (o->classes) {
+		struct ls_strlist l = { 0 };
+		ls_strlist_split(&l, o->classes, ',');
+		for (int i = 0; i < l.n; i++)
+			keep[atoi(l.v[i]) & 255] = 1;
+		ls_strlist_free(&l);
+	}
+	GDALDatasetH cls = class_raster(&s, o, keep);
+	if (!cls) {
+		GDALClose(s.ds);
+		return ls_err("%s: reading the raster failed: %s", in, ls_gdal_msg());
+	}
+	/* polygonise into memory, then write the kept polygons */
+	GDALDatasetH memv = GDALCreate(GDALGetDriverByName("Memory"), "", 0, 0, 0, GDT_Unknown, NULL);
+	OGRSpatialReferenceH srs = OSRNewSpatialReference(GDALGetProjectionRef(s.ds));
+	OGRLayerH raw = GDALDatasetCreateLayer(memv, "raw", srs, wkbPolygon, NULL);
+	OGRFieldDefnH fd = OGR_Fld_Create("class", OFTInteger);
+	OGR_L_CreateField(raw, fd, 1);
+	OGR_Fld_Destroy(fd);
+	OSRDestroySpatialReference(srs);
+	char **popt = o->eight ? CSLSetNameValue(NULL, "8CONNECTED", "8") : NULL;
+	GDALRasterBandH cb = GDALGetRasterBand(cls, 1);
+	int rc = GDALPolygonize(cb, cb, raw, 0, popt, NULL, NULL) == CE_None ? 0 : ls_err("polygonising %s failed", in);
+	CSLDestroy(popt);
+	snprintf(tmp, sizeof tmp, "%s.tmp.%d%s", out, (int)getpid(), strrchr(out, '.'));
+	GDALDatasetH ods = NULL;
+	if (rc == 0) {
+		ods = GDALCreate(GDALGetDriverByName(drv), tmp, 0, 0, 0, GDT_Unknown, NULL);
+		if (!ods)
+			rc = ls_err("cannot create %s: %s", out, ls_gdal_msg());
+	}
+	if (rc == 0) {
+		ls_cleanup_add(tmp);
+		OGRLayerH dst = make_layer(ods, o->layer ? o->layer : "polygons", GDALGetProjectionRef(s.ds));
+		int txn = GDALDatasetStartTransaction(ods, 0) == OGRERR_NONE;
+		*count = dst ? finish_layer(&s, raw, dst, o, gt) : 0;
+		if (!dst || (txn && GDALDatasetCommitTransaction(ods) != OGRERR_NONE))
+			rc = ls_err("writing %s failed: %s", out, ls_gdal_msg());
+		CPLErrorReset();
+		GDALClose(ods);
+		if (rc == 0 && CPLGetLastErrorType() >= CE_Failure)
+			rc = ls_err("writing %s failed: %s", out, ls_gdal_msg());
+		if (rc == 0 && rename(tmp, out) < 0)
+			rc = ls_err("cannot rename %s: %s", out, strerror(errno));
+		if (rc < 0)
+			unlink(tmp);
+		ls_cleanup_forget(tmp);
+	}
+	GDALClose(memv);
+	GDALClose(cls);
+	GDALClose(s.ds);
+	return rc;
+}
