@@ -38,7 +38,7 @@ struct run {
 	struct ls_model_meta meta;
 	real *cw;
 	uint8_t *y;
-	int *order, ntrain, nval, *val;
+	int *base, *order, ntrain, nval, *val;	/* base: training tiles in stream order */
 	int epoch;
 	double best_val;
 	FILE *metrics;
@@ -176,6 +176,7 @@ static int setup(struct run *r)
 	struct ls_dataset *d = r->d;
 	ls_dataset_split(d, o->val_frac);
 	r->order = ls_xmalloc(d->n * sizeof *r->order);
+	r->base = ls_xmalloc(d->n * sizeof *r->base);
 	r->val = ls_xmalloc(d->n * sizeof *r->val);
 	for (int i = 0; i < d->n; i++) {
 		if (!d->s[i].y)
@@ -183,7 +184,7 @@ static int setup(struct run *r)
 		if (d->s[i].val)
 			r->val[r->nval++] = i;
 		else
-			r->order[r->ntrain++] = i;
+			r->base[r->ntrain++] = i;
 	}
 	if (r->ntrain == 0)
 		return ls_err("no labelled training tiles (all %d are unlabelled or held out)", d->n);
@@ -300,6 +301,9 @@ static double validate(struct run *r, double *iou)
 static int next_batches(struct run *r, int *batches, int *sizes)
 {
 	int nb = 0, *perm = r->order;
+	/* every epoch shuffles the stream order afresh, so that a resumed run
+	 * (which restores only the generator) sees the same batches */
+	memcpy(perm, r->base, r->ntrain * sizeof *perm);
 	for (int i = r->ntrain - 1; i > 0; i--) {
 		int j = (int)(ls_rng_u64(&r->shuffle) % (uint64_t)(i + 1)), t = perm[i];
 		perm[i] = perm[j];
@@ -379,6 +383,7 @@ int ls_train_run(const struct ls_train_opts *o, struct ls_dataset *d)
 	free(batches);
 	free(sizes);
 	free(r.order);
+	free(r.base);
 	free(r.val);
 	free(r.cw);
 	free(r.y);

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "check.h"
+#include "critic.h"
 #include "conv.h"
 #include "layers.h"
 #include "unet.h"
@@ -348,6 +349,100 @@ static void test_unet(int depth, int dom)
 	free(k.rf);
 }
 
+/* ---- the WDGRL critic: -W + gamma GP, and the input gradient ---- */
+
+struct critic_case {
+	struct ls_critic c;
+	struct ls_params ps;
+	real *hs, *ht, *alpha;
+	int m;
+	double gamma;
+};
+
+/* The reference penalty uses the critic's input gradient (itself checked
+ * against finite differences below); the parameter gradient of the whole
+ * loss is then taken by finite differences. */
+static double critic_loss(void *p)
+{
+	struct critic_case *k = p;
+	int d = k->c.d, n = 3 * k->m;
+	double w = ls_critic_w(&k->c, k->hs, k->ht, k->m), gp = 0;
+	real *pt = ls_alloc_real(d), *g = ls_alloc_real(d);
+	for (int i = 0; i < n; i++) {
+		for (int j = 0; j < d; j++) {
+			if (i < k->m)
+				pt[j] = k->hs[(size_t)i * d + j];
+			else if (i < 2 * k->m)
+				pt[j] = k->ht[(size_t)(i - k->m) * d + j];
+			else {
+				int q = i - 2 * k->m;
+				pt[j] = k->ht[(size_t)q * d + j] + k->alpha[q] * (k->hs[(size_t)q * d + j] - k->ht[(size_t)q * d + j]);
+			}
+		}
+		ls_critic_input_grad(&k->c, pt, 1, 1, g);
+		double nn = 0;
+		for (int j = 0; j < d; j++)
+			nn += (double)g[j] * g[j];
+		gp += (sqrt(nn) - 1) * (sqrt(nn) - 1);
+	}
+	free(pt);
+	free(g);
+	return -w + k->gamma * gp / n;
+}
+
+static void test_critic(void)
+{
+	struct critic_case k;
+	memset(&k, 0, sizeof k);
+	k.m = 4;
+	k.gamma = 10;
+	int d = 5;
+	ls_critic_init(&k.c, &k.ps, d, 6, k.m, &rng);
+	for (int i = 0; i < k.ps.n; i++)
+		if (strstr(k.ps.p[i]->name, "bias"))
+			fill(k.ps.p[i]->w, k.ps.p[i]->n, 0.3);
+	k.hs = ls_alloc_real(k.m * d);
+	k.ht = ls_alloc_real(k.m * d);
+	k.alpha = ls_alloc_real(k.m);
+	fill(k.hs, k.m * d, 1.5);
+	fill(k.ht, k.m * d, 1.5);
+	for (int i = 0; i < k.m; i++)
+		k.alpha[i] = ls_rng_uniform(&rng);
+	double gp;
+	ls_params_zero_grad(&k.ps);
+	ls_critic_grad(&k.c, k.hs, k.ht, k.m, k.alpha, k.gamma, &gp);
+	double worst = 0;
+	for (int i = 0; i < k.ps.n; i++) {
+		double e = max_rel_err(k.ps.p[i]->w, k.ps.p[i]->g, k.ps.p[i]->n, critic_loss, &k, 40);
+		worst = e > worst ? e : worst;
+	}
+	CHECK(worst < 1e-4 && gp > 0, "critic: d(-W + 10 GP)/d(params), closed-form penalty gradient: %.1e (GP %.3f)", worst,
+	      gp);
+	/* the encoder's gradient: grad_h f at a point against central differences */
+	real g[5], x[5];
+	double e = 0;
+	fill(x, d, 1);
+	ls_critic_input_grad(&k.c, x, 1, 1, g);
+	for (int j = 0; j < d; j++) {
+		real keep = x[j];
+		x[j] = keep + 1e-6;
+		ls_critic_forward(&k.c, x, 1);
+		double fp = k.c.f[0];
+		x[j] = keep - 1e-6;
+		ls_critic_forward(&k.c, x, 1);
+		double fm = k.c.f[0];
+		x[j] = keep;
+		double num = (fp - fm) / 2e-6;
+		e = fmax(e, fabs(num - g[j]) / fmax(fabs(num) + fabs(g[j]), 1e-3));
+	}
+	CHECK(e < 1e-6, "critic input gradient (what the encoder receives from lambda W): %.1e", e);
+	ls_critic_free(&k.c);
+	ls_params_free(&k.ps);
+	free(k.hs);
+	free(k.ht);
+	free(k.alpha);
+}
+
 int main(void)
 {
 	ls_rng_seed(&rng, 42);
@@ -368,5 +463,6 @@ int main(void)
 	test_unet(3, 0);
 	test_unet(3, 1);
 	test_unet(1, 0);
+	test_critic();
 	return check_failed != 0;
 }

@@ -1,0 +1,37 @@
+/* critic.h - the Wasserstein critic of WDGRL (METHODS.md section 2).
+ *
+ * An MLP f_w: Linear(d, h) - ReLU - Linear(h, h) - ReLU - Linear(h, 1), no
+ * sigmoid. For source points h_s and target points h_t (m of each):
+ *   W  = mean f(h_s) - mean f(h_t)
+ *   GP = mean over the 3m points {h_s, h_t, h_t + a (h_s - h_t)} of
+ *        (||grad_h f(h)||_2 - 1)^2, the norm taken per point.
+ * The penalty's parameter gradient uses the closed form of METHODS.md:
+ * one forward, one input-gradient pass, one tangent pass, all GEMMs, the
+ * ReLU masks held constant. */
+#ifndef LS_CRITIC_H
+#define LS_CRITIC_H
+
+#include "layers.h"
+
+struct ls_critic {
+	int d, h, cap;			/* input size, hidden width, points the buffers hold */
+	struct ls_linear l1, l2, l3;
+	real *z1, *a1, *z2, *a2, *f;	/* forward buffers [cap][..] */
+	real *u1, *u2, *g, *r, *s1, *s2, *t;	/* penalty buffers */
+	real *pts;			/* the 3m penalty points */
+};
+
+void ls_critic_init(struct ls_critic *c, struct ls_params *ps, int d, int hidden, int cap, struct ls_rng *rng);
+void ls_critic_free(struct ls_critic *c);
+/* f for n points x[n][d] into c->f. */
+void ls_critic_forward(struct ls_critic *c, const real *x, int n);
+/* W estimate for m source and m target points (forward only). */
+double ls_critic_w(struct ls_critic *c, const real *hs, const real *ht, int m);
+/* Critic step gradients: adds d(-W + gamma GP)/d(params) into the critic's
+ * .g; returns W and *gp. alpha[m] in [0,1) mixes the interpolates. */
+double ls_critic_grad(struct ls_critic *c, const real *hs, const real *ht, int m, const real *alpha, double gamma,
+		      double *gp);
+/* Input gradient of f at n points: out[n][d] = grad_h f(h_i), scaled by s. */
+void ls_critic_input_grad(struct ls_critic *c, const real *x, int n, real s, real *out);
+
+#endif

@@ -1,0 +1,123 @@
+#!/bin/bash
+# pipelines/adapt.sh - the main job: train on labelled source imagery, map
+# target imagery, and score the map when target labels are given.
+#
+# Inputs (any rasters GDAL reads, any label rasters or OGR vector sources):
+#   --method M            source-only | oracle   (wdgrl and dsn: see README status)
+#   --source IMG --source-labels LABELS   labelled source rasters (repeatable, in pairs)
+#   --target IMG          unlabelled target rasters (repeatable); adaptation learns from them
+#   --target-labels L     labels of the target rasters, read by the oracle only
+#   --eval IMG [--eval-labels L]   rasters to map and score (default: the target rasters)
+#   --gsd METRES          common ground sample distance (default: each raster's own)
+#   --seed N              random seed (default 1)
+#   --out DIR             outputs: model, probs_*.tif, buildings_*.gpkg, metrics.json
+# Tuning: --epochs N (12) --tile N (128) --overlap N (32) --width N (16) --batch N (8)
+#         --lr R (0.002) --class-weights W0,W1 (1,3) --label-class N (class burned for
+#         vector labels, 1 = building)
+# Outputs in DIR: model, source.stats, target.stats, probs_<name>.tif (per-class
+# probabilities on the eval raster's grid), buildings_<name>.gpkg, eval_<name>.json,
+# metrics.json (building_iou, building_f1, object_f1, per raster and overall), train.jsonl.
+set -euo pipefail
+here=$(cd "$(dirname "$0")/.." && pwd)
+BIN=${BIN:-$here/bin}
+export GDAL_PAM_ENABLED=NO
+method="" out="" gsd="" seed=1 epochs=12 tile=128 overlap=32 width=16 batch=8 lr=0.002 label_class=1 cw=1,3
+src=() srcl=() tgt=() tgtl=() ev=() evl=()
+die() { echo "adapt: $*" >&2; exit 2; }
+while [ $# -gt 0 ]; do
+	case $1 in
+	--method) method=$2 ;; --out) out=$2 ;; --gsd) gsd=$2 ;; --seed) seed=$2 ;;
+	--source) src+=("$2") ;; --source-labels) srcl+=("$2") ;;
+	--target) tgt+=("$2") ;; --target-labels) tgtl+=("$2") ;;
+	--eval) ev+=("$2") ;; --eval-labels) evl+=("$2") ;;
+	--epochs) epochs=$2 ;; --tile) tile=$2 ;; --overlap) overlap=$2 ;; --width) width=$2 ;;
+	--batch) batch=$2 ;; --lr) lr=$2 ;; --label-class) label_class=$2 ;; --class-weights) cw=$2 ;;
+	-h|--help) sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
+	*) die "unknown argument '$1' (see --help)" ;;
+	esac
+	shift 2 || die "$1 needs a value"
+done
+[ -n "$method" ] && [ -n "$out" ] || die "--method and --out are required (see --help)"
+case $method in source-only|oracle) ;; wdgrl|dsn) die "--method $method is not implemented yet (source-only, oracle)" ;; *) die "unknown --method $method" ;; esac
+[ ${#src[@]} -gt 0 ] && [ ${#src[@]} -eq ${#srcl[@]} ] || die "give --source and --source-labels in pairs"
+[ ${#tgt[@]} -gt 0 ] || die "give at least one --target raster"
+[ ${#ev[@]} -gt 0 ] || ev=("${tgt[@]}")
+[ ${#evl[@]} -eq 0 ] || [ ${#evl[@]} -eq ${#ev[@]} ] || die "give one --eval-labels per --eval raster"
+if [ "$method" = oracle ]; then [ ${#tgtl[@]} -eq ${#tgt[@]} ] || die "oracle needs one --target-labels per --target"; fi
+mkdir -p "$out"
+G=(); [ -n "$gsd" ] && G=(--gsd "$gsd")
+log() { echo "adapt: $*" >&2; }
+
+log "[1/5] tiling ${#src[@]} source raster(s) with labels"
+: >"$out/source.frames"
+for i in "${!src[@]}"; do
+	"$BIN"/tile --quiet --size "$tile" --overlap "$overlap" "${G[@]}" --domain source --min-valid 0.5 \
+		--labels "${srcl[$i]}" --class "$label_class" "${src[$i]}" >>"$out/source.frames"
+done
+"$BIN"/normalise-bands --fit "$out/source.stats" <"$out/source.frames"
+"$BIN"/normalise-bands --stats "$out/source.stats" <"$out/source.frames" >"$out/source.norm.frames"
+
+log "[2/5] target statistics from ${#tgt[@]} target raster(s)"
+: >"$out/target.frames"
+for i in "${!tgt[@]}"; do
+	L=(); [ "$method" = oracle ] && L=(--labels "${tgtl[$i]}" --class "$label_class")
+	"$BIN"/tile --quiet --size "$tile" --overlap "$overlap" "${G[@]}" --domain target --min-valid 0.5 "${L[@]}" \
+		"${tgt[$i]}" >>"$out/target.frames"
+done
+"$BIN"/normalise-bands --fit "$out/target.stats" <"$out/target.frames"
+"$BIN"/normalise-bands --stats "$out/target.stats" <"$out/target.frames" >"$out/target.norm.frames"
+
+log "[3/5] training ($method, $epochs epochs)"
+train=(--source "$out/source.norm.frames"); stem=(--stem source)
+if [ "$method" = oracle ]; then train=(--source "$out/target.norm.frames"); stem=(); fi
+"$BIN"/critic-train --model "$out/model" "${train[@]}" --epochs "$epochs" --batch "$batch" --lr "$lr" \
+	--width "$width" --seed "$seed" --class-weights "$cw" --metrics "$out/train.jsonl"
+rm -f "$out/source.frames" "$out/target.frames"
+
+log "[4/5] mapping ${#ev[@]} raster(s)"
+names=()
+for i in "${!ev[@]}"; do
+	name=$(basename "${ev[$i]}"); name=${name%.*}; names+=("$name")
+	"$BIN"/tile --quiet --size "$tile" --overlap "$overlap" "${G[@]}" --domain target "${ev[$i]}" |
+		"$BIN"/normalise-bands --stats "$out/target.stats" |
+		"$BIN"/encode --model "$out/model" "${stem[@]}" |
+		"$BIN"/decode --model "$out/model" |
+		"$BIN"/stitch --quiet "$out/probs_$name.tif"
+	"$BIN"/vectorise --quiet --classes "$label_class" --min-area 4 --simplify 0.25 \
+		"$out/probs_$name.tif" "$out/buildings_$name.gpkg"
+done
+
+log "[5/5] scoring"
+if [ ${#evl[@]} -gt 0 ]; then
+	for i in "${!ev[@]}"; do
+		"$BIN"/evaluate --quiet --ref "${evl[$i]}" --ref-class "$label_class" "$out/probs_${names[$i]}.tif" \
+			>"$out/eval_${names[$i]}.json"
+	done
+	/usr/bin/python3 - "$out" "$method" "${names[@]}" <<'PY'
+import json, sys
+out, method, names = sys.argv[1], sys.argv[2], sys.argv[3:]
+runs = {n: json.load(open(f"{out}/eval_{n}.json")) for n in names}
+k = max(len(r["confusion"]) for r in runs.values())
+conf = [[0] * k for _ in range(k)]
+tp = pred = ref = 0
+for r in runs.values():
+    for a, row in enumerate(r["confusion"]):
+        for b, v in enumerate(row):
+            conf[a][b] += v
+    m = r["object"]["match"]; tp += m["tp"]; pred += m["pred"]; ref += m["ref"]
+def scores(c):
+    t = conf[c][c]; fp = sum(conf[j][c] for j in range(k)) - t; fn = sum(conf[c]) - t
+    p = t / (t + fp) if t + fp else 0; r = t / (t + fn) if t + fn else 0
+    return t / (t + fp + fn) if t + fp + fn else 0, 2 * p * r / (p + r) if p + r else 0
+iou, f1 = scores(1)
+op = tp / pred if pred else 0; orc = tp / ref if ref else 0
+of1 = 2 * op * orc / (op + orc) if op + orc else 0
+m = {"method": method, "building_iou": iou, "building_f1": f1, "object_f1": of1,
+     "object_precision": op, "object_recall": orc, "per_raster": runs}
+json.dump(m, open(f"{out}/metrics.json", "w"), indent=1)
+print(f"adapt: building IoU {iou:.3f}, F1 {f1:.3f}, object F1 {of1:.3f}", file=sys.stderr)
+PY
+else
+	log "no --eval-labels: nothing to score"
+fi
+log "outputs in $out: model, probs_*.tif, buildings_*.gpkg$( [ ${#evl[@]} -gt 0 ] && echo ', metrics.json')"

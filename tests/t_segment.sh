@@ -1,0 +1,101 @@
+# Segmentation end to end on the sample data: critic-train, encode, decode,
+# stitch, vectorise, evaluate, the adapt.sh pipeline, and --resume.
+. tests/lib.sh
+A=$DATA/atlanta_sn4
+export OPENBLAS_NUM_THREADS=1
+
+$BIN/tile --size 128 --labels "$A/rgb_nadir10_buildings.geojson" --domain source "$A/rgb_nadir10.tif" >"$T/t.frames"
+$BIN/normalise-bands --fit "$T/s.stats" <"$T/t.frames"
+$BIN/normalise-bands --stats "$T/s.stats" <"$T/t.frames" >"$T/n.frames"
+train() { $BIN/critic-train --model "$1" --source "$T/n.frames" --width 4 --epochs 3 --batch 8 --seed 5 --metrics "$1.jsonl" "${@:2}"; }
+if train "$T/m.model" 2>"$T/train.err" && [ "$(wc -l <"$T/m.model.jsonl")" -eq 3 ] && grep -q '"val_iou"' "$T/m.model.jsonl" &&
+	grep -q 'epoch 3/3' "$T/train.err"; then
+	pass "critic-train trains, logs each epoch on stderr and as JSON lines"
+else
+	fail "critic-train" "$(tail -n 3 "$T/train.err")"
+fi
+
+# an interrupted run resumed ends with the same model as an uninterrupted one
+train "$T/k.model" 2>/dev/null &
+pid=$!
+for i in $(seq 1 400); do [ -s "$T/k.model.ckpt" ] && break; sleep 0.05; done
+kill -9 $pid 2>/dev/null; wait $pid 2>/dev/null
+epochs_done=$(wc -l <"$T/k.model.jsonl")
+train "$T/k.model" --resume 2>"$T/resume.err"
+if [ "$epochs_done" -lt 3 ] && cmp -s "$T/k.model" "$T/m.model" && cmp -s "$T/k.model.ckpt" "$T/m.model.ckpt"; then
+	pass "killed after $epochs_done epoch(s) and resumed: identical model and checkpoint bytes"
+else
+	fail "--resume" "epochs before kill $epochs_done; $(tail -n 2 "$T/resume.err")"
+fi
+
+# encode | decode is exactly the one-process prediction
+$BIN/encode --model "$T/m.model" <"$T/n.frames" | $BIN/decode --model "$T/m.model" | $BIN/stitch --quiet "$T/p1.tif"
+$BIN/encode --model "$T/m.model" --decode <"$T/n.frames" | $BIN/stitch --quiet "$T/p2.tif"
+cmp -s "$T/p1.tif" "$T/p2.tif" && pass "encode | decode gives exactly encode --decode" || fail "encode | decode" "outputs differ"
+g1=$(gdalinfo "$T/p1.tif" | grep -E '^(Size is|Origin|Pixel Size)'; gdalsrsinfo -o proj4 "$T/p1.tif")
+g0=$(gdalinfo "$A/rgb_nadir10.tif" | grep -E '^(Size is|Origin|Pixel Size)'; gdalsrsinfo -o proj4 "$A/rgb_nadir10.tif")
+[ "$g1" = "$g0" ] && gdalinfo "$T/p1.tif" | grep -q 'Band 2' && pass "probability GeoTIFF on the image grid and CRS, one band per class" ||
+	fail "probability raster grid" "$g1"
+$BIN/encode --model "$T/m.model" --decode --class-index <"$T/n.frames" | $BIN/stitch --quiet "$T/c.tif"
+gdalinfo "$T/c.tif" | grep -q 'Type=Byte' && pass "--class-index writes one u8 class band" || fail "class index" "not Byte"
+
+# vectorise: polygons a GIS opens, in the raster's CRS, valid, seams whole
+$BIN/vectorise --quiet "$A/rgb_nadir10_mask.tif" "$T/b.gpkg"
+$BIN/vectorise --quiet --simplify 0.5 "$A/rgb_nadir10_mask.tif" "$T/b.geojson"
+n=$(ogrinfo -so "$T/b.gpkg" polygons | awk '/Feature Count/ {print $3}')
+invalid=$(ogrinfo -q -dialect sqlite -sql "SELECT COUNT(*) AS n FROM polygons WHERE NOT ST_IsValid(geometry)" "$T/b.geojson" | awk '/n \(Integer\)/ {print $NF}')
+if [ "$n" -ge 180 ] && ogrinfo -so "$T/b.gpkg" polygons | grep -q 'EPSG",32616' && [ "$invalid" = 0 ]; then
+	pass "vectorise: $n building polygons, EPSG:32616, GeoPackage and simplified GeoJSON, none invalid"
+else
+	fail "vectorise" "count $n invalid $invalid"
+fi
+$BIN/tile --size 128 --overlap 16 "$A/rgb_nadir10_mask.tif" | $BIN/stitch --quiet "$T/mask_tiled.tif"
+n2=$($BIN/vectorise "$T/mask_tiled.tif" "$T/b2.gpkg" 2>&1 | grep -o '[0-9]* polygons')
+[ "$n2" = "$n polygons" ] && pass "buildings crossing tile seams come out whole ($n2 after tile | stitch)" || fail "seams" "$n2 vs $n"
+ogrinfo -q "$T/b.gpkg" polygons -fid 1 | grep -q 'score (Real) = 1' && pass "polygons carry class and score" || fail "attributes" "no score"
+
+# evaluate
+$BIN/evaluate --quiet --ref "$A/rgb_nadir10_buildings.geojson" "$A/rgb_nadir10_mask.tif" >"$T/e.json"
+if grep -q '"building_iou":1.000000' "$T/e.json" && grep -q '"object_f1":1.000000' "$T/e.json"; then
+	pass "evaluate: the reference mask scores IoU 1 and object F1 1 against the GeoJSON"
+else
+	fail "evaluate perfect" "$(head -c 300 "$T/e.json")"
+fi
+$BIN/evaluate --quiet --ref "$A/rgb_nadir10_buildings.geojson" "$T/p1.tif" >"$T/e2.json"
+$PY -c "
+import json; r = json.load(open('$T/e2.json')); b = r['classes']['building']; c = r['confusion']
+assert abs(b['iou'] - c[1][1] / (c[1][1] + c[0][1] + c[1][0])) < 1e-5 and 0 <= r['object_f1'] <= 1
+" && pass "evaluate on a probability raster: IoU consistent with its confusion matrix" || fail "evaluate probs" "$(head -c 200 "$T/e2.json")"
+N=$DATA/naip_trees
+$BIN/evaluate --quiet --points "$N/json/santa_monica_2020_0.json" --ref "$N/masks/santa_monica_2020_0.tif" "$N/masks/santa_monica_2020_0.tif" >"$T/pt.json" 2>"$T/pt.err" || true
+if $PY -c "
+import json; r = json.load(open('$T/pt.json')); m = r['points']['match']
+assert m['ref'] > 0 and m['recall'] > 0.8, m" 2>/dev/null; then
+	pass "tree points matched to tree discs within 3 m (recall > 0.8 when the prediction is the disc mask)"
+else
+	fail "points" "$(cat "$T/pt.err" | head -c 300) $(head -c 300 "$T/pt.json")"
+fi
+
+# the main job, tiny: adapt.sh source-only writes every output
+gdal_translate -q -of VRT -srcwin 0 0 600 900 "$A/rgb_nadir10.tif" "$T/west.vrt"
+gdal_translate -q -of VRT -srcwin 600 0 300 900 "$A/rgb_nadir10.tif" "$T/east.vrt"
+if pipelines/adapt.sh --method source-only --source "$T/west.vrt" --source-labels "$A/rgb_nadir10_buildings.geojson" \
+	--target "$T/east.vrt" --eval-labels "$A/rgb_nadir10_buildings.geojson" --out "$T/run" --epochs 1 --width 4 \
+	2>"$T/adapt.err" && $PY -c "
+import json; m = json.load(open('$T/run/metrics.json')); assert all(k in m for k in ('building_iou', 'building_f1', 'object_f1'))" &&
+	[ -s "$T/run/probs_east.tif" ] && [ -s "$T/run/buildings_east.gpkg" ] && [ -s "$T/run/model" ]; then
+	pass "pipelines/adapt.sh writes model, probability GeoTIFF, GeoPackage and metrics.json"
+else
+	fail "adapt.sh" "$(tail -n 3 "$T/adapt.err")"
+fi
+
+# bad input
+must_fail "encode refuses tiles with the wrong band count" 1 'bands; .* takes 3' "$BIN/tile --size 128 $A/pan.tif | $BIN/normalise-bands --stats $T/p.stats 2>/dev/null; $BIN/tile --size 128 $A/pan.tif | $BIN/normalise-bands --fit $T/p.stats; $BIN/tile --size 128 --domain source $A/pan.tif | $BIN/normalise-bands --stats $T/p.stats | $BIN/encode --model $T/m.model"
+must_fail "encode refuses raw (not normalised) tiles" 1 'normalise-bands first' "$BIN/tile --size 128 $A/rgb_nadir10.tif | $BIN/encode --model $T/m.model"
+must_fail "decode refuses tiles that are not features" 1 'not a features frame' "$BIN/decode --model $T/m.model < $T/n.frames"
+must_fail "a corrupt model is refused" 1 'checksum mismatch|truncated' "head -c 20000 $T/m.model > $T/bad.model; printf x >> $T/bad.model; $BIN/encode --model $T/bad.model < $T/n.frames"
+must_fail "training needs labels" 1 'has no labels' "$BIN/tile --size 128 $A/rgb_nadir10.tif | $BIN/normalise-bands --stats $T/s.stats > $T/nl.frames; $BIN/critic-train --model $T/x.model --source $T/nl.frames"
+must_fail "vectorise wants .gpkg or .geojson" 1 'must end in .gpkg or .geojson' "$BIN/vectorise $A/rgb_nadir10_mask.tif $T/out.txt"
+for f in critic-train encode decode vectorise evaluate; do
+	$BIN/$f --help | grep -q "^usage: $f" && pass "$f --help shows usage" || fail "$f --help" "no usage"
+done
