@@ -11,7 +11,7 @@
 
 static struct ls_train_opts o;
 static struct ls_strlist sources, targets;
-static int no_augment;
+static int no_augment, private_stems;
 
 static const struct ls_opt opts[] = {
 	{ "model", LS_OPT_STR, &o.model_path, "FILE", "write the trained model here (checkpoints go to FILE.ckpt)" },
@@ -36,11 +36,19 @@ static const struct ls_opt opts[] = {
 	{ "jitter", LS_OPT_DOUBLE, &o.aug.jitter, "J", "brightness and contrast jitter" },
 	{ "metrics", LS_OPT_STR, &o.metrics_path, "FILE", "per-epoch metrics as JSON lines" },
 	{ "resume", LS_OPT_FLAG, &o.resume, NULL, "continue from MODEL.ckpt exactly where it stopped" },
+	{ "lambda", LS_OPT_DOUBLE, &o.lambda, "L", "wdgrl: weight of the Wasserstein estimate in the encoder's loss" },
+	{ "gamma", LS_OPT_DOUBLE, &o.gamma, "G", "wdgrl: gradient-penalty weight in the critic's loss" },
+	{ "n-critic", LS_OPT_INT, &o.n_critic, "N", "wdgrl: critic steps per encoder step" },
+	{ "critic-lr", LS_OPT_DOUBLE, &o.critic_lr, "RATE", "wdgrl: critic learning rate (Adam)" },
+	{ "critic-hidden", LS_OPT_INT, &o.critic_hidden, "N", "wdgrl: critic hidden width" },
+	{ "critic-level", LS_OPT_STR, &o.critic_level, "LEVEL", "wdgrl: pixel (bottleneck vectors) or tile (pooled per tile)" },
+	{ "adapt-warmup", LS_OPT_INT, &o.adapt_warmup, "EPOCHS", "wdgrl: source-only epochs before adaptation starts" },
+	{ "private-stems", LS_OPT_FLAG, &private_stems, NULL, "give the target its own input stem even when its bands equal the source's" },
 	{ 0 }
 };
 
 static const struct ls_cmd cmd = {
-	"critic-train", "train the UNet-S segmentation model on tiles (source-only / oracle)",
+	"critic-train", "train the UNet-S segmentation model: source-only, oracle, or adapted to a target domain with WDGRL",
 	"--model OUT --source FRAMES [--source FRAMES...] [--target FRAMES...] [options]",
 	"tile --labels b.geojson a.tif | normalise-bands --stats a.stats > a.frames; "
 	"critic-train --model m.model --source a.frames --epochs 20",
@@ -56,8 +64,8 @@ int main(int argc, char **argv)
 	ls_opt_parse(&cmd, argc, argv, &pos);
 	if (!o.model_path || !sources.n || pos.n)
 		ls_die(LS_EXIT_USAGE, "usage: critic-train %s", cmd.usage);
-	if (strcmp(o.method, "source-only") && strcmp(o.method, "oracle"))
-		ls_die(LS_EXIT_USAGE, "--method %s is not available (source-only or oracle)", o.method);
+	if (strcmp(o.method, "source-only") && strcmp(o.method, "oracle") && strcmp(o.method, "wdgrl"))
+		ls_die(LS_EXIT_USAGE, "--method %s is not available (source-only, oracle or wdgrl)", o.method);
 	if (o.epochs < 1 || o.batch < 1 || o.batch > 256 || !(o.lr > 0) || o.val_frac < 0 || o.val_frac >= 1)
 		ls_die(LS_EXIT_USAGE, "need --epochs >= 1, --batch 1..256, --lr > 0 and 0 <= --val-frac < 1");
 	if (no_augment)
@@ -70,6 +78,8 @@ int main(int argc, char **argv)
 	for (int i = 0; i < targets.n; i++)
 		if (ls_dataset_read(&d, targets.v[i], "target", 0) < 0)
 			ls_die_err();
+	if (!private_stems && ls_dataset_share_stems(&d))
+		ls_info("target bands equal the source's: one shared input stem");
 	if (ls_train_run(&o, &d) < 0)
 		ls_die_err();
 	ls_info("wrote %s", o.model_path);

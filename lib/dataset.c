@@ -1,5 +1,6 @@
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "dataset.h"
 #include "err.h"
@@ -154,4 +155,55 @@ void ls_batch_put(const struct ls_sample *s, real *x, uint8_t *y, const struct l
 		for (int r = 0; r < h; r++)
 			for (int k = 0; k < w; k++)
 				y[(size_t)r * w + k] = s->y ? s->y[src_index(t, r, k, h, w)] : 255;
+}
+
+int ls_dataset_share_stems(struct ls_dataset *d)
+{
+	int merged = 0;
+	for (int u = 0; u < d->ndom; u++) {
+		int labelled = 0, into = -1;
+		for (int i = 0; i < d->n; i++)
+			labelled |= d->s[i].dom == u && d->s[i].y;
+		if (labelled)
+			continue;
+		for (int l = 0; l < d->ndom && into < 0; l++) {
+			if (l == u || d->bands[l].n != d->bands[u].n || !d->bands[u].n)
+				continue;
+			int same = 1, has = 0;
+			for (int b = 0; b < d->bands[u].n; b++)
+				same &= !strcasecmp(d->bands[l].v[b], d->bands[u].v[b]);
+			for (int i = 0; i < d->n; i++)
+				has |= d->s[i].dom == l && d->s[i].y;
+			if (same && has)
+				into = l;
+		}
+		if (into < 0)
+			continue;
+		for (int i = 0; i < d->n; i++)
+			if (d->s[i].dom == u)
+				d->s[i].dom = into;
+		merged++;
+	}
+	/* drop domains no tile uses any more, keeping indices dense */
+	for (int k = d->ndom - 1; k >= 0; k--) {
+		int used = 0;
+		for (int i = 0; i < d->n; i++)
+			used |= d->s[i].dom == k;
+		if (used)
+			continue;
+		ls_strlist_free(&d->bands[k]);
+		ls_norm_alloc(&d->norm[k], 0);
+		for (int j = k; j < d->ndom - 1; j++) {
+			memcpy(d->dom[j], d->dom[j + 1], sizeof d->dom[j]);
+			d->bands[j] = d->bands[j + 1];
+			d->norm[j] = d->norm[j + 1];
+		}
+		memset(&d->bands[d->ndom - 1], 0, sizeof d->bands[0]);
+		memset(&d->norm[d->ndom - 1], 0, sizeof d->norm[0]);
+		d->ndom--;
+		for (int i = 0; i < d->n; i++)
+			if (d->s[i].dom > k)
+				d->s[i].dom--;
+	}
+	return merged;
 }

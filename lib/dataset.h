@@ -36,6 +36,9 @@ int ls_dataset_read(struct ls_dataset *d, const char *path, const char *default_
 /* Hold out, per source raster, the tiles in the last `frac` of its width. */
 void ls_dataset_split(struct ls_dataset *d, double frac);
 int ls_dataset_domain(const struct ls_dataset *d, const char *name);
+/* An unlabelled domain whose bands (names, in order) equal a labelled
+ * domain's shares that domain's input stem; returns how many were merged. */
+int ls_dataset_share_stems(struct ls_dataset *d);
 void ls_dataset_free(struct ls_dataset *d);
 
 /* Augmentation of one tile into a batch slot: flips, 90-degree turns (square

@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "err.h"
+#include "critic.h"
 #include "trainer.h"
 
 void ls_train_defaults(struct ls_train_opts *o)
@@ -26,6 +27,13 @@ void ls_train_defaults(struct ls_train_opts *o)
 	o->classes = 2;
 	o->aug.flip = o->aug.rot90 = 1;
 	o->aug.jitter = 0.1;
+	o->lambda = 0.1;
+	o->gamma = 10;
+	o->critic_lr = 5e-4;
+	o->n_critic = 5;
+	o->critic_hidden = 64;
+	o->adapt_warmup = 2;
+	o->critic_level = "pixel";
 }
 
 struct run {
@@ -43,6 +51,15 @@ struct run {
 	double best_val;
 	FILE *metrics;
 	char ckpt[4096];
+	/* WDGRL */
+	int wdgrl, *tgt, ntgt;
+	struct ls_unet_act act_t;
+	struct ls_critic critic;
+	struct ls_params cparams;
+	struct ls_optim copt;
+	real *hs, *ht, *gfs, *gft, *alpha;
+	int npts;
+	double last_w, last_gp;
 };
 
 static double now(void)
@@ -85,6 +102,13 @@ static void describe(struct run *r)
 	char buf[4096], key[128];
 	struct ls_dataset *d = r->d;
 	ls_meta_set(&r->meta, "method", r->o->method);
+	if (!strcmp(r->o->method, "wdgrl")) {
+		char v[256];
+		snprintf(v, sizeof v, "lambda=%g gamma=%g n_critic=%d critic_lr=%g critic_hidden=%d level=%s warmup_epochs=%d",
+			 r->o->lambda, r->o->gamma, r->o->n_critic, r->o->critic_lr, r->o->critic_hidden, r->o->critic_level,
+			 r->o->adapt_warmup);
+		ls_meta_set(&r->meta, "wdgrl", v);
+	}
 	ls_meta_set(&r->meta, "target_labels", d->labelled_ignored ? "present-and-ignored" : "none-read");
 	for (int i = 0; i < d->ndom; i++) {
 		size_t off = 0;
@@ -169,6 +193,29 @@ static int resume(struct run *r)
 	return 0;
 }
 
+static int setup_wdgrl(struct run *r)
+{
+	const struct ls_train_opts *o = r->o;
+	struct ls_rng g;
+	int D = o->depth, h = r->d->s[0].h >> (D - 1), w = r->d->s[0].w >> (D - 1), c = o->width << (D - 1);
+	if (!r->ntgt)
+		return ls_err("--method wdgrl needs unlabelled target tiles (--target)");
+	if (ls_unet_act_init(&r->act_t, &r->net, o->batch, r->d->s[0].h, r->d->s[0].w) < 0)
+		return -1;
+	int pixel = strcmp(o->critic_level, "tile") != 0;
+	r->npts = o->batch * (pixel ? h * w : 1);
+	ls_rng_seed(&g, (uint64_t)o->seed * 31 + 7);
+	ls_critic_init(&r->critic, &r->cparams, c, o->critic_hidden, r->npts, &g);
+	ls_optim_defaults(&r->copt, LS_ADAM, o->critic_lr);
+	size_t n = (size_t)r->npts * c;
+	r->hs = ls_alloc_real(n);
+	r->ht = ls_alloc_real(n);
+	r->gfs = ls_alloc_real((size_t)o->batch * c * h * w);
+	r->gft = ls_alloc_real((size_t)o->batch * c * h * w);
+	r->alpha = ls_alloc_real(r->npts);
+	return 0;
+}
+
 static int setup(struct run *r)
 {
 	struct ls_unet_spec spec;
@@ -178,9 +225,13 @@ static int setup(struct run *r)
 	r->order = ls_xmalloc(d->n * sizeof *r->order);
 	r->base = ls_xmalloc(d->n * sizeof *r->base);
 	r->val = ls_xmalloc(d->n * sizeof *r->val);
+	r->wdgrl = !strcmp(o->method, "wdgrl");
+	r->tgt = ls_xmalloc(d->n * sizeof *r->tgt);
 	for (int i = 0; i < d->n; i++) {
-		if (!d->s[i].y)
+		if (!d->s[i].y) {
+			r->tgt[r->ntgt++] = i;
 			continue;
+		}
 		if (d->s[i].val)
 			r->val[r->nval++] = i;
 		else
@@ -211,6 +262,8 @@ static int setup(struct run *r)
 		ls_strlist_free(&l);
 	}
 	r->y = ls_xmalloc((size_t)o->batch * d->s[0].h * d->s[0].w);
+	if (r->wdgrl && setup_wdgrl(r) < 0)
+		return -1;
 	ls_rng_seed(&r->shuffle, (uint64_t)o->seed * 7919 + 1);
 	ls_rng_seed(&r->aug, (uint64_t)o->seed * 104729 + 2);
 	r->best_val = INFINITY;
@@ -243,6 +296,90 @@ static double step(struct run *r, const int *idx, int n)
 	double loss = ls_softmax_xent(&r->act.logits, r->y, r->cw, &r->act.dlogits, NULL);
 	ls_unet_backward(&r->net, &r->act, &r->act.dlogits, NULL, dom);
 	ls_optim_step(&r->opt, &r->net.params);
+	return loss;
+}
+
+/* Bottleneck [n][c][h][w] -> critic points: per pixel [n*h*w][c], or per
+ * tile [n][c] (mean over pixels). */
+static int to_points(const struct ls_t4 *f, real *pts, int pixel)
+{
+	size_t hw = (size_t)f->h * f->w;
+	for (int i = 0; i < f->n; i++)
+		for (int c = 0; c < f->c; c++) {
+			const real *src = ls_t4_img(f, i) + c * hw;
+			if (pixel)
+				for (size_t p = 0; p < hw; p++)
+					pts[((size_t)i * hw + p) * f->c + c] = src[p];
+			else {
+				double s = 0;
+				for (size_t p = 0; p < hw; p++)
+					s += src[p];
+				pts[(size_t)i * f->c + c] = (real)(s / hw);
+			}
+		}
+	return pixel ? f->n * (int)hw : f->n;
+}
+
+/* Point gradients back onto the bottleneck's layout. */
+static void from_points(const real *g, const struct ls_t4 *f, real *out, int pixel)
+{
+	size_t hw = (size_t)f->h * f->w;
+	for (int i = 0; i < f->n; i++)
+		for (int c = 0; c < f->c; c++) {
+			real *dst = out + ((size_t)i * f->c + c) * hw;
+			for (size_t p = 0; p < hw; p++)
+				dst[p] = pixel ? g[((size_t)i * hw + p) * f->c + c] : g[(size_t)i * f->c + c] / (real)hw;
+		}
+}
+
+/* One WDGRL iteration: n critic steps on -W + gamma GP with the encoder
+ * frozen, then the encoder and head on task loss + lambda W. */
+static double step_wdgrl(struct run *r, const int *idx, int n)
+{
+	const struct ls_train_opts *o = r->o;
+	struct ls_sample *s0 = &r->d->s[idx[0]];
+	size_t img = (size_t)s0->c * s0->h * s0->w, hw = (size_t)s0->h * s0->w;
+	int pixel = strcmp(o->critic_level, "tile") != 0, dom_s = s0->dom;
+	/* the batches: source with labels, target drawn at random */
+	for (int i = 0; i < n; i++)
+		ls_batch_put(&r->d->s[idx[i]], r->act.in + i * img, r->y + i * hw, &o->aug, &r->aug);
+	int ti[256], dom_t = r->d->s[r->tgt[0]].dom;
+	for (int i = 0; i < n; i++) {
+		ti[i] = r->tgt[ls_rng_u64(&r->aug) % (uint64_t)r->ntgt];
+		const struct ls_sample *t = &r->d->s[ti[i]];
+		if (t->dom != dom_t)
+			ti[i] = r->tgt[0];
+		ls_batch_put(&r->d->s[ti[i]], r->act_t.in + i * (size_t)r->d->s[ti[i]].c * hw, NULL, &o->aug, &r->aug);
+	}
+	const struct ls_sample *t0 = &r->d->s[ti[0]];
+	struct ls_t4 xs = ls_t4_make(r->act.in, n, s0->c, s0->h, s0->w), xt = ls_t4_make(r->act_t.in, n, t0->c, t0->h, t0->w);
+	ls_unet_forward(&r->net, &r->act, &xs, dom_s, 1);
+	ls_unet_encode(&r->net, &r->act_t, &xt, dom_t, 1);
+	struct ls_t4 *fs = ls_unet_bottleneck(&r->act, &r->net), *ft = ls_unet_bottleneck(&r->act_t, &r->net);
+	int m = to_points(fs, r->hs, pixel);
+	to_points(ft, r->ht, pixel);
+	for (int k = 0; k < o->n_critic; k++) {
+		for (int i = 0; i < m; i++)
+			r->alpha[i] = (real)ls_rng_uniform(&r->aug);
+		ls_params_zero_grad(&r->cparams);
+		r->last_w = ls_critic_grad(&r->critic, r->hs, r->ht, m, r->alpha, o->gamma, &r->last_gp);
+		ls_optim_step(&r->copt, &r->cparams);
+	}
+	/* encoder + head: task loss + lambda W, critic frozen */
+	ls_params_zero_grad(&r->net.params);
+	double loss = ls_softmax_xent(&r->act.logits, r->y, r->cw, &r->act.dlogits, NULL);
+	ls_critic_input_grad(&r->critic, r->hs, m, (real)(o->lambda / m), r->hs);
+	from_points(r->hs, fs, r->gfs, pixel);
+	struct ls_t4 dfs = ls_t4_make(r->gfs, fs->n, fs->c, fs->h, fs->w);
+	ls_unet_backward(&r->net, &r->act, &r->act.dlogits, &dfs, dom_s);
+	ls_critic_input_grad(&r->critic, r->ht, m, (real)(-o->lambda / m), r->ht);
+	from_points(r->ht, ft, r->gft, pixel);
+	struct ls_t4 dft = ls_t4_make(r->gft, ft->n, ft->c, ft->h, ft->w);
+	ls_unet_backward(&r->net, &r->act_t, NULL, &dft, dom_t);
+	ls_optim_step(&r->opt, &r->net.params);
+	if (r->metrics)
+		fprintf(r->metrics, "{\"step\":%ld,\"task_loss\":%.6g,\"w\":%.6g,\"gp\":%.6g}\n", r->opt.t, loss,
+			r->last_w, r->last_gp);
 	return loss;
 }
 
@@ -351,7 +488,10 @@ int ls_train_run(const struct ls_train_opts *o, struct ls_dataset *d)
 		for (int b = 0; b < nb; b++) {
 			if (sizes[b] < 2 && nb > 1)
 				continue;	/* batch norm needs more than one tile */
-			sum += step(&r, r.order + batches[b], sizes[b]);
+			if (r.wdgrl && e >= o->adapt_warmup)
+				sum += step_wdgrl(&r, r.order + batches[b], sizes[b]);
+			else
+				sum += step(&r, r.order + batches[b], sizes[b]);
 			steps++;
 		}
 		double vl = r.nval ? validate(&r, iou) : NAN, train_loss = steps ? sum / steps : NAN;
@@ -364,8 +504,11 @@ int ls_train_run(const struct ls_train_opts *o, struct ls_dataset *d)
 			if (!isnan(iou[c]))
 				fg += iou[c], nfg++;
 		double viou = r.nval && nfg ? fg / nfg : NAN;
-		ls_info("epoch %d/%d: loss %.4f, validation loss %.4f, validation IoU %.3f, lr %.2g, %.1f s%s", e + 1,
-			o->epochs, train_loss, vl, viou, ls_optim_lr(&r.opt, r.opt.t), now() - t0,
+		char wtxt[64] = "";
+		if (r.wdgrl && e >= o->adapt_warmup)
+			snprintf(wtxt, sizeof wtxt, ", W %.4f, GP %.4f", r.last_w, r.last_gp);
+		ls_info("epoch %d/%d: loss %.4f, validation loss %.4f, validation IoU %.3f%s, lr %.2g, %.1f s%s", e + 1,
+			o->epochs, train_loss, vl, viou, wtxt, ls_optim_lr(&r.opt, r.opt.t), now() - t0,
 			improved ? " (best)" : "");
 		if (r.metrics) {
 			fprintf(r.metrics,
@@ -382,6 +525,17 @@ int ls_train_run(const struct ls_train_opts *o, struct ls_dataset *d)
 		rc = ls_err("writing %s failed", o->metrics_path);
 	free(batches);
 	free(sizes);
+	if (r.wdgrl) {
+		ls_unet_act_free(&r.act_t);
+		ls_critic_free(&r.critic);
+		ls_params_free(&r.cparams);
+		free(r.hs);
+		free(r.ht);
+		free(r.gfs);
+		free(r.gft);
+		free(r.alpha);
+	}
+	free(r.tgt);
 	free(r.order);
 	free(r.base);
 	free(r.val);

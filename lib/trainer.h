@@ -24,10 +24,15 @@ struct ls_train_opts {
 	int classes;
 	const char *class_weights;	/* "1,3" */
 	struct ls_augment aug;
+	/* WDGRL */
+	double lambda, gamma, critic_lr;
+	int n_critic, critic_hidden, adapt_warmup;	/* warm-up in epochs of source-only training */
+	const char *critic_level;	/* "pixel" (bottleneck vectors) or "tile" (pooled) */
 };
 
 void ls_train_defaults(struct ls_train_opts *o);
-/* Train on d (labelled source tiles; unlabelled domains only add stems). */
+/* Train on d: labelled source tiles, and for wdgrl the unlabelled target
+ * tiles (whose labels were never read). */
 int ls_train_run(const struct ls_train_opts *o, struct ls_dataset *d);
 
 #endif

@@ -313,6 +313,11 @@ void ls_unet_backward(struct ls_unet *m, struct ls_unet_act *a, const struct ls_
 	const struct ls_unet_spec *s = &m->spec;
 	int D = s->depth;
 	real *A = a->g[0], *B = a->g[1], *C = a->g[2];
+	if (!dlogits) {	/* the encoder alone, from a gradient on the bottleneck */
+		memcpy(A, dfeat->d, ls_t4_len(dfeat) * sizeof(real));
+		dfeat = NULL;
+		goto encoder;
+	}
 	const struct ls_t4 *top = D > 1 ? &a->da[0][1] : &a->ea[0][1];
 	struct ls_t4 t = ls_t4_make(A, 0, 0, 0, 0);
 	ls_conv_backward(&m->head, top, dlogits, &t, a->ws);
@@ -333,6 +338,10 @@ void ls_unet_backward(struct ls_unet *m, struct ls_unet_act *a, const struct ls_
 		for (size_t i = 0; i < n; i++)
 			A[i] += dfeat->d[i];
 	}
+encoder:
+	if (!dlogits)
+		for (int l = 0; l < D - 1; l++)
+			memset(a->gskip[l].d, 0, ls_t4_len(&a->gskip[l]) * sizeof(real));
 	for (int l = D - 1; l >= 0; l--) {	/* A: gradient of ea[l][1] */
 		cbr_backward(&m->enc[l][1].conv, &m->enc[l][1].bn, &a->ea[l][0], &a->ez[l][1], &a->ea[l][1], A, B, C,
 			     a->ws);

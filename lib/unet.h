@@ -75,7 +75,8 @@ void ls_unet_forward(struct ls_unet *m, struct ls_unet_act *a, const struct ls_t
 void ls_unet_encode(struct ls_unet *m, struct ls_unet_act *a, const struct ls_t4 *x, int dom, int train);
 void ls_unet_decode(struct ls_unet *m, struct ls_unet_act *a, int dom, int train);
 /* Back-propagate dlogits (normally a->dlogits) and an optional gradient on
- * the bottleneck features (dfeat, NULL = none); adds into the parameters' .g. */
+ * the bottleneck features (dfeat, NULL = none); adds into the parameters' .g.
+ * With dlogits NULL, only the encoder, from dfeat (after ls_unet_encode). */
 void ls_unet_backward(struct ls_unet *m, struct ls_unet_act *a, const struct ls_t4 *dlogits,
 		      const struct ls_t4 *dfeat, int dom);
 

@@ -3,7 +3,7 @@
 # target imagery, and score the map when target labels are given.
 #
 # Inputs (any rasters GDAL reads, any label rasters or OGR vector sources):
-#   --method M            source-only | oracle   (wdgrl and dsn: see README status)
+#   --method M            source-only | wdgrl | oracle   (dsn: see README status)
 #   --source IMG --source-labels LABELS   labelled source rasters (repeatable, in pairs)
 #   --target IMG          unlabelled target rasters (repeatable); adaptation learns from them
 #   --target-labels L     labels of the target rasters, read by the oracle only
@@ -14,6 +14,8 @@
 # Tuning: --epochs N (12) --tile N (128) --overlap N (32) --width N (16) --batch N (8)
 #         --lr R (0.002) --class-weights W0,W1 (1,3) --label-class N (class burned for
 #         vector labels, 1 = building)
+# WDGRL:  --lambda L (0.1) --n-critic N (5) --critic-level pixel|tile (pixel)
+#         --adapt-warmup EPOCHS (2)
 # Outputs in DIR: model, source.stats, target.stats, probs_<name>.tif (per-class
 # probabilities on the eval raster's grid), buildings_<name>.gpkg, eval_<name>.json,
 # metrics.json (building_iou, building_f1, object_f1, per raster and overall), train.jsonl.
@@ -21,7 +23,7 @@ set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
 BIN=${BIN:-$here/bin}
 export GDAL_PAM_ENABLED=NO
-method="" out="" gsd="" seed=1 epochs=12 tile=128 overlap=32 width=16 batch=8 lr=0.002 label_class=1 cw=1,3
+method="" out="" gsd="" seed=1 epochs=12 tile=128 overlap=32 width=16 batch=8 lr=0.002 label_class=1 cw=1,3 lambda=0.1 ncritic=5 level=pixel awarm=2
 src=() srcl=() tgt=() tgtl=() ev=() evl=()
 die() { echo "adapt: $*" >&2; exit 2; }
 while [ $# -gt 0 ]; do
@@ -32,13 +34,14 @@ while [ $# -gt 0 ]; do
 	--eval) ev+=("$2") ;; --eval-labels) evl+=("$2") ;;
 	--epochs) epochs=$2 ;; --tile) tile=$2 ;; --overlap) overlap=$2 ;; --width) width=$2 ;;
 	--batch) batch=$2 ;; --lr) lr=$2 ;; --label-class) label_class=$2 ;; --class-weights) cw=$2 ;;
+	--lambda) lambda=$2 ;; --n-critic) ncritic=$2 ;; --critic-level) level=$2 ;; --adapt-warmup) awarm=$2 ;;
 	-h|--help) sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
 	*) die "unknown argument '$1' (see --help)" ;;
 	esac
 	shift 2 || die "$1 needs a value"
 done
 [ -n "$method" ] && [ -n "$out" ] || die "--method and --out are required (see --help)"
-case $method in source-only|oracle) ;; wdgrl|dsn) die "--method $method is not implemented yet (source-only, oracle)" ;; *) die "unknown --method $method" ;; esac
+case $method in source-only|oracle|wdgrl) ;; dsn) die "--method dsn is not implemented yet (source-only, wdgrl, oracle)" ;; *) die "unknown --method $method" ;; esac
 [ ${#src[@]} -gt 0 ] && [ ${#src[@]} -eq ${#srcl[@]} ] || die "give --source and --source-labels in pairs"
 [ ${#tgt[@]} -gt 0 ] || die "give at least one --target raster"
 [ ${#ev[@]} -gt 0 ] || ev=("${tgt[@]}")
@@ -68,8 +71,10 @@ done
 "$BIN"/normalise-bands --stats "$out/target.stats" <"$out/target.frames" >"$out/target.norm.frames"
 
 log "[3/5] training ($method, $epochs epochs)"
-train=(--source "$out/source.norm.frames"); stem=(--stem source)
-if [ "$method" = oracle ]; then train=(--source "$out/target.norm.frames"); stem=(); fi
+train=(--source "$out/source.norm.frames" --method source-only)
+[ "$method" = oracle ] && train=(--source "$out/target.norm.frames" --method oracle)
+[ "$method" = wdgrl ] && train=(--source "$out/source.norm.frames" --target "$out/target.norm.frames" --method wdgrl
+	--lambda "$lambda" --n-critic "$ncritic" --critic-level "$level" --adapt-warmup "$awarm")
 "$BIN"/critic-train --model "$out/model" "${train[@]}" --epochs "$epochs" --batch "$batch" --lr "$lr" \
 	--width "$width" --seed "$seed" --class-weights "$cw" --metrics "$out/train.jsonl"
 rm -f "$out/source.frames" "$out/target.frames"
@@ -80,7 +85,7 @@ for i in "${!ev[@]}"; do
 	name=$(basename "${ev[$i]}"); name=${name%.*}; names+=("$name")
 	"$BIN"/tile --quiet --size "$tile" --overlap "$overlap" "${G[@]}" --domain target "${ev[$i]}" |
 		"$BIN"/normalise-bands --stats "$out/target.stats" |
-		"$BIN"/encode --model "$out/model" "${stem[@]}" |
+		"$BIN"/encode --model "$out/model" |
 		"$BIN"/decode --model "$out/model" |
 		"$BIN"/stitch --quiet "$out/probs_$name.tif"
 	"$BIN"/vectorise --quiet --classes "$label_class" --min-area 4 --simplify 0.25 \

@@ -99,3 +99,17 @@ must_fail "vectorise wants .gpkg or .geojson" 1 'must end in .gpkg or .geojson' 
 for f in critic-train encode decode vectorise evaluate; do
 	$BIN/$f --help | grep -q "^usage: $f" && pass "$f --help shows usage" || fail "$f --help" "no usage"
 done
+
+# WDGRL: trains with an unlabelled target, logs W and GP per step, records that no target label was read
+$BIN/tile --size 128 --domain target --labels "$A/rgb_nadir10_buildings.geojson" "$T/east.vrt" |
+	$BIN/normalise-bands --stats "$T/s.stats" >"$T/tgt.frames"
+$BIN/tile --size 128 --domain source --labels "$A/rgb_nadir10_buildings.geojson" "$T/west.vrt" |
+	$BIN/normalise-bands --stats "$T/s.stats" >"$T/src.frames"
+if $BIN/critic-train --model "$T/wd.model" --method wdgrl --source "$T/src.frames" --target "$T/tgt.frames" --epochs 2 \
+	--adapt-warmup 1 --width 4 --metrics "$T/wd.jsonl" 2>"$T/wd.err" &&
+	grep -q '"w":' "$T/wd.jsonl" && grep -q '"gp":' "$T/wd.jsonl" && grep -q 'W .*GP' "$T/wd.err" &&
+	grep -aq 'target_labels present-and-ignored' "$T/wd.model" && grep -aq 'method wdgrl' "$T/wd.model"; then
+	pass "critic-train --method wdgrl: W and GP logged per step; the model records that target labels were ignored"
+else
+	fail "wdgrl" "$(tail -n 2 "$T/wd.err")"
+fi
