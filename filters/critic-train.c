@@ -34,6 +34,7 @@ static const struct ls_opt opts[] = {
 	{ "bn-per-domain", LS_OPT_FLAG, &o.bn_per_domain, NULL, "separate batch-norm statistics per domain" },
 	{ "no-augment", LS_OPT_FLAG, &no_augment, NULL, "no flips, turns or jitter" },
 	{ "jitter", LS_OPT_DOUBLE, &o.aug.jitter, "J", "brightness and contrast jitter" },
+	{ "select", LS_OPT_STR, &o.select, "HOW", "the epoch kept as MODEL: val-iou or val-loss (source validation), or last" },
 	{ "metrics", LS_OPT_STR, &o.metrics_path, "FILE", "per-epoch metrics as JSON lines" },
 	{ "resume", LS_OPT_FLAG, &o.resume, NULL, "continue from MODEL.ckpt exactly where it stopped" },
 	{ "lambda", LS_OPT_DOUBLE, &o.lambda, "L", "wdgrl: weight of the Wasserstein estimate in the encoder's loss" },
@@ -68,6 +69,8 @@ int main(int argc, char **argv)
 		ls_die(LS_EXIT_USAGE, "--method %s is not available (source-only, oracle or wdgrl)", o.method);
 	if (o.epochs < 1 || o.batch < 1 || o.batch > 256 || !(o.lr > 0) || o.val_frac < 0 || o.val_frac >= 1)
 		ls_die(LS_EXIT_USAGE, "need --epochs >= 1, --batch 1..256, --lr > 0 and 0 <= --val-frac < 1");
+	if (strcmp(o.select, "val-iou") && strcmp(o.select, "val-loss") && strcmp(o.select, "last"))
+		ls_die(LS_EXIT_USAGE, "--select must be val-iou, val-loss or last");
 	if (no_augment)
 		memset(&o.aug, 0, sizeof o.aug);
 	ls_threads_set(ls_threads);

@@ -69,7 +69,7 @@ int main(int argc, char **argv)
 	mo.cog = cog;
 	mo.has_nodata = has_nodata;
 	mo.nodata = nodata;
-	ls_gdal_init((size_t)64 << 20);
+	ls_gdal_init((size_t)32 << 20);
 	struct ls_reader *r = ls_reader_open_path(pos.n == 2 ? pos.v[1] : "-");
 	ls_frame_init(&f);
 	ls_frame_init(&lf);

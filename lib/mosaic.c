@@ -15,6 +15,8 @@
 #include "pixel.h"
 #include "raster.h"
 
+#define BLOCK 128
+
 struct ls_mosaic {
 	char *path, *tmp;
 	GDALDatasetH ds;
@@ -36,6 +38,8 @@ static int make_dataset(struct ls_mosaic *m, const struct ls_frame *f, const str
 	char **co = NULL;
 	GDALDriverH drv = GDALGetDriverByName("GTiff");
 	co = CSLSetNameValue(co, "TILED", "YES");
+	co = CSLSetNameValue(co, "BLOCKXSIZE", "128");
+	co = CSLSetNameValue(co, "BLOCKYSIZE", "128");
 	co = CSLSetNameValue(co, "COMPRESS", o->compress ? o->compress : "DEFLATE");
 	co = CSLSetNameValue(co, "BIGTIFF", "IF_SAFER");
 	if (m->c > 1 && m->dtype == LS_U8 && m->c <= 4)
@@ -77,7 +81,11 @@ struct ls_mosaic *ls_mosaic_open(const char *path, const struct ls_frame *f, con
 	m->nodata = o->has_nodata ? o->nodata : f->nodata;
 	m->crs = ls_xstrdup(f->crs);
 	memcpy(m->gt, f->src_gt, sizeof m->gt);
-	m->cap = 2 * ls_frame_h(f);
+	/* rows are written out a whole row of 128-pixel blocks at a time, so that
+	 * no compressed block is ever written twice: the window holds one tile
+	 * row plus one block row, and GDAL's cache one block row */
+	m->cap = ls_frame_h(f) + BLOCK;
+	GDALSetCacheMax64((GIntBig)(BLOCK * (size_t)m->w * m->c * ls_dtype_size(m->dtype) * 3 / 2 + (8 << 20)));
 	m->sum = ls_xcalloc((size_t)(m->cap * m->w * m->c), sizeof *m->sum);
 	m->wsum = ls_xcalloc((size_t)(m->cap * m->w), sizeof *m->wsum);
 	m->row = ls_xmalloc((size_t)m->w * m->c * ls_dtype_size(m->dtype));
@@ -188,7 +196,8 @@ int ls_mosaic_add(struct ls_mosaic *m, const struct ls_frame *f)
 	if (y0 + h <= m->base && y0 + h > 0)
 		return ls_err("frame %s: rows %lld..%lld were already written; frames must come in row order",
 			      f->key, (long long)y0, (long long)(y0 + h));
-	if (y0 > m->base && flush_rows(m, y0) < 0)
+	int64_t done = y0 / BLOCK * BLOCK;	/* rows above are final; write whole block rows */
+	if (done > m->base && flush_rows(m, done) < 0)
 		return -1;
 	int64_t ya = y0 < m->base ? m->base : y0, yb = y0 + h > m->h ? m->h : y0 + h;
 	if (yb - m->base > m->cap)

@@ -4,8 +4,9 @@
  * ramps linearly across the halo, times the valid mask, so seams vanish and
  * identical overlapping values reproduce exactly. Frames must arrive in row
  * order of their origins (as tile writes them); rows above the current
- * frame's origin are final and are written out, so memory is about two tile
- * rows of the raster's width whatever its height. The file is written under
+ * frame's origin are final and are written out a row of 128-pixel blocks
+ * at a time, so memory is about one tile row plus one block row of the
+ * raster's width, whatever its height. The file is written under
  * a temporary name and renamed when complete. */
 #ifndef LS_MOSAIC_H
 #define LS_MOSAIC_H

@@ -34,6 +34,7 @@ void ls_train_defaults(struct ls_train_opts *o)
 	o->critic_hidden = 64;
 	o->adapt_warmup = 2;
 	o->critic_level = "pixel";
+	o->select = "val-iou";
 }
 
 struct run {
@@ -142,7 +143,8 @@ static void state_to_meta(struct run *r, long epoch)
 		 r->aug.s[2], r->aug.s[3]);
 	ls_meta_set(&r->meta, "rng.augment", buf);
 	snprintf(buf, sizeof buf, "%.17g", r->best_val);
-	ls_meta_set(&r->meta, "best_val_loss", buf);
+	ls_meta_set(&r->meta, "best_score", buf);
+	ls_meta_set(&r->meta, "selected_by", r->o->select);
 }
 
 static int parse_rng(const char *s, struct ls_rng *g)
@@ -180,7 +182,7 @@ static int resume(struct run *r)
 			memcpy(b->v, a->v, a->n * sizeof(real));
 		}
 	}
-	const char *ep = ls_meta_get(&m, "epoch"), *st = ls_meta_get(&m, "step"), *bv = ls_meta_get(&m, "best_val_loss");
+	const char *ep = ls_meta_get(&m, "epoch"), *st = ls_meta_get(&m, "step"), *bv = ls_meta_get(&m, "best_score");
 	if (!ep || !st || !bv || parse_rng(ls_meta_get(&m, "rng.shuffle"), &r->shuffle) < 0 ||
 	    parse_rng(ls_meta_get(&m, "rng.augment"), &r->aug) < 0)
 		return ls_err("--resume: %s is not a training checkpoint", r->ckpt);
@@ -495,15 +497,17 @@ int ls_train_run(const struct ls_train_opts *o, struct ls_dataset *d)
 			steps++;
 		}
 		double vl = r.nval ? validate(&r, iou) : NAN, train_loss = steps ? sum / steps : NAN;
-		int improved = r.nval ? vl < r.best_val : 1;
-		if (improved && r.nval)
-			r.best_val = vl;
 		double fg = 0;
 		int nfg = 0;
 		for (int c = 1; c < o->classes; c++)
 			if (!isnan(iou[c]))
 				fg += iou[c], nfg++;
 		double viou = r.nval && nfg ? fg / nfg : NAN;
+		/* lower is better: validation loss, or minus validation IoU */
+		double score = !strcmp(o->select, "val-loss") ? vl : -viou;
+		int improved = !strcmp(o->select, "last") || !r.nval || isnan(score) ? 1 : score < r.best_val;
+		if (improved && r.nval && !isnan(score))
+			r.best_val = score;
 		char wtxt[64] = "";
 		if (r.wdgrl && e >= o->adapt_warmup)
 			snprintf(wtxt, sizeof wtxt, ", W %.4f, GP %.4f", r.last_w, r.last_gp);

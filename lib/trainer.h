@@ -4,7 +4,8 @@
  * a validation split held out by area, per-epoch metrics on stderr and in a
  * JSON-lines file, a checkpoint after every epoch (written atomically, with
  * the optimiser and random-generator state, so that --resume continues
- * exactly), and the model chosen by source validation loss. */
+ * exactly), and the model chosen by a source-only signal (source
+ * validation IoU by default; never anything computed from target labels). */
 #ifndef LS_TRAINER_H
 #define LS_TRAINER_H
 
@@ -23,6 +24,7 @@ struct ls_train_opts {
 	int width, depth, bn_per_domain;
 	int classes;
 	const char *class_weights;	/* "1,3" */
+	const char *select;		/* which epoch becomes the model: val-iou, val-loss or last */
 	struct ls_augment aug;
 	/* WDGRL */
 	double lambda, gamma, critic_lr;
