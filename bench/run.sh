@@ -32,3 +32,13 @@ if [ $have_torch = 1 ]; then
 	cat "$T/lsm" "$T/ptm"
 	paste "$T/lsm" "$T/ptm" | awk '{printf "ratio landshift/pytorch: train %.2f infer %.2f\n", $4 / $10, $6 / $12}'
 fi
+
+echo "== vectorise vs gdal_polygonize.py on a 4096 x 4096 building mask, 3 rounds alternating"
+export GDAL_PAM_ENABLED=NO
+gdal_translate -q -outsize 4096 4096 -r near "${DATA:-../shared/data}/atlanta_sn4/rgb_nadir10_mask.tif" "$T/m.tif"
+for i in 1 2 3; do
+	rm -f "$T/gp.gpkg" "$T/lv.gpkg"
+	s=$(date +%s.%N); gdal_polygonize.py -q "$T/m.tif" -f GPKG "$T/gp.gpkg" >/dev/null 2>&1; e=$(date +%s.%N)
+	bin/vectorise --quiet "$T/m.tif" "$T/lv.gpkg"; f=$(date +%s.%N)
+	awk -v a="$s" -v b="$e" -v c="$f" 'BEGIN {printf "gdal_polygonize.py %.3f s, vectorise %.3f s, ratio %.2f\n", b - a, c - b, (c - b) / (b - a)}'
+done

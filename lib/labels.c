@@ -28,6 +28,7 @@ struct ls_label_src {
 	OGRLayerH layer;
 	int attr_idx;
 	OGRCoordinateTransformationH to_img, to_layer;
+	OGRCoordinateTransformationH to_metric, from_metric;	/* buffering lines in metres on geographic rasters */
 };
 
 void ls_labels_init(struct ls_labels *l)
@@ -175,6 +176,23 @@ static int bind_vector(struct ls_label_src *s, const struct ls_raster *img)
 	}
 	if (ls)
 		OSRExportToWkt(ls, &lwkt);
+	if (s->to_metric)
+		OCTDestroyCoordinateTransformation(s->to_metric);
+	if (s->from_metric)
+		OCTDestroyCoordinateTransformation(s->from_metric);
+	s->to_metric = s->from_metric = NULL;
+	if (s->line_width > 0 && OSRIsGeographic(is)) {
+		/* an azimuthal equidistant CRS centred on the raster: metres near it */
+		char proj[256];
+		double cx = img->gt[0] + img->w / 2.0 * img->gt[1], cy = img->gt[3] + img->h / 2.0 * img->gt[5];
+		OGRSpatialReferenceH aeqd = OSRNewSpatialReference(NULL);
+		snprintf(proj, sizeof proj, "+proj=aeqd +lat_0=%.10f +lon_0=%.10f +datum=WGS84 +units=m +no_defs", cy, cx);
+		OSRImportFromProj4(aeqd, proj);
+		OSRSetAxisMappingStrategy(aeqd, OAMS_TRADITIONAL_GIS_ORDER);
+		s->to_metric = OCTNewCoordinateTransformation(is, aeqd);
+		s->from_metric = OCTNewCoordinateTransformation(aeqd, is);
+		OSRDestroySpatialReference(aeqd);
+	}
 	OSRDestroySpatialReference(is);
 	extent_of(img, e);
 	int rc = 0;
@@ -316,7 +334,7 @@ static int read_vector_labels(struct ls_labels *l, struct ls_label_src *s, const
 	gt[0] = img->gt[0] + x0 * img->gt[1] + y0 * img->gt[2];
 	gt[3] = img->gt[3] + x0 * img->gt[4] + y0 * img->gt[5];
 	double xa = gt[0], xb = gt[0] + tw * gt[1], ya = gt[3], yb = gt[3] + th * gt[5];
-	double pad = s->line_width;
+	double pad = s->line_width * (s->to_metric ? 1.0 / 100000 : 1);	/* degrees on geographic rasters */
 	bx0 = fmin(xa, xb) - pad, bx1 = fmax(xa, xb) + pad, by0 = fmin(ya, yb) - pad, by1 = fmax(ya, yb) + pad;
 	if (s->to_layer && !OCTTransformBounds(s->to_layer, bx0, by0, bx1, by1, &bx0, &by0, &bx1, &by1, 21))
 		return 0;
@@ -334,9 +352,13 @@ static int read_vector_labels(struct ls_labels *l, struct ls_label_src *s, const
 			if (s->to_img)
 				OGR_G_Transform(c, s->to_img);
 			if (s->line_width > 0 && is_line(c)) {
+				if (s->to_metric)
+					OGR_G_Transform(c, s->to_metric);
 				OGRGeometryH b = OGR_G_Buffer(c, s->line_width / 2, 8);
 				OGR_G_DestroyGeometry(c);
 				c = b;
+				if (c && s->from_metric)
+					OGR_G_Transform(c, s->from_metric);
 			}
 			if (c) {
 				if (n == cap) {
@@ -416,6 +438,10 @@ void ls_labels_free(struct ls_labels *l)
 			OCTDestroyCoordinateTransformation(s->to_img);
 		if (s->to_layer)
 			OCTDestroyCoordinateTransformation(s->to_layer);
+		if (s->to_metric)
+			OCTDestroyCoordinateTransformation(s->to_metric);
+		if (s->from_metric)
+			OCTDestroyCoordinateTransformation(s->from_metric);
 		if (s->vds)
 			GDALClose(s->vds);
 		free(s->path);

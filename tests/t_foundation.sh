@@ -37,6 +37,19 @@ else
 	fail "GeoJSON labels vs mask" "agreement $agree"
 fi
 
+# road centrelines (EPSG:4326 raster) buffered by a width in metres match the reference road mask
+V=$DATA/vegas_sn3_roads
+$BIN/tile --size 512 --labels "$V/roads.geojson" --class 3 --line-width 4 "$V/pan.tif" | $BIN/stitch --quiet --label "$T/roads.tif"
+iou=$($PY -c "
+from osgeo import gdal
+a = gdal.Open('$T/roads.tif').ReadAsArray() == 3; b = gdal.Open('$V/road_mask.tif').ReadAsArray() == 3
+print((a & b).sum() / (a | b).sum())")
+if $PY -c "import sys; sys.exit(0 if float('$iou') >= 0.99 else 1)" 2>/dev/null; then
+	pass "road centrelines buffered to 4 m on a geographic raster match road_mask.tif (IoU $iou)"
+else
+	fail "road buffering" "IoU $iou"
+fi
+
 # label raster in its own grid, mapped: Zurich LiDAR (0,1,2,255) read as-is
 $BIN/tile --size 128 --labels "$DATA/zurich_lidar/labels.tif" "$DATA/zurich_lidar/rgb.tif" | $BIN/stitch --quiet --label "$T/zl.tif"
 if [ "$(gdalinfo -checksum "$T/zl.tif" | grep Checksum)" = "$(gdalinfo -checksum "$DATA/zurich_lidar/labels.tif" | grep Checksum)" ]; then
