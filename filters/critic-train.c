@@ -26,7 +26,7 @@ static const struct ls_opt opts[] = {
 	{ "schedule", LS_OPT_STR, &o.schedule, "NAME", "learning-rate schedule: const, step or cosine" },
 	{ "warmup", LS_OPT_INT, &o.warmup, "STEPS", "linear learning-rate warm-up" },
 	{ "seed", LS_OPT_INT, &o.seed, "N", "random seed (initialisation, shuffling, augmentation)" },
-	{ "val-frac", LS_OPT_DOUBLE, &o.val_frac, "F", "hold out the eastern fraction F of each source raster" },
+	{ "val-frac", LS_OPT_DOUBLE, &o.val_frac, "F", "validation area: every 1/F-th source raster (5 or more), else the eastern F of each" },
 	{ "width", LS_OPT_INT, &o.width, "N", "UNet-S base width" },
 	{ "depth", LS_OPT_INT, &o.depth, "N", "UNet-S levels" },
 	{ "classes", LS_OPT_INT, &o.classes, "N", "classes including background (0)" },

@@ -66,6 +66,14 @@ static int add_frame(struct ls_dataset *d, const struct ls_frame *f, const char 
 	s->dom = di;
 	s->off_x = f->off_x;
 	s->src_w = f->src_w;
+	s->src = -1;
+	for (int i = 0; i < d->srcs.n && s->src < 0; i++)
+		if (!strcmp(d->srcs.v[i], f->src ? f->src : path))
+			s->src = i;
+	if (s->src < 0) {
+		ls_strlist_push(&d->srcs, f->src ? f->src : path);
+		s->src = d->srcs.n - 1;
+	}
 	s->x = ls_xmalloc(f->t.nbytes);
 	memcpy(s->x, f->t.data, f->t.nbytes);
 	if (keep) {
@@ -96,10 +104,24 @@ int ls_dataset_read(struct ls_dataset *d, const char *path, const char *default_
 
 void ls_dataset_split(struct ls_dataset *d, double frac)
 {
+	int *labelled = ls_xcalloc(d->srcs.n + 1, sizeof *labelled), nl = 0, k = 0;	/* 1 labelled, 2 held out */
+	for (int i = 0; i < d->n; i++)
+		if (d->s[i].y && !labelled[d->s[i].src]) {
+			labelled[d->s[i].src] = 1;
+			nl++;
+		}
+	int every = frac > 0 ? (int)(1 / frac + 0.5) : 0;
+	for (int r = 0; r < d->srcs.n && every > 0; r++)	/* every (1/frac)-th labelled raster, whole */
+		if (labelled[r] == 1 && ++k % every == 0)
+			labelled[r] = 2;
 	for (int i = 0; i < d->n; i++) {
 		struct ls_sample *s = &d->s[i];
-		s->val = s->y && frac > 0 && s->src_w > 0 && (double)s->off_x >= (1 - frac) * (double)s->src_w;
+		if (nl >= 5)
+			s->val = s->y && frac > 0 && labelled[s->src] == 2;
+		else
+			s->val = s->y && frac > 0 && s->src_w > 0 && (double)s->off_x >= (1 - frac) * (double)s->src_w;
 	}
+	free(labelled);
 }
 
 void ls_dataset_free(struct ls_dataset *d)
@@ -109,6 +131,7 @@ void ls_dataset_free(struct ls_dataset *d)
 		free(d->s[i].y);
 	}
 	free(d->s);
+	ls_strlist_free(&d->srcs);
 	for (int i = 0; i < 8; i++) {
 		ls_strlist_free(&d->bands[i]);
 		ls_norm_alloc(&d->norm[i], 0);

@@ -17,6 +17,7 @@ struct ls_sample {
 	uint8_t *y;		/* [h][w], 255 = not scored; NULL when unlabelled */
 	int c, h, w, dom;
 	int64_t off_x, src_w;
+	int src;		/* which source raster (index into the dataset's list) */
 	int val;		/* held out for validation */
 };
 
@@ -28,12 +29,15 @@ struct ls_dataset {
 	struct ls_strlist bands[8];	/* band names per domain, from the frames */
 	struct ls_norm norm[8];		/* normalisation per domain, from the frames */
 	int labelled_ignored;		/* target frames carried labels that were dropped */
+	struct ls_strlist srcs;		/* source raster identities, in order of appearance */
 };
 
 /* Read every frame of a stream; domain: the frames' own or default_dom;
  * keep_labels = 0 drops labels (unlabelled target domain). */
 int ls_dataset_read(struct ls_dataset *d, const char *path, const char *default_dom, int keep_labels);
-/* Hold out, per source raster, the tiles in the last `frac` of its width. */
+/* Hold out an area for validation: with five or more labelled source
+ * rasters, every (1/frac)-th of them whole; otherwise the eastern `frac`
+ * of each raster's width. */
 void ls_dataset_split(struct ls_dataset *d, double frac);
 int ls_dataset_domain(const struct ls_dataset *d, const char *name);
 /* An unlabelled domain whose bands (names, in order) equal a labelled
