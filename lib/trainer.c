@@ -8,6 +8,7 @@
 
 #include "err.h"
 #include "critic.h"
+#include "progress.h"
 #include "trainer.h"
 
 void ls_train_defaults(struct ls_train_opts *o)
@@ -484,6 +485,10 @@ int ls_train_run(const struct ls_train_opts *o, struct ls_dataset *d)
 	int rc = setup(&r);
 	int *batches = ls_xmalloc((d->n + 1) * sizeof *batches), *sizes = ls_xmalloc((d->n + 1) * sizeof *sizes);
 	double iou[256];
+	struct ls_progress prog;
+	long per_epoch = (r.ntrain + o->batch - 1) / o->batch + r.d->ndom;
+	ls_progress_start(&prog, "training", per_epoch * (o->epochs - r.epoch));
+	long done = 0;
 	for (int e = r.epoch; rc == 0 && e < o->epochs; e++) {
 		double t0 = now(), sum = 0;
 		int nb = next_batches(&r, batches, sizes), steps = 0;
@@ -495,7 +500,9 @@ int ls_train_run(const struct ls_train_opts *o, struct ls_dataset *d)
 			else
 				sum += step(&r, r.order + batches[b], sizes[b]);
 			steps++;
+			ls_progress_update(&prog, ++done);
 		}
+		ls_progress_end(&prog);
 		double vl = r.nval ? validate(&r, iou) : NAN, train_loss = steps ? sum / steps : NAN;
 		double fg = 0;
 		int nfg = 0;
