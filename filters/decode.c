@@ -22,12 +22,15 @@ static const struct ls_cmd cmd = {
 	"encode --model m.model < tiles | decode --model m.model | stitch probs.tif", opts
 };
 
+static int run(void *ctx, const struct ls_frame *in, struct ls_frame *out)
+{
+	return ls_infer_decode(ctx, in, out, class_index);
+}
+
 int main(int argc, char **argv)
 {
 	struct ls_strlist pos;
 	struct ls_infer in;
-	struct ls_frame f, out;
-	int rc;
 	ls_blas_init(argv);
 	ls_opt_parse(&cmd, argc, argv, &pos);
 	if (!model_path || pos.n > 1)
@@ -35,23 +38,7 @@ int main(int argc, char **argv)
 	ls_threads_set(ls_threads);
 	if (ls_infer_open(&in, model_path, NULL) < 0)
 		ls_die_err();
-	struct ls_reader *r = ls_reader_open_path(pos.n ? pos.v[0] : "-");
-	struct ls_writer *w = ls_writer_open(1, "stdout");
-	if (!w)
-		ls_die_err();
-	ls_frame_init(&f);
-	ls_frame_init(&out);
-	while ((rc = ls_reader_next(r, &f)) == 1) {
-		if (ls_infer_decode(&in, &f, &out, class_index) < 0)
-			ls_die_err();
-		ls_writer_put_or_die(w, &out);
-	}
-	if (rc < 0)
-		ls_die_err();
-	ls_writer_close_or_die(w);
-	ls_frame_free(&f);
-	ls_frame_free(&out);
-	ls_reader_close(r);
+	ls_map_stream(pos.n ? pos.v[0] : "-", run, &in);
 	ls_infer_close(&in);
 	return 0;
 }

@@ -1108,3 +1108,26 @@ int ls_reader_next(struct ls_reader *r, struct ls_frame *f)
 		r->any |= k > 0;
 	}
 }
+
+void ls_map_stream(const char *in, ls_map_fn fn, void *ctx)
+{
+	struct ls_frame f, out;
+	int rc;
+	struct ls_reader *r = ls_reader_open_path(in);
+	struct ls_writer *w = ls_writer_open(1, "stdout");
+	if (!w)
+		ls_die_err();
+	ls_frame_init(&f);
+	ls_frame_init(&out);
+	while ((rc = ls_reader_next(r, &f)) == 1) {
+		if (fn(ctx, &f, &out) < 0)
+			ls_die_err();
+		ls_writer_put_or_die(w, &out);
+	}
+	if (rc < 0)
+		ls_die_err();
+	ls_writer_close_or_die(w);
+	ls_frame_free(&f);
+	ls_frame_free(&out);
+	ls_reader_close(r);
+}

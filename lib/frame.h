@@ -121,6 +121,12 @@ uint64_t ls_reader_frames(const struct ls_reader *r);
 uint64_t ls_reader_bytes(const struct ls_reader *r);
 void ls_reader_close(struct ls_reader *r);
 
+/* The loop of a filter that maps each frame to one output frame: read `in`
+ * ("-" = stdin), call fn, write the result to stdout, close with a trailer.
+ * fn returns -1 with ls_err set to stop; the program then dies with it. */
+typedef int (*ls_map_fn)(void *ctx, const struct ls_frame *in, struct ls_frame *out);
+void ls_map_stream(const char *in, ls_map_fn fn, void *ctx);
+
 /* Open "-" or NULL as stdin, otherwise the named file; dies on failure. */
 struct ls_reader *ls_reader_open_path(const char *path);
 
