@@ -10,6 +10,8 @@
 #   --eval IMG [--eval-labels L]   rasters to map and score (default: the target rasters)
 #   --gsd METRES          common ground sample distance (default: each raster's own)
 #   --seed N              random seed (default 1)
+#   --norm per-raster|per-domain   band statistics fitted on each raster alone (default),
+#                         or pooled over all rasters of a domain
 #   --out DIR             outputs: model, probs_*.tif, buildings_*.gpkg, metrics.json
 # Tuning: --epochs N (12) --tile N (128) --overlap N (32) --width N (16) --batch N (8)
 #         --lr R (0.002) --class-weights W0,W1 (1,3) --label-class N (class burned for
@@ -23,12 +25,12 @@ set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
 BIN=${BIN:-$here/bin}
 export GDAL_PAM_ENABLED=NO
-method="" out="" gsd="" seed=1 epochs=12 tile=128 overlap=32 width=16 batch=8 lr=0.002 label_class=1 cw=1,3 lambda=0.1 ncritic=5 level=pixel awarm=2
+method="" out="" gsd="" seed=1 epochs=12 tile=128 overlap=32 width=16 batch=8 lr=0.002 label_class=1 cw=1,3 norm=per-raster lambda=0.1 ncritic=5 level=pixel awarm=2
 src=() srcl=() tgt=() tgtl=() ev=() evl=()
 die() { echo "adapt: $*" >&2; exit 2; }
 while [ $# -gt 0 ]; do
 	case $1 in
-	--method) method=$2 ;; --out) out=$2 ;; --gsd) gsd=$2 ;; --seed) seed=$2 ;;
+	--method) method=$2 ;; --out) out=$2 ;; --gsd) gsd=$2 ;; --seed) seed=$2 ;; --norm) norm=$2 ;;
 	--source) src+=("$2") ;; --source-labels) srcl+=("$2") ;;
 	--target) tgt+=("$2") ;; --target-labels) tgtl+=("$2") ;;
 	--eval) ev+=("$2") ;; --eval-labels) evl+=("$2") ;;
@@ -44,6 +46,7 @@ done
 case $method in source-only|oracle|wdgrl) ;; dsn) die "--method dsn is not implemented yet (source-only, wdgrl, oracle)" ;; *) die "unknown --method $method" ;; esac
 [ ${#src[@]} -gt 0 ] && [ ${#src[@]} -eq ${#srcl[@]} ] || die "give --source and --source-labels in pairs"
 [ ${#tgt[@]} -gt 0 ] || die "give at least one --target raster"
+case $norm in per-raster|per-domain) ;; *) die "--norm must be per-raster or per-domain" ;; esac
 [ ${#ev[@]} -gt 0 ] || ev=("${tgt[@]}")
 [ ${#evl[@]} -eq 0 ] || [ ${#evl[@]} -eq ${#ev[@]} ] || die "give one --eval-labels per --eval raster"
 if [ "$method" = oracle ]; then [ ${#tgtl[@]} -eq ${#tgt[@]} ] || die "oracle needs one --target-labels per --target"; fi
@@ -51,24 +54,35 @@ mkdir -p "$out"
 G=(); [ -n "$gsd" ] && G=(--gsd "$gsd")
 log() { echo "adapt: $*" >&2; }
 
-log "[1/5] tiling ${#src[@]} source raster(s) with labels"
-: >"$out/source.frames"
-for i in "${!src[@]}"; do
-	"$BIN"/tile --quiet --size "$tile" --overlap "$overlap" "${G[@]}" --domain source --min-valid 0.5 \
-		--labels "${srcl[$i]}" --class "$label_class" "${src[$i]}" >>"$out/source.frames"
-done
-"$BIN"/normalise-bands --fit "$out/source.stats" <"$out/source.frames"
-"$BIN"/normalise-bands --stats "$out/source.stats" <"$out/source.frames" >"$out/source.norm.frames"
+# tile_domain DOMAIN NAME IMG [LABELS]: append IMG's tiles to NAME.frames (raw)
+# and, per raster, fit its statistics and append its normalised tiles.
+tile_domain() {
+	local dom=$1 name=$2 img=$3 lab=${4:-} k=$5 L=()
+	[ -n "$lab" ] && L=(--labels "$lab" --class "$label_class")
+	"$BIN"/tile --quiet --size "$tile" --overlap "$overlap" "${G[@]}" --domain "$dom" --min-valid 0.5 "${L[@]}" \
+		"$img" >"$out/$name.$k.frames"
+	if [ "$norm" = per-raster ]; then
+		"$BIN"/normalise-bands --fit "$out/$name.$k.stats" <"$out/$name.$k.frames"
+		"$BIN"/normalise-bands --stats "$out/$name.$k.stats" <"$out/$name.$k.frames" >>"$out/$name.norm.frames"
+	fi
+	cat "$out/$name.$k.frames" >>"$out/$name.frames"
+	rm -f "$out/$name.$k.frames"
+}
 
-log "[2/5] target statistics from ${#tgt[@]} target raster(s)"
-: >"$out/target.frames"
+log "[1/5] tiling ${#src[@]} source raster(s) with labels (statistics $norm)"
+: >"$out/source.frames"; : >"$out/source.norm.frames"
+for i in "${!src[@]}"; do tile_domain source source "${src[$i]}" "${srcl[$i]}" "$i"; done
+"$BIN"/normalise-bands --fit "$out/source.stats" <"$out/source.frames"
+[ "$norm" = per-domain ] && "$BIN"/normalise-bands --stats "$out/source.stats" <"$out/source.frames" >"$out/source.norm.frames"
+
+log "[2/5] tiling ${#tgt[@]} target raster(s)"
+: >"$out/target.frames"; : >"$out/target.norm.frames"
 for i in "${!tgt[@]}"; do
-	L=(); [ "$method" = oracle ] && L=(--labels "${tgtl[$i]}" --class "$label_class")
-	"$BIN"/tile --quiet --size "$tile" --overlap "$overlap" "${G[@]}" --domain target --min-valid 0.5 "${L[@]}" \
-		"${tgt[$i]}" >>"$out/target.frames"
+	lab=""; [ "$method" = oracle ] && lab=${tgtl[$i]}
+	tile_domain target target "${tgt[$i]}" "$lab" "$i"
 done
 "$BIN"/normalise-bands --fit "$out/target.stats" <"$out/target.frames"
-"$BIN"/normalise-bands --stats "$out/target.stats" <"$out/target.frames" >"$out/target.norm.frames"
+[ "$norm" = per-domain ] && "$BIN"/normalise-bands --stats "$out/target.stats" <"$out/target.frames" >"$out/target.norm.frames"
 
 log "[3/5] training ($method, $epochs epochs)"
 train=(--source "$out/source.norm.frames" --method source-only)
@@ -77,14 +91,20 @@ train=(--source "$out/source.norm.frames" --method source-only)
 	--lambda "$lambda" --n-critic "$ncritic" --critic-level "$level" --adapt-warmup "$awarm")
 "$BIN"/critic-train --model "$out/model" "${train[@]}" --epochs "$epochs" --batch "$batch" --lr "$lr" \
 	--width "$width" --seed "$seed" --class-weights "$cw" --metrics "$out/train.jsonl"
-rm -f "$out/source.frames" "$out/target.frames"
+rm -f "$out/source.frames" "$out/target.frames" "$out"/source.*.stats "$out"/target.*.stats
 
 log "[4/5] mapping ${#ev[@]} raster(s)"
 names=()
 for i in "${!ev[@]}"; do
 	name=$(basename "${ev[$i]}"); name=${name%.*}; names+=("$name")
+	stats=$out/target.stats
+	if [ "$norm" = per-raster ]; then	# the raster's own statistics (no labels are read)
+		stats=$out/eval_$name.stats
+		"$BIN"/tile --quiet --size "$tile" --overlap "$overlap" "${G[@]}" --domain target "${ev[$i]}" |
+			"$BIN"/normalise-bands --fit "$stats"
+	fi
 	"$BIN"/tile --quiet --size "$tile" --overlap "$overlap" "${G[@]}" --domain target "${ev[$i]}" |
-		"$BIN"/normalise-bands --stats "$out/target.stats" |
+		"$BIN"/normalise-bands --stats "$stats" |
 		"$BIN"/encode --model "$out/model" |
 		"$BIN"/decode --model "$out/model" |
 		"$BIN"/stitch --quiet "$out/probs_$name.tif"
