@@ -175,19 +175,12 @@ int main(int argc, char **argv)
 	printf(",\"reference\":");
 	ls_json_str(stdout, ref_path);
 	printf(",\"scored_pixels\":%llu,\"classes\":{", (unsigned long long)scored);
-	double iou[256], f1[256];
+	struct ls_class_score *sc = ls_xcalloc(kc, sizeof *sc);
 	for (int c = 0; c < kc; c++) {
-		uint64_t tp = conf[c * kc + c], fp = 0, fn = 0;
-		for (int j = 0; j < kc; j++)
-			if (j != c) {
-				fp += conf[j * kc + c];
-				fn += conf[c * kc + j];
-			}
-		double p = tp + fp ? (double)tp / (tp + fp) : 0, rc = tp + fn ? (double)tp / (tp + fn) : 0;
-		iou[c] = tp + fp + fn ? (double)tp / (tp + fp + fn) : 0;
-		f1[c] = p + rc > 0 ? 2 * p * rc / (p + rc) : 0;
+		ls_class_score(conf, kc, c, &sc[c]);
 		printf("%s\"%s\":{\"iou\":%.6f,\"precision\":%.6f,\"recall\":%.6f,\"f1\":%.6f,\"ref_pixels\":%llu}", c ? "," : "",
-		       c < 4 ? names[c] : "class", iou[c], p, rc, f1[c], (unsigned long long)(tp + fn));
+		       c < 4 ? names[c] : "class", sc[c].iou, sc[c].precision, sc[c].recall, sc[c].f1,
+		       (unsigned long long)sc[c].ref);
 	}
 	printf("},\"confusion\":[");
 	for (int a = 0; a < kc; a++) {
@@ -198,7 +191,7 @@ int main(int argc, char **argv)
 	}
 	printf("]");
 	for (int c = 1; c < kc && c < 4; c++)
-		printf(",\"%s_iou\":%.6f,\"%s_f1\":%.6f", names[c], iou[c], names[c], f1[c]);
+		printf(",\"%s_iou\":%.6f,\"%s_f1\":%.6f", names[c], sc[c].iou, names[c], sc[c].f1);
 	struct ls_match om = { 0 }, pm = { 0 };
 	if (ref_path) {
 		int32_t *pid = ls_xmalloc(n * sizeof *pid), *rid = ls_xmalloc(n * sizeof *rid);
@@ -257,14 +250,9 @@ int main(int argc, char **argv)
 	printf("}\n");
 	if (!ls_quiet) {
 		fprintf(stderr, "%-12s %8s %9s %8s %8s\n", "class", "IoU", "precision", "recall", "F1");
-		for (int c = 0; c < kc && ref_path; c++) {
-			uint64_t tp = conf[c * kc + c], fp = 0, fn = 0;
-			for (int j = 0; j < kc; j++)
-				if (j != c)
-					fp += conf[j * kc + c], fn += conf[c * kc + j];
-			fprintf(stderr, "%-12s %8.3f %9.3f %8.3f %8.3f\n", c < 4 ? names[c] : "class", iou[c],
-				tp + fp ? (double)tp / (tp + fp) : 0, tp + fn ? (double)tp / (tp + fn) : 0, f1[c]);
-		}
+		for (int c = 0; c < kc && ref_path; c++)
+			fprintf(stderr, "%-12s %8.3f %9.3f %8.3f %8.3f\n", c < 4 ? names[c] : "class", sc[c].iou,
+				sc[c].precision, sc[c].recall, sc[c].f1);
 		if (ref_path)
 			fprintf(stderr, "objects (%s, IoU >= %.2f): F1 %.3f, precision %.3f, recall %.3f (%ld matched of %ld predicted, %ld reference)\n",
 				object_class < 4 ? names[object_class] : "class", min_iou, om.f1, om.precision, om.recall,
@@ -280,6 +268,7 @@ int main(int argc, char **argv)
 	free(valid);
 	free(ref);
 	free(conf);
+	free(sc);
 	ls_raster_close(&r);
 	return 0;
 }

@@ -89,7 +89,7 @@ static int plan(const struct ls_stats *s, const struct ls_frame *f, int *map, in
 	return nout;
 }
 
-static void apply_frame(const struct ls_stats *s, struct ls_frame *in, struct ls_frame *out, const int *map,
+static void apply_frame(const struct ls_stats *s, const struct ls_frame *in, struct ls_frame *out, const int *map,
 			const int *st, int nout)
 {
 	int64_t shape[3] = { nout, ls_frame_h(in), ls_frame_w(in) };
@@ -131,30 +131,30 @@ static void apply_frame(const struct ls_stats *s, struct ls_frame *in, struct ls
 	ls_frame_chain_push(out, "normalise-bands");
 }
 
-static void apply(struct ls_reader *r)
-{
+struct applying {
 	struct ls_stats s;
-	struct ls_frame in, out;
-	int rc, map[4096], st[4096], nout = -1;
-	if (ls_stats_read(&s, stats_path) < 0)
+	int map[4096], st[4096];
+};
+
+static int apply_one(void *ctx, const struct ls_frame *in, struct ls_frame *out)
+{
+	struct applying *a = ctx;
+	int nout;
+	if (ls_frame_c(in) > 4096)
+		return ls_err("frame %s has %lld bands (at most 4096)", in->key, (long long)ls_frame_c(in));
+	if ((nout = plan(&a->s, in, a->map, a->st)) < 0)
+		return -1;
+	apply_frame(&a->s, in, out, a->map, a->st, nout);
+	return 0;
+}
+
+static void apply(const char *path)
+{
+	static struct applying a;
+	if (ls_stats_read(&a.s, stats_path) < 0)
 		ls_die_err();
-	struct ls_writer *w = ls_writer_open(1, "stdout");
-	if (!w)
-		ls_die_err();
-	ls_frame_init(&in);
-	ls_frame_init(&out);
-	while ((rc = ls_reader_next(r, &in)) == 1) {
-		if (ls_frame_c(&in) > 4096 || (nout = plan(&s, &in, map, st)) < 0)
-			ls_die_err();
-		apply_frame(&s, &in, &out, map, st, nout);
-		ls_writer_put_or_die(w, &out);
-	}
-	if (rc < 0)
-		ls_die_err();
-	ls_writer_close_or_die(w);
-	ls_frame_free(&in);
-	ls_frame_free(&out);
-	ls_stats_free(&s);
+	ls_map_stream(path, apply_one, &a);
+	ls_stats_free(&a.s);
 }
 
 int main(int argc, char **argv)
@@ -167,12 +167,13 @@ int main(int argc, char **argv)
 		ls_die(LS_EXIT_USAGE, "percentiles must satisfy 0 <= --plo < --phi <= 100");
 	if (in.n > 1)
 		ls_die(LS_EXIT_USAGE, "at most one input stream");
-	struct ls_reader *r = ls_reader_open_path(in.n ? in.v[0] : "-");
-	if (fit_path)
+	if (fit_path) {
+		struct ls_reader *r = ls_reader_open_path(in.n ? in.v[0] : "-");
 		fit(r);
-	else
-		apply(r);
-	ls_reader_close(r);
+		ls_reader_close(r);
+	} else {
+		apply(in.n ? in.v[0] : "-");
+	}
 	ls_strlist_free(&in);
 	ls_strlist_free(&order);
 	return 0;

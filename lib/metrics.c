@@ -5,6 +5,22 @@
 #include "err.h"
 #include "metrics.h"
 
+void ls_class_score(const uint64_t *conf, int k, int c, struct ls_class_score *s)
+{
+	uint64_t tp = conf[c * k + c], fp = 0, fn = 0;
+	for (int j = 0; j < k; j++)
+		if (j != c) {
+			fp += conf[j * k + c];
+			fn += conf[c * k + j];
+		}
+	s->precision = tp + fp ? (double)tp / (double)(tp + fp) : 0;
+	s->recall = tp + fn ? (double)tp / (double)(tp + fn) : 0;
+	s->iou = tp + fp + fn ? (double)tp / (double)(tp + fp + fn) : 0;
+	s->f1 = s->precision + s->recall > 0 ? 2 * s->precision * s->recall / (s->precision + s->recall) : 0;
+	s->ref = tp + fn;
+	s->pred = tp + fp;
+}
+
 static int32_t find(int32_t *p, int32_t x)
 {
 	while (p[x] != x) {

@@ -11,6 +11,15 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* Pixel scores of class c from a k x k confusion matrix (rows reference,
+ * columns prediction). */
+struct ls_class_score {
+	double iou, precision, recall, f1;
+	uint64_t ref, pred;	/* reference and predicted pixels of the class */
+};
+
+void ls_class_score(const uint64_t *conf, int k, int c, struct ls_class_score *s);
+
 /* Component ids (1..n, 0 = not the class) of pixels equal to cls. Returns n. */
 int32_t ls_components(const uint8_t *cls_raster, int w, int h, int cls, int eight, int32_t *ids);
 

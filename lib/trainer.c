@@ -8,6 +8,7 @@
 
 #include "err.h"
 #include "critic.h"
+#include "metrics.h"
 #include "progress.h"
 #include "trainer.h"
 
@@ -425,13 +426,9 @@ static double validate(struct run *r, double *iou)
 		b += n;
 	}
 	for (int c = 0; c < k; c++) {
-		uint64_t tp = conf[c * k + c], fp = 0, fn = 0;
-		for (int j = 0; j < k; j++)
-			if (j != c) {
-				fp += conf[j * k + c];
-				fn += conf[c * k + j];
-			}
-		iou[c] = tp + fp + fn ? (double)tp / (double)(tp + fp + fn) : NAN;
+		struct ls_class_score sc;
+		ls_class_score(conf, k, c, &sc);
+		iou[c] = sc.ref + sc.pred ? sc.iou : NAN;	/* NAN: neither present nor predicted */
 	}
 	free(conf);
 	return counted ? loss / counted : NAN;

@@ -43,7 +43,7 @@ while [ $# -gt 0 ]; do
 	shift 2 || die "$1 needs a value"
 done
 [ -n "$method" ] && [ -n "$out" ] || die "--method and --out are required (see --help)"
-case $method in source-only|oracle|wdgrl) ;; dsn) die "--method dsn is not implemented yet (source-only, wdgrl, oracle)" ;; *) die "unknown --method $method" ;; esac
+case $method in source-only|oracle|wdgrl) ;; *) die "unknown --method $method (source-only, wdgrl or oracle)" ;; esac
 [ ${#src[@]} -gt 0 ] && [ ${#src[@]} -eq ${#srcl[@]} ] || die "give --source and --source-labels in pairs"
 [ ${#tgt[@]} -gt 0 ] || die "give at least one --target raster"
 case $norm in per-raster|per-domain) ;; *) die "--norm must be per-raster or per-domain" ;; esac
