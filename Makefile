@@ -7,7 +7,7 @@
 
 DATA ?= ../shared/data
 CC ?= cc
-OPT ?= -O2
+OPT ?= -O3
 SANITIZE ?=
 PKGS := gdal libtiff-4 openblas
 MSGPACK_PKG := $(shell pkg-config --exists msgpack-c 2>/dev/null && echo msgpack-c || echo msgpack)

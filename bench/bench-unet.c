@@ -93,6 +93,7 @@ int main(int argc, char **argv)
 	ls_blas_init(argv);
 	ls_opt_parse(&cmd, argc, argv, &pos);
 	ls_threads_set(ls_threads);
+	ls_prof_on = getenv("LANDSHIFT_PROFILE") != NULL;
 	snprintf(spec, sizeof spec, "unet width=%d depth=4 classes=%d stem=bench:%d", width, classes, bands);
 	if (ls_unet_spec_parse(&s, spec) < 0 || ls_unet_init(&m, &s, 1) < 0 || ls_unet_act_init(&a, &m, batch, tile, tile) < 0)
 		ls_die_err();
@@ -109,18 +110,26 @@ int main(int argc, char **argv)
 		double t0 = now();
 		ls_params_zero_grad(&m.params);
 		ls_unet_forward(&m, &a, &x, 0, 1);
-		ls_softmax_xent(&a.logits, lab, NULL, &a.dlogits, NULL);
+		LS_PROF(LS_P_LOSS, ls_softmax_xent(&a.logits, lab, NULL, &a.dlogits, NULL));
 		ls_unet_backward(&m, &a, &a.dlogits, NULL, 0);
-		ls_optim_step(&o, &m.params);
+		LS_PROF(LS_P_OPTIM, ls_optim_step(&o, &m.params));
 		if (i)
 			t_train += now() - t0;
+		else
+			memset(ls_prof_t, 0, sizeof ls_prof_t);
 	}
+	if (ls_prof_on)
+		ls_prof_report("training", t_train);
 	for (int i = 0; i <= steps; i++) {
 		double t0 = now();
 		ls_unet_forward(&m, &a, &x, 0, 0);
 		if (i)
 			t_infer += now() - t0;
+		else
+			memset(ls_prof_t, 0, sizeof ls_prof_t);
 	}
+	if (ls_prof_on)
+		ls_prof_report("inference", t_infer);
 	double first, fwd = model_flops(&m, tile, tile, &first);
 	double train_gf = (3 * fwd - first) * batch * steps / t_train / 1e9, infer_gf = fwd * batch * steps / t_infer / 1e9;
 	double peak = sgemm_rate();

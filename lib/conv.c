@@ -173,10 +173,13 @@ void ls_conv_forward(const struct ls_conv *c, const struct ls_t4 *x, struct ls_t
 	y->h = ho;
 	y->w = wo;
 	int par = parallel_images(x->n, (size_t)ho * wo);
+	double t0 = ls_prof_on ? ls_prof_now() : 0;
 #pragma omp parallel for schedule(static) if (par)
 	for (int i = 0; i < x->n; i++)
 		forward_image(c, ls_t4_img(x, i), x->h, x->w, ls_t4_img(y, i), ho, wo,
 			      ws + (size_t)omp_get_thread_num() * wsz);
+	if (ls_prof_on)
+		ls_prof_t[LS_P_CONV_F] += ls_prof_now() - t0;
 }
 
 static void flip_weights(struct ls_conv *c)
@@ -188,25 +191,32 @@ static void flip_weights(struct ls_conv *c)
 				c->wflip[((size_t)i * c->co + o) * k2 + (k2 - 1 - t)] = c->w->w[((size_t)o * c->ci + i) * k2 + t];
 }
 
-static void backward_image(struct ls_conv *c, const real *x, int h, int w, const real *dy, int ho, int wo, real *dx,
-			   real *col, real *dw)
+/* dW += dY . colᵀ for one image. */
+static void backward_dw(const struct ls_conv *c, const real *x, int h, int w, const real *dy, int ho, int wo, real *col,
+			real *dw)
+{
+	int K = c->ci * c->k * c->k;
+	size_t hwo = (size_t)ho * wo;
+	int rows = chunk_rows(wo);
+	if (is_1x1(c)) {
+		ls_gemm(CblasRowMajor, CblasNoTrans, CblasTrans, c->co, c->ci, (int)hwo, 1, dy, (int)hwo, x, (int)hwo, 1,
+			dw, c->ci);
+		return;
+	}
+	for (int r0 = 0; r0 < ho; r0 += rows) {
+		int r1 = r0 + rows > ho ? ho : r0 + rows, p = (r1 - r0) * wo;
+		im2col(x, c->ci, h, w, c->k, c->stride, c->pad, r0, r1, wo, col);
+		ls_gemm(CblasRowMajor, CblasNoTrans, CblasTrans, c->co, K, p, 1, dy + (size_t)r0 * wo, (int)hwo, col, p, 1,
+			dw, K);
+	}
+}
+
+/* dX for one image. */
+static void backward_dx(const struct ls_conv *c, int h, int w, const real *dy, int ho, int wo, real *dx, real *col)
 {
 	int K = c->ci * c->k * c->k;
 	size_t hwo = (size_t)ho * wo, hw = (size_t)h * w;
 	int rows = chunk_rows(wo);
-	/* weight gradient: dW += dY . colᵀ */
-	if (is_1x1(c))
-		ls_gemm(CblasRowMajor, CblasNoTrans, CblasTrans, c->co, c->ci, (int)hwo, 1, dy, (int)hwo, x, (int)hwo, 1,
-			dw, c->ci);
-	else
-		for (int r0 = 0; r0 < ho; r0 += rows) {
-			int r1 = r0 + rows > ho ? ho : r0 + rows, p = (r1 - r0) * wo;
-			im2col(x, c->ci, h, w, c->k, c->stride, c->pad, r0, r1, wo, col);
-			ls_gemm(CblasRowMajor, CblasNoTrans, CblasTrans, c->co, K, p, 1, dy + (size_t)r0 * wo, (int)hwo,
-				col, p, 1, dw, K);
-		}
-	if (!dx)
-		return;
 	if (is_1x1(c)) {
 		ls_gemm(CblasRowMajor, CblasTrans, CblasNoTrans, c->ci, (int)hw, c->co, 1, c->w->w, c->ci, dy, (int)hwo,
 			0, dx, (int)hw);
@@ -248,11 +258,23 @@ void ls_conv_backward(struct ls_conv *c, const struct ls_t4 *x, const struct ls_
 			flip_weights(c);
 	}
 	int par = parallel_images(x->n, (size_t)x->h * x->w);
+	double t0 = ls_prof_on ? ls_prof_now() : 0;
 #pragma omp parallel for schedule(static) if (par)
 	for (int i = 0; i < x->n; i++) {
 		int t = omp_get_thread_num();
-		backward_image(c, ls_t4_img(x, i), x->h, x->w, ls_t4_img(dy, i), dy->h, dy->w,
-			       dx ? ls_t4_img(dx, i) : NULL, ws + (size_t)t * wsz, c->dw_part + (size_t)t * nw);
+		backward_dw(c, ls_t4_img(x, i), x->h, x->w, ls_t4_img(dy, i), dy->h, dy->w, ws + (size_t)t * wsz,
+			    c->dw_part + (size_t)t * nw);
+	}
+	if (ls_prof_on)
+		ls_prof_t[LS_P_CONV_DW] += ls_prof_now() - t0;
+	if (dx) {
+		t0 = ls_prof_on ? ls_prof_now() : 0;
+#pragma omp parallel for schedule(static) if (par)
+		for (int i = 0; i < x->n; i++)
+			backward_dx(c, x->h, x->w, ls_t4_img(dy, i), dy->h, dy->w, ls_t4_img(dx, i),
+				    ws + (size_t)omp_get_thread_num() * wsz);
+		if (ls_prof_on)
+			ls_prof_t[LS_P_CONV_DX] += ls_prof_now() - t0;
 	}
 	for (int t = 0; t < nt; t++)
 		for (size_t j = 0; j < nw; j++)

@@ -15,12 +15,15 @@ static double block_sum(const real *x, size_t n, real shift)
 	for (size_t i = 0; i < n; i += 256) {
 		size_t e = i + 256 < n ? i + 256 : n;
 		real acc = 0;
-		if (shift == 0)
+		if (shift == 0) {
+#pragma omp simd reduction(+ : acc)
 			for (size_t j = i; j < e; j++)
 				acc += x[j];
-		else
+		} else {
+#pragma omp simd reduction(+ : acc)
 			for (size_t j = i; j < e; j++)
 				acc += (x[j] - shift) * (x[j] - shift);
+		}
 		total += acc;
 	}
 	return total;
@@ -32,17 +35,20 @@ static void bn_grad_sums(const real *x, const real *y, const real *dy, size_t n,
 	for (size_t i = 0; i < n; i += 256) {
 		size_t e = i + 256 < n ? i + 256 : n;
 		real a = 0, b = 0;
-		if (y)
+		if (y) {
+#pragma omp simd reduction(+ : a, b)
 			for (size_t j = i; j < e; j++) {
 				real g = y[j] > 0 ? dy[j] : 0;
 				a += g;
 				b += g * (x[j] - mean);
 			}
-		else
+		} else {
+#pragma omp simd reduction(+ : a, b)
 			for (size_t j = i; j < e; j++) {
 				a += dy[j];
 				b += dy[j] * (x[j] - mean);
 			}
+		}
 		*sg += a;
 		*sgx += b;
 	}
@@ -146,8 +152,11 @@ void ls_bn_backward(struct ls_bn *b, const struct ls_t4 *x, const struct ls_t4 *
 			real *q = ls_t4_img(dx, n) + c * hw;
 			real km = k * (real)m, ka = k * a, kb = k * is * bb;
 			if (act)
-				for (size_t i = 0; i < hw; i++)
-					q[i] = (act[i] > 0 ? km * d[i] : 0) - ka - (p[i] - mean) * kb;
+#pragma omp simd
+				for (size_t i = 0; i < hw; i++) {
+					real g = act[i] > 0 ? d[i] : 0;
+					q[i] = km * g - ka - (p[i] - mean) * kb;
+				}
 			else
 				for (size_t i = 0; i < hw; i++)
 					q[i] = km * d[i] - ka - (p[i] - mean) * kb;

@@ -85,6 +85,26 @@ void ls_threads_set(int n);	/* 0 = all cores */
 void ls_blas_init(char **argv);
 void ls_blas_threads(int n);
 
+/* Where the time of a step goes: with LANDSHIFT_PROFILE set (or
+ * ls_prof_on = 1), the model's layers add their wall time to ls_prof_t by
+ * kind, and ls_prof_report prints the table. Off, it costs one branch. */
+enum { LS_P_CONV_F, LS_P_CONV_DW, LS_P_CONV_DX, LS_P_BN_F, LS_P_BN_B, LS_P_POOL, LS_P_UP, LS_P_CAT, LS_P_LOSS,
+       LS_P_OPTIM, LS_P_N };
+extern int ls_prof_on;
+extern double ls_prof_t[LS_P_N];
+double ls_prof_now(void);
+void ls_prof_report(const char *title, double total);
+#define LS_PROF(kind, stmt)                                      \
+	do {                                                     \
+		if (ls_prof_on) {                                \
+			double t_ = ls_prof_now();               \
+			stmt;                                    \
+			ls_prof_t[kind] += ls_prof_now() - t_;   \
+		} else {                                         \
+			stmt;                                    \
+		}                                                \
+	} while (0)
+
 /* He (Kaiming) normal initialisation for a fan-in. */
 void ls_he_init(real *w, size_t n, int fan_in, struct ls_rng *rng);
 

@@ -244,7 +244,7 @@ static void cbr_forward(struct ls_conv *c, struct ls_bn *bn, const struct ls_t4 
 			int train, int dom, real *ws)
 {
 	ls_conv_forward(c, x, z, ws);
-	ls_bn_forward(bn, z, y, train, dom, 1);
+	LS_PROF(LS_P_BN_F, ls_bn_forward(bn, z, y, train, dom, 1));
 }
 
 void ls_unet_encode(struct ls_unet *m, struct ls_unet_act *a, const struct ls_t4 *x, int dom, int train)
@@ -259,7 +259,7 @@ void ls_unet_encode(struct ls_unet *m, struct ls_unet_act *a, const struct ls_t4
 		cbr_forward(&m->enc[l][1].conv, &m->enc[l][1].bn, &a->ea[l][0], &a->ez[l][1], &a->ea[l][1], train, bd,
 			    a->ws);
 		if (l < D - 1) {
-			ls_maxpool_forward(&a->ea[l][1], &a->pool[l]);
+			LS_PROF(LS_P_POOL, ls_maxpool_forward(&a->ea[l][1], &a->pool[l]));
 			in = &a->pool[l];
 		}
 	}
@@ -272,8 +272,8 @@ void ls_unet_decode(struct ls_unet *m, struct ls_unet_act *a, int dom, int train
 	const struct ls_t4 *cur = &a->ea[D - 1][1];
 	for (int l = D - 2; l >= 0; l--) {
 		int cu = a->u[l].c;
-		ls_upsample_forward(cur, a->u[l].d, cu, 0);
-		ls_concat_put(&a->ea[l][1], a->u[l].d, cu, cur->c);
+		LS_PROF(LS_P_UP, ls_upsample_forward(cur, a->u[l].d, cu, 0));
+		LS_PROF(LS_P_CAT, ls_concat_put(&a->ea[l][1], a->u[l].d, cu, cur->c));
 		cbr_forward(&m->dec[l][0].conv, &m->dec[l][0].bn, &a->u[l], &a->dz[l][0], &a->da[l][0], train, bd, a->ws);
 		cbr_forward(&m->dec[l][1].conv, &m->dec[l][1].bn, &a->da[l][0], &a->dz[l][1], &a->da[l][1], train, bd,
 			    a->ws);
@@ -296,7 +296,7 @@ static void cbr_backward(struct ls_conv *c, struct ls_bn *bn, const struct ls_t4
 {
 	struct ls_t4 dy = ls_t4_make(ga, y->n, y->c, y->h, y->w), dz = ls_t4_make(gt, 0, 0, 0, 0),
 		     dx = ls_t4_make(gx, 0, 0, 0, 0);
-	ls_bn_backward(bn, z, y, &dy, &dz);
+	LS_PROF(LS_P_BN_B, ls_bn_backward(bn, z, y, &dy, &dz));
 	ls_conv_backward(c, x, &dz, gx ? &dx : NULL, ws);
 }
 
@@ -327,10 +327,10 @@ void ls_unet_backward(struct ls_unet *m, struct ls_unet_act *a, const struct ls_
 		cbr_backward(&m->dec[l][0].conv, &m->dec[l][0].bn, &a->u[l], &a->dz[l][0], &a->da[l][0], C, B, A, a->ws);
 		int cu = a->u[l].c, cup = cu - a->gskip[l].c;
 		memset(a->gskip[l].d, 0, ls_t4_len(&a->gskip[l]) * sizeof(real));
-		ls_concat_get_add(A, cu, cup, &a->gskip[l]);
+		LS_PROF(LS_P_CAT, ls_concat_get_add(A, cu, cup, &a->gskip[l]));
 		const struct ls_t4 *below = l + 1 < D - 1 ? &a->da[l + 1][1] : &a->ea[D - 1][1];
 		struct ls_t4 gb = ls_t4_make(B, below->n, below->c, below->h, below->w);
-		ls_upsample_backward(A, cu, 0, &gb);
+		LS_PROF(LS_P_UP, ls_upsample_backward(A, cu, 0, &gb));
 		swap(&A, &B);
 	}
 	if (dfeat) {
@@ -351,7 +351,7 @@ encoder:
 		if (l == 0)
 			break;
 		struct ls_t4 gp = ls_t4_make(A, in->n, in->c, in->h, in->w), gx = ls_t4_make(B, 0, 0, 0, 0);
-		ls_maxpool_backward(&a->ea[l - 1][1], &a->pool[l - 1], &gp, &gx);
+		LS_PROF(LS_P_POOL, ls_maxpool_backward(&a->ea[l - 1][1], &a->pool[l - 1], &gp, &gx));
 		size_t n = ls_t4_len(&gx);
 		const real *sk = a->gskip[l - 1].d;
 		for (size_t i = 0; i < n; i++)
