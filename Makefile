@@ -62,7 +62,7 @@ $(BUILD)/tests/%: $(BUILD)/tests/%.o $(LIB)
 	$(CC) $(LDFLAGS) $< $(LIB) $(LDLIBS) -o $@
 
 # The learning core built in double precision, for the gradient checks.
-NN_SRC := lib/nn.c lib/conv.c lib/layers.c lib/unet.c lib/optim.c lib/critic.c
+NN_SRC := lib/nn.c lib/conv.c lib/layers.c lib/unet.c lib/optim.c lib/critic.c lib/dsn.c
 NN_DBL := $(NN_SRC:%.c=$(BUILD)/dbl/%.o)
 $(BUILD)/dbl/%.o: %.c $(wildcard lib/*.h)
 	@mkdir -p $(dir $@)

@@ -229,7 +229,7 @@ static void backward_dx(const struct ls_conv *c, int h, int w, const real *dy, i
 				dx + (size_t)r0 * w, (int)hw);
 		}
 	} else {
-		memset(dx, 0, hw * sizeof *dx);
+		memset(dx, 0, (size_t)c->ci * hw * sizeof *dx);
 		for (int r0 = 0; r0 < ho; r0 += rows) {
 			int r1 = r0 + rows > ho ? ho : r0 + rows, p = (r1 - r0) * wo;
 			ls_gemm(CblasRowMajor, CblasTrans, CblasNoTrans, K, p, c->co, 1, c->w->w, K, dy + (size_t)r0 * wo,

@@ -90,22 +90,47 @@ void ls_critic_input_grad(struct ls_critic *c, const real *x, int n, real s, rea
 		out[i] = s * c->g[i];
 }
 
-/* Gradients of -W: d(-W)/df = -1/m at source points, +1/m at target points. */
-static void w_backward(struct ls_critic *c, const real *x, int m, real df)
+void ls_critic_backward(struct ls_critic *c, const real *x, int n, const real *df, real *dx)
 {
-	size_t nh = (size_t)m * c->h;
-	ls_critic_forward(c, x, m);
-	for (int i = 0; i < m; i++)
-		c->f[i] = df;
-	ls_linear_backward(&c->l3, c->a2, c->f, c->t, m);
+	size_t nh = (size_t)n * c->h;
+	ls_critic_forward(c, x, n);
+	memcpy(c->f, df, (size_t)n * sizeof(real));
+	ls_linear_backward(&c->l3, c->a2, c->f, c->t, n);
 	for (size_t i = 0; i < nh; i++)
 		if (c->z2[i] <= 0)
 			c->t[i] = 0;
-	ls_linear_backward(&c->l2, c->a1, c->t, c->s1, m);
+	ls_linear_backward(&c->l2, c->a1, c->t, c->s1, n);
 	for (size_t i = 0; i < nh; i++)
 		if (c->z1[i] <= 0)
 			c->s1[i] = 0;
-	ls_linear_backward(&c->l1, x, c->s1, NULL, m);
+	ls_linear_backward(&c->l1, x, c->s1, dx, n);
+}
+
+/* Gradients of -W: d(-W)/df = -1/m at source points, +1/m at target points. */
+static void w_backward(struct ls_critic *c, const real *x, int m, real df)
+{
+	for (int i = 0; i < m; i++)
+		c->r[i] = df;
+	ls_critic_backward(c, x, m, c->r, NULL);
+}
+
+double ls_domain_clf_grad(struct ls_critic *c, const real *hs, const real *ht, int m, real *dhs, real *dht)
+{
+	double loss = 0;
+	const real *h[2] = { hs, ht };
+	real *dh[2] = { dhs, dht };
+	for (int k = 0; k < 2; k++) {
+		ls_critic_forward(c, h[k], m);
+		for (int i = 0; i < m; i++) {
+			/* label 1 (source): softplus(-f), d/df = -sigmoid(-f); label 0: softplus(f), sigmoid(f) */
+			double f = k ? c->f[i] : -c->f[i], sp = f > 0 ? f + log1p(exp(-f)) : log1p(exp(f));
+			double sg = 1 / (1 + exp(-f));
+			loss += sp;
+			c->r[i] = (real)((k ? sg : -sg) / (2.0 * m));
+		}
+		ls_critic_backward(c, h[k], m, c->r, dh[k]);
+	}
+	return loss / (2.0 * m);
 }
 
 double ls_critic_grad(struct ls_critic *c, const real *hs, const real *ht, int m, const real *alpha, double gamma,

@@ -31,6 +31,14 @@ double ls_critic_w(struct ls_critic *c, const real *hs, const real *ht, int m);
  * .g; returns W and *gp. alpha[m] in [0,1) mixes the interpolates. */
 double ls_critic_grad(struct ls_critic *c, const real *hs, const real *ht, int m, const real *alpha, double gamma,
 		      double *gp);
+/* Backward of f at n points x for per-point gradients df[n]: adds the
+ * parameter gradients, writes dx[n][d] (when dx). */
+void ls_critic_backward(struct ls_critic *c, const real *x, int n, const real *df, real *dx);
+/* The same MLP as a domain classifier (DANN): logit f, source label 1,
+ * target 0, loss = mean over the 2m points of the logistic loss. Adds the
+ * loss's parameter gradients and writes its input gradients into dhs, dht
+ * (the encoder gets them reversed, times -gamma). Returns the loss. */
+double ls_domain_clf_grad(struct ls_critic *c, const real *hs, const real *ht, int m, real *dhs, real *dht);
 /* Input gradient of f at n points: out[n][d] = grad_h f(h_i), scaled by s. */
 void ls_critic_input_grad(struct ls_critic *c, const real *x, int n, real s, real *out);
 

@@ -8,6 +8,7 @@
 #include "check.h"
 #include "critic.h"
 #include "conv.h"
+#include "dsn.h"
 #include "layers.h"
 #include "unet.h"
 
@@ -75,6 +76,7 @@ static void test_conv(int n, int ci, int co, int kk, int stride, int pad, int bi
 	k.x = ls_t4_make(ls_alloc_real((size_t)n * ci * h * w), n, ci, h, w);
 	k.y = ls_t4_make(ls_alloc_real((size_t)n * co * ho * wo), n, co, ho, wo);
 	k.dx = ls_t4_make(ls_alloc_real((size_t)n * ci * h * w), 0, 0, 0, 0);
+	fill(k.dx.d, (size_t)n * ci * h * w, 9);	/* the backward pass must overwrite, not add */
 	k.r = ls_alloc_real((size_t)n * co * ho * wo);
 	k.ws = ls_alloc_real(ls_conv_ws(&k.c, h, w) * ls_nthreads);
 	fill(k.x.d, ls_t4_len(&k.x), 1);
@@ -450,6 +452,205 @@ static void test_critic(void)
 	free(k.alpha);
 }
 
+
+/* ---- DSN: scale-invariant MSE, difference loss, the whole reconstruction
+ * path, and the domain classifier behind gradient reversal ---- */
+
+struct vec_case {
+	real *a, *b, *r;
+	int n, k;
+	int which;	/* 0: SI-MSE of (a, b); 1: difference loss of (a, b) */
+};
+
+static double vec_loss(void *p)
+{
+	struct vec_case *v = p;
+	if (v->which == 0)
+		return ls_simse(v->a, v->b, (size_t)v->n * v->k, 1, NULL);
+	return ls_diff_loss(v->a, v->b, v->n, v->k, 1, NULL, NULL);
+}
+
+static void test_dsn_losses(void)
+{
+	struct vec_case v = { 0 };
+	v.n = 7;
+	v.k = 5;
+	size_t nk = (size_t)v.n * v.k;
+	v.a = ls_alloc_real(nk);
+	v.b = ls_alloc_real(nk);
+	real *ga = ls_alloc_real(nk), *gb = ls_alloc_real(nk);
+	fill(v.a, nk, 1);
+	fill(v.b, nk, 1);
+	for (size_t i = 0; i < nk; i++)	/* an offset the scale-invariant loss must ignore */
+		v.b[i] += 3;
+	double l = ls_simse(v.a, v.b, nk, 1, gb), l0 = 0;
+	for (size_t i = 0; i < nk; i++)
+		v.b[i] -= 3;
+	l0 = ls_simse(v.a, v.b, nk, 1, NULL);
+	for (size_t i = 0; i < nk; i++)
+		v.b[i] += 3;
+	double e = max_rel_err(v.b, gb, nk, vec_loss, &v, (int)nk);
+	CHECK(e < 1e-6 && fabs(l - l0) < 1e-9, "DSN scale-invariant MSE: gradient %.1e, unchanged by a constant offset", e);
+	v.which = 1;
+	fill(v.a, nk, 1);
+	fill(v.b, nk, 1);
+	double dl = ls_diff_loss(v.a, v.b, v.n, v.k, 1, ga, gb);
+	double ea = max_rel_err(v.a, ga, nk, vec_loss, &v, (int)nk), eb = max_rel_err(v.b, gb, nk, vec_loss, &v, (int)nk);
+	/* codes that differ only by a shift of every row are centred away */
+	real *c2 = ls_alloc_real(nk);
+	for (int i = 0; i < v.n; i++)
+		for (int j = 0; j < v.k; j++)
+			c2[(size_t)i * v.k + j] = v.a[(size_t)i * v.k + j] + 2.5f * (j + 1);
+	double shifted = ls_diff_loss(c2, v.b, v.n, v.k, 1, NULL, NULL);
+	CHECK(ea < 1e-6 && eb < 1e-6 && dl > 0 && fabs(shifted - dl) < 1e-9,
+	      "DSN difference loss through centring and row normalisation: shared %.1e, private %.1e", ea, eb);
+	free(v.a);
+	free(v.b);
+	free(ga);
+	free(gb);
+	free(c2);
+}
+
+struct dsn_case {
+	struct ls_dsn d;
+	struct ls_t4 x, shared;
+	real *rp, *dshared;
+	int dom;
+	real alpha;
+};
+
+static double dsn_loss(void *p)
+{
+	struct dsn_case *k = p;
+	const struct ls_t4 *pc = ls_dsn_private_forward(&k->d, &k->x, k->dom);
+	double l = 0;
+	for (size_t i = 0; i < ls_t4_len(pc); i++)
+		l += k->rp[i] * pc->d[i];
+	memset(k->dshared, 0, ls_t4_len(&k->shared) * sizeof(real));
+	return l + k->alpha * ls_dsn_recon(&k->d, &k->x, &k->shared, k->dom, k->alpha, k->rp, k->dshared);
+}
+
+static void test_dsn(int dom)
+{
+	struct dsn_case k;
+	struct ls_unet_spec s;
+	memset(&k, 0, sizeof k);
+	ls_unet_spec_parse(&s, "unet width=2 depth=3 classes=2 stem=rgb:3 stem=pan:1");
+	ls_dsn_init(&k.d, &s, 2, 8, 8, 3);
+	for (int i = 0; i < k.d.params.n; i++)
+		if (strstr(k.d.params.p[i]->name, "gamma") || strstr(k.d.params.p[i]->name, "beta") ||
+		    strstr(k.d.params.p[i]->name, "bias"))
+			fill(k.d.params.p[i]->w, k.d.params.p[i]->n, 1);
+	k.dom = dom;
+	k.alpha = (real)0.7;
+	k.x = ls_t4_make(ls_alloc_real(2 * s.bands[dom] * 64), 2, s.bands[dom], 8, 8);
+	fill(k.x.d, ls_t4_len(&k.x), 1);
+	int cc = s.width << 2;
+	k.shared = ls_t4_make(ls_alloc_real((size_t)2 * cc * 4), 2, cc, 2, 2);
+	fill(k.shared.d, ls_t4_len(&k.shared), 1);
+	k.rp = ls_alloc_real(ls_t4_len(&k.shared));
+	k.dshared = ls_alloc_real(ls_t4_len(&k.shared));
+	fill(k.rp, ls_t4_len(&k.shared), 0.3);
+	ls_params_zero_grad(&k.d.params);
+	dsn_loss(&k);
+	/* the loss function runs the backward pass too: keep the gradients */
+	real *saved[256];
+	for (int i = 0; i < k.d.params.n && i < 256; i++) {
+		saved[i] = ls_alloc_real(k.d.params.p[i]->n);
+		memcpy(saved[i], k.d.params.p[i]->g, k.d.params.p[i]->n * sizeof(real));
+	}
+	double worst = 0;
+	const char *where = "";
+	int checked = 0;
+	char mine[32];
+	snprintf(mine, sizeof mine, ".%s.", s.dom[dom]);
+	for (int i = 0; i < k.d.params.n; i++) {
+		struct ls_param *p = k.d.params.p[i];
+		if (p->frozen || ((!strncmp(p->name, "private.", 8) || !strncmp(p->name, "recon.out.", 10)) &&
+				  !strstr(p->name, mine) && strcmp(p->name + 10, s.dom[dom])))
+			continue;
+		if (!strncmp(p->name, "recon.out.", 10) && strncmp(p->name + 10, s.dom[dom], strlen(s.dom[dom])))
+			continue;
+		double e = max_rel_err(p->w, saved[i], p->n, dsn_loss, &k, 10);
+		checked++;
+		if (e > worst) {
+			worst = e;
+			where = p->name;
+		}
+	}
+	/* the shared code's gradient (what the shared encoder receives) */
+	real *ds = ls_alloc_real(ls_t4_len(&k.shared));
+	dsn_loss(&k);
+	memcpy(ds, k.dshared, ls_t4_len(&k.shared) * sizeof(real));
+	double es = max_rel_err(k.shared.d, ds, ls_t4_len(&k.shared), dsn_loss, &k, 24);
+	CHECK(worst < 1e-6 && es < 1e-6 && checked >= 10,
+	      "DSN private encoder (%s) + shared decoder, alpha L_recon: %d tensors, worst %.1e (%s); shared code %.1e",
+	      s.dom[dom], checked, worst, where, es);
+	free(ds);
+	for (int i = 0; i < k.d.params.n && i < 256; i++)
+		free(saved[i]);
+	ls_dsn_free(&k.d);
+	free(k.x.d);
+	free(k.shared.d);
+	free(k.rp);
+	free(k.dshared);
+}
+
+struct clf_case {
+	struct ls_critic c;
+	struct ls_params ps;
+	real *hs, *ht, *dhs, *dht;
+	int m;
+};
+
+static double clf_loss(void *p)
+{
+	struct clf_case *k = p;
+	double l = 0;
+	ls_critic_forward(&k->c, k->hs, k->m);
+	for (int i = 0; i < k->m; i++)
+		l += log1p(exp(-(double)k->c.f[i]));
+	ls_critic_forward(&k->c, k->ht, k->m);
+	for (int i = 0; i < k->m; i++)
+		l += log1p(exp((double)k->c.f[i]));
+	return l / (2.0 * k->m);
+}
+
+static void test_domain_clf(void)
+{
+	struct clf_case k;
+	memset(&k, 0, sizeof k);
+	k.m = 5;
+	int d = 4;
+	ls_critic_init(&k.c, &k.ps, d, 6, k.m, &rng);
+	for (int i = 0; i < k.ps.n; i++)
+		if (strstr(k.ps.p[i]->name, "bias"))
+			fill(k.ps.p[i]->w, k.ps.p[i]->n, 0.3);
+	k.hs = ls_alloc_real(k.m * d);
+	k.ht = ls_alloc_real(k.m * d);
+	k.dhs = ls_alloc_real(k.m * d);
+	k.dht = ls_alloc_real(k.m * d);
+	fill(k.hs, k.m * d, 1.5);
+	fill(k.ht, k.m * d, 1.5);
+	ls_params_zero_grad(&k.ps);
+	double l = ls_domain_clf_grad(&k.c, k.hs, k.ht, k.m, k.dhs, k.dht);
+	double worst = 0;
+	for (int i = 0; i < k.ps.n; i++) {
+		double e = max_rel_err(k.ps.p[i]->w, k.ps.p[i]->g, k.ps.p[i]->n, clf_loss, &k, 30);
+		worst = e > worst ? e : worst;
+	}
+	double es = max_rel_err(k.hs, k.dhs, (size_t)k.m * d, clf_loss, &k, k.m * d);
+	double et = max_rel_err(k.ht, k.dht, (size_t)k.m * d, clf_loss, &k, k.m * d);
+	CHECK(worst < 1e-6 && es < 1e-6 && et < 1e-6 && fabs(l - clf_loss(&k)) < 1e-12,
+	      "DANN domain classifier: logistic loss parameter gradient %.1e, input gradients %.1e %.1e", worst, es, et);
+	ls_critic_free(&k.c);
+	ls_params_free(&k.ps);
+	free(k.hs);
+	free(k.ht);
+	free(k.dhs);
+	free(k.dht);
+}
+
 int main(void)
 {
 	ls_rng_seed(&rng, 42);
@@ -457,6 +658,8 @@ int main(void)
 	test_conv(2, 3, 4, 3, 1, 1, 0, 6, 5);
 	test_conv(3, 4, 2, 1, 1, 0, 1, 5, 4);
 	test_conv(2, 2, 3, 3, 2, 1, 1, 7, 6);
+	test_conv(2, 4, 8, 3, 2, 1, 0, 4, 4);
+	test_conv(2, 2, 4, 3, 2, 1, 0, 8, 8);
 	test_conv(1, 2, 3, 5, 1, 2, 0, 6, 6);
 	test_conv(2, 3, 2, 3, 1, 0, 0, 6, 7);
 	test_elementwise(0, "batch norm (train mode)");
@@ -474,5 +677,9 @@ int main(void)
 	test_unet(3, 1);
 	encoder_only = 0;
 	test_critic();
+	test_dsn_losses();
+	test_dsn(0);
+	test_dsn(1);
+	test_domain_clf();
 	return check_failed != 0;
 }
