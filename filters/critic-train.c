@@ -17,7 +17,7 @@ static const struct ls_opt opts[] = {
 	{ "model", LS_OPT_STR, &o.model_path, "FILE", "write the trained model here (checkpoints go to FILE.ckpt)" },
 	{ "source", LS_OPT_LIST, &sources, "FRAMES", "labelled source tiles (normalised), a file or - for stdin" },
 	{ "target", LS_OPT_LIST, &targets, "FRAMES", "unlabelled target tiles (their labels, if any, are never read)" },
-	{ "method", LS_OPT_STR, &o.method, "NAME", "source-only (supervised; also the oracle when given target labels)" },
+	{ "method", LS_OPT_STR, &o.method, "NAME", "source-only (supervised; also the oracle when given target labels), wdgrl or dsn" },
 	{ "epochs", LS_OPT_INT, &o.epochs, "N", "passes over the training tiles" },
 	{ "batch", LS_OPT_INT, &o.batch, "N", "tiles per step" },
 	{ "lr", LS_OPT_DOUBLE, &o.lr, "RATE", "learning rate" },
@@ -37,19 +37,22 @@ static const struct ls_opt opts[] = {
 	{ "select", LS_OPT_STR, &o.select, "HOW", "the epoch kept as MODEL: val-iou or val-loss (source validation), or last" },
 	{ "metrics", LS_OPT_STR, &o.metrics_path, "FILE", "per-epoch metrics as JSON lines" },
 	{ "resume", LS_OPT_FLAG, &o.resume, NULL, "continue from MODEL.ckpt exactly where it stopped" },
-	{ "lambda", LS_OPT_DOUBLE, &o.lambda, "L", "wdgrl: weight of the Wasserstein estimate in the encoder's loss" },
-	{ "gamma", LS_OPT_DOUBLE, &o.gamma, "G", "wdgrl: gradient-penalty weight in the critic's loss" },
-	{ "n-critic", LS_OPT_INT, &o.n_critic, "N", "wdgrl: critic steps per encoder step" },
-	{ "critic-lr", LS_OPT_DOUBLE, &o.critic_lr, "RATE", "wdgrl: critic learning rate (Adam)" },
-	{ "critic-hidden", LS_OPT_INT, &o.critic_hidden, "N", "wdgrl: critic hidden width" },
-	{ "critic-level", LS_OPT_STR, &o.critic_level, "LEVEL", "wdgrl: pixel (bottleneck vectors) or tile (pooled per tile)" },
-	{ "adapt-warmup", LS_OPT_INT, &o.adapt_warmup, "EPOCHS", "wdgrl: source-only epochs before adaptation starts" },
+	{ "lambda", LS_OPT_DOUBLE, &o.lambda, "L", "wdgrl, dsn: weight of the similarity term (the Wasserstein estimate W, or the reversed domain-classifier loss) in the encoder's loss" },
+	{ "gamma", LS_OPT_DOUBLE, &o.gamma, "G", "wdgrl, dsn: gradient-penalty weight in the critic's loss" },
+	{ "n-critic", LS_OPT_INT, &o.n_critic, "N", "wdgrl, dsn: critic steps per encoder step" },
+	{ "critic-lr", LS_OPT_DOUBLE, &o.critic_lr, "RATE", "wdgrl, dsn: critic (or domain classifier) learning rate (Adam)" },
+	{ "critic-hidden", LS_OPT_INT, &o.critic_hidden, "N", "wdgrl, dsn: critic (or domain classifier) hidden width" },
+	{ "critic-level", LS_OPT_STR, &o.critic_level, "LEVEL", "wdgrl, dsn: what the critic sees: pixel (bottleneck vectors) or tile (pooled per tile)" },
+	{ "adapt-warmup", LS_OPT_INT, &o.adapt_warmup, "EPOCHS", "wdgrl, dsn: source-only epochs before adaptation starts" },
+	{ "alpha", LS_OPT_DOUBLE, &o.alpha, "A", "dsn: weight of the scale-invariant reconstruction loss" },
+	{ "beta", LS_OPT_DOUBLE, &o.beta, "B", "dsn: weight of the difference loss between shared and private codes" },
+	{ "similarity", LS_OPT_STR, &o.similarity, "HOW", "dsn: critic (Wasserstein, as WDGRL) or dann (domain classifier behind gradient reversal)" },
 	{ "private-stems", LS_OPT_FLAG, &private_stems, NULL, "give the target its own input stem even when its bands equal the source's" },
 	{ 0 }
 };
 
 static const struct ls_cmd cmd = {
-	"critic-train", "train the UNet-S segmentation model: source-only, oracle, or adapted to a target domain with WDGRL",
+	"critic-train", "train the UNet-S segmentation model: source-only, oracle, or adapted to a target domain with WDGRL or DSN",
 	"--model OUT --source FRAMES [--source FRAMES...] [--target FRAMES...] [options]",
 	"tile --labels b.geojson a.tif | normalise-bands --stats a.stats > a.frames; "
 	"critic-train --model m.model --source a.frames --epochs 20",
@@ -65,8 +68,13 @@ int main(int argc, char **argv)
 	ls_opt_parse(&cmd, argc, argv, &pos);
 	if (!o.model_path || !sources.n || pos.n)
 		ls_die(LS_EXIT_USAGE, "usage: critic-train %s", cmd.usage);
-	if (strcmp(o.method, "source-only") && strcmp(o.method, "oracle") && strcmp(o.method, "wdgrl"))
-		ls_die(LS_EXIT_USAGE, "--method %s is not available (source-only, oracle or wdgrl)", o.method);
+	if (strcmp(o.method, "source-only") && strcmp(o.method, "oracle") && strcmp(o.method, "wdgrl") &&
+	    strcmp(o.method, "dsn"))
+		ls_die(LS_EXIT_USAGE, "--method %s is not available (source-only, oracle, wdgrl or dsn)", o.method);
+	if ((!strcmp(o.method, "wdgrl") || !strcmp(o.method, "dsn")) && !targets.n)
+		ls_die(LS_EXIT_USAGE, "--method %s needs unlabelled target tiles (--target)", o.method);
+	if (strcmp(o.similarity, "critic") && strcmp(o.similarity, "dann"))
+		ls_die(LS_EXIT_USAGE, "--similarity must be critic or dann, not %s", o.similarity);
 	if (o.epochs < 1 || o.batch < 1 || o.batch > 256 || !(o.lr > 0) || o.val_frac < 0 || o.val_frac >= 1)
 		ls_die(LS_EXIT_USAGE, "need --epochs >= 1, --batch 1..256, --lr > 0 and 0 <= --val-frac < 1");
 	if (strcmp(o.select, "val-iou") && strcmp(o.select, "val-loss") && strcmp(o.select, "last"))

@@ -10,6 +10,7 @@
 #include "critic.h"
 #include "metrics.h"
 #include "progress.h"
+#include "dsn.h"
 #include "trainer.h"
 
 void ls_train_defaults(struct ls_train_opts *o)
@@ -37,6 +38,9 @@ void ls_train_defaults(struct ls_train_opts *o)
 	o->adapt_warmup = 2;
 	o->critic_level = "pixel";
 	o->select = "val-iou";
+	o->alpha = 0.1;
+	o->beta = 0.05;
+	o->similarity = "critic";
 }
 
 struct run {
@@ -54,7 +58,7 @@ struct run {
 	double best_val;
 	FILE *metrics;
 	char ckpt[4096];
-	/* WDGRL */
+	/* WDGRL, and the similarity term of DSN */
 	int wdgrl, *tgt, ntgt;
 	struct ls_unet_act act_t;
 	struct ls_critic critic;
@@ -63,6 +67,12 @@ struct run {
 	real *hs, *ht, *gfs, *gft, *alpha;
 	int npts;
 	double last_w, last_gp;
+	/* DSN */
+	int dsn, dann;
+	struct ls_dsn net_dsn;
+	struct ls_optim dopt;
+	real *hc, *hp, *dhc, *dhp, *dpriv, *tmp;
+	double last_recon, last_diff, last_dom;
 };
 
 static double now(void)
@@ -111,6 +121,15 @@ static void describe(struct run *r)
 			 r->o->lambda, r->o->gamma, r->o->n_critic, r->o->critic_lr, r->o->critic_hidden, r->o->critic_level,
 			 r->o->adapt_warmup);
 		ls_meta_set(&r->meta, "wdgrl", v);
+	}
+	if (!strcmp(r->o->method, "dsn")) {
+		char v[320];
+		snprintf(v, sizeof v,
+			 "alpha=%g beta=%g lambda=%g similarity=%s gamma=%g n_critic=%d critic_lr=%g critic_hidden=%d level=%s "
+			 "warmup_epochs=%d",
+			 r->o->alpha, r->o->beta, r->o->lambda, r->o->similarity, r->o->gamma, r->o->n_critic, r->o->critic_lr,
+			 r->o->critic_hidden, r->o->critic_level, r->o->adapt_warmup);
+		ls_meta_set(&r->meta, "dsn", v);
 	}
 	ls_meta_set(&r->meta, "target_labels", d->labelled_ignored ? "present-and-ignored" : "none-read");
 	for (int i = 0; i < d->ndom; i++) {
@@ -203,7 +222,7 @@ static int setup_wdgrl(struct run *r)
 	struct ls_rng g;
 	int D = o->depth, h = r->d->s[0].h >> (D - 1), w = r->d->s[0].w >> (D - 1), c = o->width << (D - 1);
 	if (!r->ntgt)
-		return ls_err("--method wdgrl needs unlabelled target tiles (--target)");
+		return ls_err("--method %s needs unlabelled target tiles (--target)", o->method);
 	if (ls_unet_act_init(&r->act_t, &r->net, o->batch, r->d->s[0].h, r->d->s[0].w) < 0)
 		return -1;
 	int pixel = strcmp(o->critic_level, "tile") != 0;
@@ -217,6 +236,29 @@ static int setup_wdgrl(struct run *r)
 	r->gfs = ls_alloc_real((size_t)o->batch * c * h * w);
 	r->gft = ls_alloc_real((size_t)o->batch * c * h * w);
 	r->alpha = ls_alloc_real(r->npts);
+	if (r->dsn) {
+		/* private encoders: one per stream domain for source batches, and
+		 * one more for the target (even when it shares the source's stem) */
+		struct ls_unet_spec spec = r->net.spec;
+		size_t np = (size_t)o->batch * h * w * c;
+		if (spec.ndom >= LS_MAX_DOMAINS)
+			return ls_err("dsn: at most %d domains", LS_MAX_DOMAINS - 1);
+		const struct ls_sample *t0 = &r->d->s[r->tgt[0]];
+		snprintf(spec.dom[spec.ndom], sizeof spec.dom[0], "target");
+		spec.bands[spec.ndom++] = t0->c;
+		if (ls_dsn_init(&r->net_dsn, &spec, o->batch, r->d->s[0].h, r->d->s[0].w, (uint64_t)o->seed) < 0)
+			return -1;
+		r->dopt = r->opt;
+		r->dopt.t = 0;
+		r->hc = ls_alloc_real(np);
+		r->hp = ls_alloc_real(np);
+		r->dhc = ls_alloc_real(np);
+		r->dhp = ls_alloc_real(np);
+		r->dpriv = ls_alloc_real(np);
+		r->tmp = ls_alloc_real(np);
+		ls_info("dsn: private encoders and reconstruction decoder: %zu parameters, %.0f MB of buffers",
+			ls_params_count(&r->net_dsn.params), r->net_dsn.bytes / 1e6);
+	}
 	return 0;
 }
 
@@ -230,6 +272,8 @@ static int setup(struct run *r)
 	r->base = ls_xmalloc(d->n * sizeof *r->base);
 	r->val = ls_xmalloc(d->n * sizeof *r->val);
 	r->wdgrl = !strcmp(o->method, "wdgrl");
+	r->dsn = !strcmp(o->method, "dsn");
+	r->dann = r->dsn && !strcmp(o->similarity, "dann");
 	r->tgt = ls_xmalloc(d->n * sizeof *r->tgt);
 	for (int i = 0; i < d->n; i++) {
 		if (!d->s[i].y) {
@@ -266,7 +310,7 @@ static int setup(struct run *r)
 		ls_strlist_free(&l);
 	}
 	r->y = ls_xmalloc((size_t)o->batch * d->s[0].h * d->s[0].w);
-	if (r->wdgrl && setup_wdgrl(r) < 0)
+	if ((r->wdgrl || r->dsn) && setup_wdgrl(r) < 0)
 		return -1;
 	ls_rng_seed(&r->shuffle, (uint64_t)o->seed * 7919 + 1);
 	ls_rng_seed(&r->aug, (uint64_t)o->seed * 104729 + 2);
@@ -336,54 +380,145 @@ static void from_points(const real *g, const struct ls_t4 *f, real *out, int pix
 		}
 }
 
-/* One WDGRL iteration: n critic steps on -W + gamma GP with the encoder
- * frozen, then the encoder and head on task loss + lambda W. */
-static double step_wdgrl(struct run *r, const int *idx, int n)
+/* The batches of an adaptation step: the source tiles idx[0..n) with their
+ * labels into r->act.in and r->y, and n target tiles drawn at random (of
+ * one domain) into r->act_t.in. */
+static void adapt_batches(struct run *r, const int *idx, int n, struct ls_t4 *xs, struct ls_t4 *xt, int *dom_s,
+			  int *dom_t)
 {
 	const struct ls_train_opts *o = r->o;
 	struct ls_sample *s0 = &r->d->s[idx[0]];
 	size_t img = (size_t)s0->c * s0->h * s0->w, hw = (size_t)s0->h * s0->w;
-	int pixel = strcmp(o->critic_level, "tile") != 0, dom_s = s0->dom;
-	/* the batches: source with labels, target drawn at random */
 	for (int i = 0; i < n; i++)
 		ls_batch_put(&r->d->s[idx[i]], r->act.in + i * img, r->y + i * hw, &o->aug, &r->aug);
-	int ti[256], dom_t = r->d->s[r->tgt[0]].dom;
+	int ti[256], dt = r->d->s[r->tgt[0]].dom;
 	for (int i = 0; i < n; i++) {
 		ti[i] = r->tgt[ls_rng_u64(&r->aug) % (uint64_t)r->ntgt];
-		const struct ls_sample *t = &r->d->s[ti[i]];
-		if (t->dom != dom_t)
+		if (r->d->s[ti[i]].dom != dt)
 			ti[i] = r->tgt[0];
 		ls_batch_put(&r->d->s[ti[i]], r->act_t.in + i * (size_t)r->d->s[ti[i]].c * hw, NULL, &o->aug, &r->aug);
 	}
 	const struct ls_sample *t0 = &r->d->s[ti[0]];
-	struct ls_t4 xs = ls_t4_make(r->act.in, n, s0->c, s0->h, s0->w), xt = ls_t4_make(r->act_t.in, n, t0->c, t0->h, t0->w);
+	*xs = ls_t4_make(r->act.in, n, s0->c, s0->h, s0->w);
+	*xt = ls_t4_make(r->act_t.in, n, t0->c, t0->h, t0->w);
+	*dom_s = s0->dom;
+	*dom_t = dt;
+}
+
+/* The domain-similarity term on the two bottlenecks fs, ft: trains the
+ * critic (n steps on -W + gamma GP) or the domain classifier (one step),
+ * then writes the encoder's gradient of lambda * (W, or the reversed
+ * classifier loss) onto r->gfs and r->gft. */
+static void similarity(struct run *r, const struct ls_t4 *fs, const struct ls_t4 *ft)
+{
+	const struct ls_train_opts *o = r->o;
+	int pixel = strcmp(o->critic_level, "tile") != 0;
+	int m = to_points(fs, r->hs, pixel);
+	to_points(ft, r->ht, pixel);
+	if (r->dann) {
+		ls_params_zero_grad(&r->cparams);
+		size_t nd = (size_t)m * fs->c;
+		real *ds = r->critic.pts, *dt = r->critic.pts + nd;	/* 3m points of room */
+		r->last_dom = ls_domain_clf_grad(&r->critic, r->hs, r->ht, m, ds, dt);
+		ls_optim_step(&r->copt, &r->cparams);
+		for (size_t i = 0; i < nd; i++) {	/* gradient reversal */
+			r->hs[i] = (real)-o->lambda * ds[i];
+			r->ht[i] = (real)-o->lambda * dt[i];
+		}
+	} else {
+		for (int k = 0; k < o->n_critic; k++) {
+			for (int i = 0; i < m; i++)
+				r->alpha[i] = (real)ls_rng_uniform(&r->aug);
+			ls_params_zero_grad(&r->cparams);
+			r->last_w = ls_critic_grad(&r->critic, r->hs, r->ht, m, r->alpha, o->gamma, &r->last_gp);
+			ls_optim_step(&r->copt, &r->cparams);
+		}
+		ls_critic_input_grad(&r->critic, r->hs, m, (real)(o->lambda / m), r->hs);
+		ls_critic_input_grad(&r->critic, r->ht, m, (real)(-o->lambda / m), r->ht);
+	}
+	from_points(r->hs, fs, r->gfs, pixel);
+	from_points(r->ht, ft, r->gft, pixel);
+}
+
+/* One WDGRL iteration: n critic steps on -W + gamma GP with the encoder
+ * frozen, then the encoder and head on task loss + lambda W. */
+static double step_wdgrl(struct run *r, const int *idx, int n)
+{
+	struct ls_t4 xs, xt;
+	int dom_s, dom_t;
+	adapt_batches(r, idx, n, &xs, &xt, &dom_s, &dom_t);
 	ls_unet_forward(&r->net, &r->act, &xs, dom_s, 1);
 	ls_unet_encode(&r->net, &r->act_t, &xt, dom_t, 1);
 	struct ls_t4 *fs = ls_unet_bottleneck(&r->act, &r->net), *ft = ls_unet_bottleneck(&r->act_t, &r->net);
-	int m = to_points(fs, r->hs, pixel);
-	to_points(ft, r->ht, pixel);
-	for (int k = 0; k < o->n_critic; k++) {
-		for (int i = 0; i < m; i++)
-			r->alpha[i] = (real)ls_rng_uniform(&r->aug);
-		ls_params_zero_grad(&r->cparams);
-		r->last_w = ls_critic_grad(&r->critic, r->hs, r->ht, m, r->alpha, o->gamma, &r->last_gp);
-		ls_optim_step(&r->copt, &r->cparams);
-	}
+	similarity(r, fs, ft);
 	/* encoder + head: task loss + lambda W, critic frozen */
 	ls_params_zero_grad(&r->net.params);
 	double loss = ls_softmax_xent(&r->act.logits, r->y, r->cw, &r->act.dlogits, NULL);
-	ls_critic_input_grad(&r->critic, r->hs, m, (real)(o->lambda / m), r->hs);
-	from_points(r->hs, fs, r->gfs, pixel);
 	struct ls_t4 dfs = ls_t4_make(r->gfs, fs->n, fs->c, fs->h, fs->w);
 	ls_unet_backward(&r->net, &r->act, &r->act.dlogits, &dfs, dom_s);
-	ls_critic_input_grad(&r->critic, r->ht, m, (real)(-o->lambda / m), r->ht);
-	from_points(r->ht, ft, r->gft, pixel);
 	struct ls_t4 dft = ls_t4_make(r->gft, ft->n, ft->c, ft->h, ft->w);
 	ls_unet_backward(&r->net, &r->act_t, NULL, &dft, dom_t);
 	ls_optim_step(&r->opt, &r->net.params);
 	if (r->metrics)
 		fprintf(r->metrics, "{\"step\":%ld,\"task_loss\":%.6g,\"w\":%.6g,\"gp\":%.6g}\n", r->opt.t, loss,
 			r->last_w, r->last_gp);
+	return loss;
+}
+
+/* DSN's terms for one domain's batch x with shared code f: the private
+ * code, beta L_difference and alpha L_recon; their gradient on the shared
+ * code is added to g (which holds the similarity gradient), the private
+ * encoder's and the decoder's to the DSN parameters. */
+static void dsn_domain(struct run *r, const struct ls_t4 *x, const struct ls_t4 *f, int dom, real *g, double *recon,
+		       double *diff)
+{
+	const struct ls_train_opts *o = r->o;
+	const struct ls_t4 *pc = ls_dsn_private_forward(&r->net_dsn, x, dom);
+	int np = to_points(f, r->hc, 1);
+	to_points(pc, r->hp, 1);
+	*diff = ls_diff_loss(r->hc, r->hp, np, f->c, (real)o->beta, r->dhc, r->dhp);
+	from_points(r->dhc, f, r->tmp, 1);
+	for (size_t i = 0; i < ls_t4_len(f); i++)
+		g[i] += r->tmp[i];
+	from_points(r->dhp, pc, r->dpriv, 1);
+	*recon = ls_dsn_recon(&r->net_dsn, x, f, dom, (real)o->alpha, r->dpriv, g);
+}
+
+/* One DSN iteration: L_task (source) + alpha L_recon + beta L_difference
+ * (both domains) + lambda L_similarity on the shared codes. */
+static double step_dsn(struct run *r, const int *idx, int n)
+{
+	struct ls_t4 xs, xt;
+	int dom_s, dom_t;
+	double rs, rt, ds, dt;
+	adapt_batches(r, idx, n, &xs, &xt, &dom_s, &dom_t);
+	ls_unet_forward(&r->net, &r->act, &xs, dom_s, 1);
+	ls_unet_encode(&r->net, &r->act_t, &xt, dom_t, 1);
+	struct ls_t4 *fs = ls_unet_bottleneck(&r->act, &r->net), *ft = ls_unet_bottleneck(&r->act_t, &r->net);
+	similarity(r, fs, ft);
+	ls_params_zero_grad(&r->net.params);
+	ls_params_zero_grad(&r->net_dsn.params);
+	double loss = ls_softmax_xent(&r->act.logits, r->y, r->cw, &r->act.dlogits, NULL);
+	dsn_domain(r, &xs, fs, dom_s, r->gfs, &rs, &ds);	/* private encoder of the source's domain */
+	struct ls_t4 dfs = ls_t4_make(r->gfs, fs->n, fs->c, fs->h, fs->w);
+	ls_unet_backward(&r->net, &r->act, &r->act.dlogits, &dfs, dom_s);
+	dsn_domain(r, &xt, ft, r->net_dsn.ndom - 1, r->gft, &rt, &dt);	/* the target's own */
+	struct ls_t4 dft = ls_t4_make(r->gft, ft->n, ft->c, ft->h, ft->w);
+	ls_unet_backward(&r->net, &r->act_t, NULL, &dft, dom_t);
+	ls_optim_step(&r->opt, &r->net.params);
+	ls_optim_step(&r->dopt, &r->net_dsn.params);
+	r->last_recon = (rs + rt) / 2;
+	r->last_diff = (ds + dt) / 2;
+	if (r->metrics) {
+		if (r->dann)
+			fprintf(r->metrics,
+				"{\"step\":%ld,\"task_loss\":%.6g,\"recon\":%.6g,\"diff\":%.6g,\"domain_loss\":%.6g}\n",
+				r->opt.t, loss, r->last_recon, r->last_diff, r->last_dom);
+		else
+			fprintf(r->metrics,
+				"{\"step\":%ld,\"task_loss\":%.6g,\"recon\":%.6g,\"diff\":%.6g,\"w\":%.6g,\"gp\":%.6g}\n",
+				r->opt.t, loss, r->last_recon, r->last_diff, r->last_w, r->last_gp);
+	}
 	return loss;
 }
 
@@ -494,6 +629,8 @@ int ls_train_run(const struct ls_train_opts *o, struct ls_dataset *d)
 				continue;	/* batch norm needs more than one tile */
 			if (r.wdgrl && e >= o->adapt_warmup)
 				sum += step_wdgrl(&r, r.order + batches[b], sizes[b]);
+			else if (r.dsn && e >= o->adapt_warmup)
+				sum += step_dsn(&r, r.order + batches[b], sizes[b]);
 			else
 				sum += step(&r, r.order + batches[b], sizes[b]);
 			steps++;
@@ -512,9 +649,12 @@ int ls_train_run(const struct ls_train_opts *o, struct ls_dataset *d)
 		int improved = !strcmp(o->select, "last") || !r.nval || isnan(score) ? 1 : score < r.best_val;
 		if (improved && r.nval && !isnan(score))
 			r.best_val = score;
-		char wtxt[64] = "";
+		char wtxt[128] = "";
 		if (r.wdgrl && e >= o->adapt_warmup)
 			snprintf(wtxt, sizeof wtxt, ", W %.4f, GP %.4f", r.last_w, r.last_gp);
+		else if (r.dsn && e >= o->adapt_warmup)
+			snprintf(wtxt, sizeof wtxt, ", recon %.4f, diff %.4f, %s %.4f", r.last_recon, r.last_diff,
+				 r.dann ? "domain loss" : "W", r.dann ? r.last_dom : r.last_w);
 		ls_info("epoch %d/%d: loss %.4f, validation loss %.4f, validation IoU %.3f%s, lr %.2g, %.1f s%s", e + 1,
 			o->epochs, train_loss, vl, viou, wtxt, ls_optim_lr(&r.opt, r.opt.t), now() - t0,
 			improved ? " (best)" : "");
@@ -533,7 +673,16 @@ int ls_train_run(const struct ls_train_opts *o, struct ls_dataset *d)
 		rc = ls_err("writing %s failed", o->metrics_path);
 	free(batches);
 	free(sizes);
-	if (r.wdgrl) {
+	if (r.dsn) {
+		ls_dsn_free(&r.net_dsn);
+		free(r.hc);
+		free(r.hp);
+		free(r.dhc);
+		free(r.dhp);
+		free(r.dpriv);
+		free(r.tmp);
+	}
+	if (r.wdgrl || r.dsn) {
 		ls_unet_act_free(&r.act_t);
 		ls_critic_free(&r.critic);
 		ls_params_free(&r.cparams);

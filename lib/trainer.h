@@ -30,10 +30,14 @@ struct ls_train_opts {
 	double lambda, gamma, critic_lr;
 	int n_critic, critic_hidden, adapt_warmup;	/* warm-up in epochs of source-only training */
 	const char *critic_level;	/* "pixel" (bottleneck vectors) or "tile" (pooled) */
+	/* DSN: lambda weighs the similarity term (gamma of the DSN paper;
+	 * --gamma stays the critic's gradient-penalty weight) */
+	double alpha, beta;		/* reconstruction and difference weights */
+	const char *similarity;		/* "critic" (Wasserstein, default) or "dann" (gradient reversal) */
 };
 
 void ls_train_defaults(struct ls_train_opts *o);
-/* Train on d: labelled source tiles, and for wdgrl the unlabelled target
+/* Train on d: labelled source tiles, and for wdgrl and dsn the unlabelled target
  * tiles (whose labels were never read). */
 int ls_train_run(const struct ls_train_opts *o, struct ls_dataset *d);
 

@@ -3,7 +3,7 @@
 # target imagery, and score the map when target labels are given.
 #
 # Inputs (any rasters GDAL reads, any label rasters or OGR vector sources):
-#   --method M            source-only | wdgrl | oracle   (dsn: see README status)
+#   --method M            source-only | wdgrl | dsn | oracle
 #   --source IMG --source-labels LABELS   labelled source rasters (repeatable, in pairs)
 #   --target IMG          unlabelled target rasters (repeatable); adaptation learns from them
 #   --target-labels L     labels of the target rasters, read by the oracle only
@@ -18,6 +18,8 @@
 #         vector labels, 1 = building)
 # WDGRL:  --lambda L (0.1) --n-critic N (5) --critic-level pixel|tile (pixel)
 #         --adapt-warmup EPOCHS (2)
+# DSN:    --alpha A (0.1, reconstruction) --beta B (0.05, difference)
+#         --similarity critic|dann (critic; its weight is --lambda), and the WDGRL options
 # Outputs in DIR: model, source.stats, target.stats, probs_<name>.tif (per-class
 # probabilities on the eval raster's grid), buildings_<name>.gpkg, eval_<name>.json,
 # metrics.json (building_iou, building_f1, object_f1, per raster and overall), train.jsonl.
@@ -25,7 +27,7 @@ set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
 BIN=${BIN:-$here/bin}
 export GDAL_PAM_ENABLED=NO
-method="" out="" gsd="" seed=1 epochs=12 tile=128 overlap=32 width=16 batch=8 lr=0.002 label_class=1 cw=1,3 norm=per-raster lambda=0.1 ncritic=5 level=pixel awarm=2
+method="" out="" gsd="" seed=1 epochs=12 tile=128 overlap=32 width=16 batch=8 lr=0.002 label_class=1 cw=1,3 norm=per-raster lambda=0.1 ncritic=5 level=pixel awarm=2 alpha=0.1 beta=0.05 sim=critic
 src=() srcl=() tgt=() tgtl=() ev=() evl=()
 die() { echo "adapt: $*" >&2; exit 2; }
 while [ $# -gt 0 ]; do
@@ -37,13 +39,14 @@ while [ $# -gt 0 ]; do
 	--epochs) epochs=$2 ;; --tile) tile=$2 ;; --overlap) overlap=$2 ;; --width) width=$2 ;;
 	--batch) batch=$2 ;; --lr) lr=$2 ;; --label-class) label_class=$2 ;; --class-weights) cw=$2 ;;
 	--lambda) lambda=$2 ;; --n-critic) ncritic=$2 ;; --critic-level) level=$2 ;; --adapt-warmup) awarm=$2 ;;
+	--alpha) alpha=$2 ;; --beta) beta=$2 ;; --similarity) sim=$2 ;;
 	-h|--help) sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
 	*) die "unknown argument '$1' (see --help)" ;;
 	esac
 	shift 2 || die "$1 needs a value"
 done
 [ -n "$method" ] && [ -n "$out" ] || die "--method and --out are required (see --help)"
-case $method in source-only|oracle|wdgrl) ;; *) die "unknown --method $method (source-only, wdgrl or oracle)" ;; esac
+case $method in source-only|oracle|wdgrl|dsn) ;; *) die "unknown --method $method (source-only, wdgrl, dsn or oracle)" ;; esac
 [ ${#src[@]} -gt 0 ] && [ ${#src[@]} -eq ${#srcl[@]} ] || die "give --source and --source-labels in pairs"
 [ ${#tgt[@]} -gt 0 ] || die "give at least one --target raster"
 case $norm in per-raster|per-domain) ;; *) die "--norm must be per-raster or per-domain" ;; esac
@@ -88,6 +91,9 @@ log "[3/5] training ($method, $epochs epochs)"
 train=(--source "$out/source.norm.frames" --method source-only)
 [ "$method" = oracle ] && train=(--source "$out/target.norm.frames" --method oracle)
 [ "$method" = wdgrl ] && train=(--source "$out/source.norm.frames" --target "$out/target.norm.frames" --method wdgrl
+	--lambda "$lambda" --n-critic "$ncritic" --critic-level "$level" --adapt-warmup "$awarm")
+[ "$method" = dsn ] && train=(--source "$out/source.norm.frames" --target "$out/target.norm.frames" --method dsn
+	--alpha "$alpha" --beta "$beta" --similarity "$sim"
 	--lambda "$lambda" --n-critic "$ncritic" --critic-level "$level" --adapt-warmup "$awarm")
 "$BIN"/critic-train --model "$out/model" "${train[@]}" --epochs "$epochs" --batch "$batch" --lr "$lr" \
 	--width "$width" --seed "$seed" --class-weights "$cw" --metrics "$out/train.jsonl"

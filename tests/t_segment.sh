@@ -113,3 +113,17 @@ if $BIN/critic-train --model "$T/wd.model" --method wdgrl --source "$T/src.frame
 else
 	fail "wdgrl" "$(tail -n 2 "$T/wd.err")"
 fi
+for sim in critic dann; do
+	key='"w":'; [ $sim = dann ] && key='"domain_loss":'
+	if $BIN/critic-train --model "$T/dsn.model" --method dsn --similarity $sim --source "$T/src.frames" \
+		--target "$T/tgt.frames" --epochs 2 --adapt-warmup 1 --width 4 --metrics "$T/dsn.jsonl" 2>"$T/dsn.err" &&
+		grep -q '"recon":' "$T/dsn.jsonl" && grep -q '"diff":' "$T/dsn.jsonl" && grep -q "$key" "$T/dsn.jsonl" &&
+		grep -aq "similarity=$sim" "$T/dsn.model" && grep -aq 'target_labels present-and-ignored' "$T/dsn.model" &&
+		$BIN/encode --model "$T/dsn.model" <"$T/tgt.frames" | $BIN/decode --model "$T/dsn.model" | $BIN/frame-info --check >/dev/null; then
+		pass "critic-train --method dsn --similarity $sim: reconstruction, difference and similarity logged per step; the model maps the target"
+	else
+		fail "dsn $sim" "$(tail -n 2 "$T/dsn.err")"
+	fi
+done
+must_fail "critic-train --method dsn needs a target" 2 'needs unlabelled target tiles' "$BIN/critic-train --model $T/d.model --method dsn --source $T/src.frames --epochs 1"
+must_fail "critic-train refuses an unknown --similarity" 2 'similarity must be critic or dann' "$BIN/critic-train --model $T/d.model --method dsn --similarity mmd --source $T/src.frames --target $T/tgt.frames"
