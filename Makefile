@@ -80,8 +80,11 @@ demo: all
 bench: all
 	@DATA=$(DATA) bench/run.sh
 
+experiments: all
+	@DATA=$(DATA) pipelines/experiments.sh
+
 clean:
 	rm -rf build bin
 
-.PHONY: all test demo bench clean deps deps-check
+.PHONY: all test demo bench experiments clean deps deps-check
 .SECONDARY:

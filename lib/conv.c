@@ -19,6 +19,7 @@ void ls_conv_init(struct ls_conv *c, struct ls_params *ps, const char *name, int
 	c->pad = pad;
 	snprintf(pn, sizeof pn, "%s.weight", name);
 	c->w = ls_params_add(ps, pn, (size_t)co * ci * k * k, 1);
+	ls_param_shape(c->w, 4, (int64_t[]){ co, ci, k, k });
 	ls_he_init(c->w->w, c->w->n, ci * k * k, rng);
 	if (bias) {
 		snprintf(pn, sizeof pn, "%s.bias", name);

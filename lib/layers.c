@@ -70,6 +70,10 @@ void ls_bn_init(struct ls_bn *b, struct ls_params *ps, const char *name, int c, 
 	b->rmean = ls_params_add(ps, pn, (size_t)c * b->ndom, 0);
 	snprintf(pn, sizeof pn, "%s.running_var", name);
 	b->rvar = ls_params_add(ps, pn, (size_t)c * b->ndom, 0);
+	if (b->ndom > 1) {	/* one row of statistics per domain */
+		ls_param_shape(b->rmean, 2, (int64_t[]){ b->ndom, c });
+		ls_param_shape(b->rvar, 2, (int64_t[]){ b->ndom, c });
+	}
 	b->rmean->frozen = b->rvar->frozen = 1;
 	for (int i = 0; i < c; i++)
 		b->gamma->w[i] = 1;
@@ -327,6 +331,7 @@ void ls_linear_init(struct ls_linear *l, struct ls_params *ps, const char *name,
 	l->out = out;
 	snprintf(pn, sizeof pn, "%s.weight", name);
 	l->w = ls_params_add(ps, pn, (size_t)in * out, 1);
+	ls_param_shape(l->w, 2, (int64_t[]){ out, in });
 	ls_he_init(l->w->w, l->w->n, in, rng);
 	snprintf(pn, sizeof pn, "%s.bias", name);
 	l->b = ls_params_add(ps, pn, (size_t)out, 0);

@@ -47,13 +47,36 @@ static char *meta_text(const struct ls_model_meta *m)
 	return t;
 }
 
-static void put_f32(struct ls_tensor *t, const real *src, size_t n)
+static void put_f32(struct ls_tensor *t, const real *src, const struct ls_param *p)
 {
-	int64_t shape[1] = { (int64_t)n };
-	ls_tensor_alloc(t, LS_F32, 1, shape);
+	ls_tensor_alloc(t, LS_F32, p->ndim, p->shape);
 	float *d = t->data;
-	for (size_t i = 0; i < n; i++)
+	for (size_t i = 0; i < p->n; i++)
 		d[i] = (float)src[i];
+}
+
+/* A stored tensor fits p: its shape, or (files written before shapes
+ * were recorded) one dimension of p->n values. */
+static int fits(const struct ls_tensor *t, const struct ls_param *p)
+{
+	if (t->dtype != LS_F32)
+		return 0;
+	if (t->ndim == 1 && (size_t)t->shape[0] == p->n)
+		return 1;
+	if (t->ndim != p->ndim)
+		return 0;
+	for (int i = 0; i < p->ndim; i++)
+		if (t->shape[i] != p->shape[i])
+			return 0;
+	return 1;
+}
+
+static void shape_text(const int64_t *shape, int ndim, char *buf, size_t n)
+{
+	size_t k = 0;
+	buf[0] = 0;
+	for (int i = 0; i < ndim && k < n; i++)
+		k += (size_t)snprintf(buf + k, n - k, "%s%lld", i ? "x" : "", (long long)shape[i]);
 }
 
 int ls_model_save(const char *path, struct ls_unet *net, const struct ls_model_meta *meta, int with_state)
@@ -81,11 +104,11 @@ int ls_model_save(const char *path, struct ls_unet *net, const struct ls_model_m
 		ls_frame_reset(&f);
 		snprintf(f.kind, sizeof f.kind, "param");
 		ls_frame_set_str(&f.key, p->name);
-		put_f32(&f.t, p->w, p->n);
+		put_f32(&f.t, p->w, p);
 		if (with_state && p->m)
-			put_f32(ls_frame_add_extra(&f, "m", LS_F32, 1, f.t.shape), p->m, p->n);
+			put_f32(ls_frame_add_extra(&f, "m", LS_F32, p->ndim, p->shape), p->m, p);
 		if (with_state && p->v)
-			put_f32(ls_frame_add_extra(&f, "v", LS_F32, 1, f.t.shape), p->v, p->n);
+			put_f32(ls_frame_add_extra(&f, "v", LS_F32, p->ndim, p->shape), p->v, p);
 		rc = ls_writer_put(w, &f);
 	}
 	ls_frame_free(&f);
@@ -148,16 +171,20 @@ static int load_param(const char *path, struct ls_unet *net, const struct ls_fra
 		}
 	if (!p)
 		return ls_err("%s: tensor '%s' does not belong to this architecture", path, f->key);
-	if (f->t.dtype != LS_F32 || f->t.ndim != 1 || (size_t)f->t.shape[0] != p->n)
-		return ls_err("%s: tensor '%s' has %lld values, the architecture needs %zu", path, f->key,
-			      (long long)f->t.shape[0], p->n);
+	if (!fits(&f->t, p)) {
+		char have[96], want[96];
+		shape_text(f->t.shape, f->t.ndim, have, sizeof have);
+		shape_text(p->shape, p->ndim, want, sizeof want);
+		return ls_err("%s: tensor '%s' is %s %s, the architecture needs f32 %s", path, f->key,
+			      ls_dtype_name(f->t.dtype), have, want);
+	}
 	if (seen[idx]++)
 		return ls_err("%s: tensor '%s' appears twice", path, f->key);
 	get_f32(p->w, &f->t, p->n);
 	for (int e = 0; e < f->nextra; e++) {
 		const struct ls_tensor *t = &f->extra[e];
 		real **dst = !strcmp(t->name, "m") ? &p->m : !strcmp(t->name, "v") ? &p->v : NULL;
-		if (!dst || t->dtype != LS_F32 || (size_t)t->shape[0] != p->n)
+		if (!dst || !fits(t, p))
 			return ls_err("%s: tensor '%s' has a malformed optimiser state '%s'", path, f->key, t->name);
 		if (!*dst)
 			*dst = ls_alloc_real(p->n);

@@ -61,10 +61,23 @@ struct ls_param *ls_params_add(struct ls_params *ps, const char *name, size_t n,
 	ps->p[ps->n++] = p;
 	snprintf(p->name, sizeof p->name, "%s", name);
 	p->n = n;
+	p->ndim = 1;
+	p->shape[0] = (int64_t)n;
 	p->w = ls_alloc_real(n);
 	p->g = ls_alloc_real(n);
 	p->decay = decay;
 	return p;
+}
+
+void ls_param_shape(struct ls_param *p, int ndim, const int64_t *shape)
+{
+	int64_t prod = 1;
+	for (int i = 0; i < ndim; i++)
+		prod *= shape[i];
+	if (ndim < 1 || ndim > 4 || prod != (int64_t)p->n)
+		ls_die(LS_EXIT_DATA, "internal error: shape of %zu values given to %s", p->n, p->name);
+	p->ndim = ndim;
+	memcpy(p->shape, shape, ndim * sizeof *shape);
 }
 
 void ls_params_zero_grad(struct ls_params *ps)

@@ -58,6 +58,8 @@ struct ls_param {
 	real *w, *g;
 	real *m, *v;		/* Adam moments or SGD velocity (v unused) */
 	size_t n;
+	int ndim;
+	int64_t shape[4];	/* as stored in model files: [out][in][ky][kx] for a convolution */
 	int decay;		/* weight decay applies (not to BN or biases) */
 	int frozen;
 };
@@ -68,6 +70,8 @@ struct ls_params {
 };
 
 struct ls_param *ls_params_add(struct ls_params *ps, const char *name, size_t n, int decay);
+/* Give a parameter its shape (product = n; a new parameter is 1-D [n]). */
+void ls_param_shape(struct ls_param *p, int ndim, const int64_t *shape);
 void ls_params_zero_grad(struct ls_params *ps);
 size_t ls_params_count(const struct ls_params *ps);
 struct ls_param *ls_params_find(struct ls_params *ps, const char *name);

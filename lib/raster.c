@@ -157,7 +157,8 @@ static int select_bands(struct ls_raster *r, const struct ls_raster_opts *o)
 		band_name(GDALGetRasterBand(r->ds, i), i, name, sizeof name);
 		ls_strlist_push(&all, name);
 	}
-	r->sel = ls_xcalloc(nb, sizeof *r->sel);
+	int cap = o->bands && o->bands->n > nb ? o->bands->n : nb;	/* a band may be read twice (1,1,1) */
+	r->sel = ls_xcalloc(cap, sizeof *r->sel);
 	if (o->bands && o->bands->n) {
 		for (int k = 0; k < o->bands->n; k++) {
 			const char *want = o->bands->v[k];
@@ -174,8 +175,6 @@ static int select_bands(struct ls_raster *r, const struct ls_raster_opts *o)
 				return ls_err("%s: no band '%s' (bands are %d, named by index 1..%d or by name)",
 					      r->path, want, nb, nb);
 			}
-			if (r->nsel >= nb)
-				break;
 			r->sel[r->nsel++] = found;
 		}
 	} else {

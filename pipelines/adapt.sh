@@ -9,13 +9,17 @@
 #   --target-labels L     labels of the target rasters, read by the oracle only
 #   --eval IMG [--eval-labels L]   rasters to map and score (default: the target rasters)
 #   --gsd METRES          common ground sample distance (default: each raster's own)
+#   --target-bands LIST [--target-band-names LIST]   bands read from target and eval
+#                         rasters (tile --bands), e.g. 1,1,1 and red,green,blue to show a
+#                         panchromatic target to a source-only RGB model as grey RGB
 #   --seed N              random seed (default 1)
 #   --norm per-raster|per-domain   band statistics fitted on each raster alone (default),
 #                         or pooled over all rasters of a domain
 #   --out DIR             outputs: model, probs_*.tif, buildings_*.gpkg, metrics.json
 # Tuning: --epochs N (12) --tile N (128) --overlap N (32) --width N (16) --batch N (8)
 #         --lr R (0.002) --class-weights W0,W1 (1,3) --label-class N (class burned for
-#         vector labels, 1 = building)
+#         vector labels, 1 = building) --label-map V=C,... (for label rasters, e.g. 2=0
+#         to train trees as background)
 # WDGRL:  --lambda L (0.1) --n-critic N (5) --critic-level pixel|tile (pixel)
 #         --adapt-warmup EPOCHS (2)
 # DSN:    --alpha A (0.1, reconstruction) --beta B (0.05, difference)
@@ -27,7 +31,7 @@ set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
 BIN=${BIN:-$here/bin}
 export GDAL_PAM_ENABLED=NO
-method="" out="" gsd="" seed=1 epochs=12 tile=128 overlap=32 width=16 batch=8 lr=0.002 label_class=1 cw=1,3 norm=per-raster lambda=0.1 ncritic=5 level=pixel awarm=2 alpha=0.1 beta=0.05 sim=critic
+method="" out="" gsd="" seed=1 epochs=12 tile=128 overlap=32 width=16 batch=8 lr=0.002 label_class=1 cw=1,3 norm=per-raster lambda=0.1 ncritic=5 level=pixel awarm=2 alpha=0.1 beta=0.05 sim=critic lmap="" tb="" tbn=""
 src=() srcl=() tgt=() tgtl=() ev=() evl=()
 die() { echo "adapt: $*" >&2; exit 2; }
 while [ $# -gt 0 ]; do
@@ -39,7 +43,8 @@ while [ $# -gt 0 ]; do
 	--epochs) epochs=$2 ;; --tile) tile=$2 ;; --overlap) overlap=$2 ;; --width) width=$2 ;;
 	--batch) batch=$2 ;; --lr) lr=$2 ;; --label-class) label_class=$2 ;; --class-weights) cw=$2 ;;
 	--lambda) lambda=$2 ;; --n-critic) ncritic=$2 ;; --critic-level) level=$2 ;; --adapt-warmup) awarm=$2 ;;
-	--alpha) alpha=$2 ;; --beta) beta=$2 ;; --similarity) sim=$2 ;;
+	--alpha) alpha=$2 ;; --beta) beta=$2 ;; --similarity) sim=$2 ;; --label-map) lmap=$2 ;;
+	--target-bands) tb=$2 ;; --target-band-names) tbn=$2 ;;
 	-h|--help) sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
 	*) die "unknown argument '$1' (see --help)" ;;
 	esac
@@ -55,14 +60,17 @@ case $norm in per-raster|per-domain) ;; *) die "--norm must be per-raster or per
 if [ "$method" = oracle ]; then [ ${#tgtl[@]} -eq ${#tgt[@]} ] || die "oracle needs one --target-labels per --target"; fi
 mkdir -p "$out"
 G=(); [ -n "$gsd" ] && G=(--gsd "$gsd")
+TB=(); [ -n "$tb" ] && TB=(--bands "$tb"); [ -n "$tbn" ] && TB+=(--band-names "$tbn")
 log() { echo "adapt: $*" >&2; }
 
 # tile_domain DOMAIN NAME IMG [LABELS]: append IMG's tiles to NAME.frames (raw)
 # and, per raster, fit its statistics and append its normalised tiles.
 tile_domain() {
-	local dom=$1 name=$2 img=$3 lab=${4:-} k=$5 L=()
+	local dom=$1 name=$2 img=$3 lab=${4:-} k=$5 L=() B=()
+	[ "$dom" = target ] && B=("${TB[@]}")
 	[ -n "$lab" ] && L=(--labels "$lab" --class "$label_class")
-	"$BIN"/tile --quiet --size "$tile" --overlap "$overlap" "${G[@]}" --domain "$dom" --min-valid 0.5 "${L[@]}" \
+	[ -n "$lab" ] && [ -n "$lmap" ] && L+=(--label-map "$lmap")
+	"$BIN"/tile --quiet --size "$tile" --overlap "$overlap" "${G[@]}" --domain "$dom" --min-valid 0.5 "${B[@]}" "${L[@]}" \
 		"$img" >"$out/$name.$k.frames"
 	if [ "$norm" = per-raster ]; then
 		"$BIN"/normalise-bands --fit "$out/$name.$k.stats" <"$out/$name.$k.frames"
@@ -106,10 +114,10 @@ for i in "${!ev[@]}"; do
 	stats=$out/target.stats
 	if [ "$norm" = per-raster ]; then	# the raster's own statistics (no labels are read)
 		stats=$out/eval_$name.stats
-		"$BIN"/tile --quiet --size "$tile" --overlap "$overlap" "${G[@]}" --domain target "${ev[$i]}" |
+		"$BIN"/tile --quiet --size "$tile" --overlap "$overlap" "${G[@]}" "${TB[@]}" --domain target "${ev[$i]}" |
 			"$BIN"/normalise-bands --fit "$stats"
 	fi
-	"$BIN"/tile --quiet --size "$tile" --overlap "$overlap" "${G[@]}" --domain target "${ev[$i]}" |
+	"$BIN"/tile --quiet --size "$tile" --overlap "$overlap" "${G[@]}" "${TB[@]}" --domain target "${ev[$i]}" |
 		"$BIN"/normalise-bands --stats "$stats" |
 		"$BIN"/encode --model "$out/model" |
 		"$BIN"/decode --model "$out/model" |

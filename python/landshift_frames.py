@@ -64,9 +64,8 @@ def read_frames(path, check_crc=True):
         if arr.size != int(np.prod(shape)):
             raise FrameError(f"{path}: frame {index - 1}: data length does not match the shape")
         m["array"] = arr.reshape(shape)
-        h, w = shape[-2], shape[-1]
-        for plane in ("mask", "label"):
-            m[plane] = np.frombuffer(m[plane], np.uint8).reshape(h, w) if plane in m else None
+        for plane in ("mask", "label"):    # tiles carry [h][w] planes; model tensors none
+            m[plane] = np.frombuffer(m[plane], np.uint8).reshape(shape[-2:]) if plane in m else None
         yield m
     if start != len(buf):
         raise FrameError(f"{path}: stream ends inside frame {index} (truncated)")

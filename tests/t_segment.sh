@@ -28,6 +28,53 @@ else
 	fail "--resume" "epochs before kill $epochs_done; $(tail -n 2 "$T/resume.err")"
 fi
 
+# safetensors export, read back by hand (no safetensors library): names,
+# shapes, values and metadata against the model file's own frames
+if $BIN/export-safetensors --optimiser-state "$T/m.model.ckpt" "$T/m.safetensors" 2>"$T/st.err" &&
+	$BIN/export-safetensors "$T/m.model" "$T/w.safetensors" 2>>"$T/st.err" &&
+	/usr/bin/python3 - "$T/w.safetensors" "$T/m.model" "$T/m.safetensors" python >"$T/st.out" 2>&1 <<'PY'
+import json, struct, sys
+import numpy as np
+sys.path.insert(0, sys.argv[4])
+import landshift_frames as lf
+def load(path):
+    raw = open(path, "rb").read()
+    n = struct.unpack("<Q", raw[:8])[0]
+    assert (8 + n) % 8 == 0, "data not 8-byte aligned"
+    head = json.loads(raw[8:8 + n])
+    meta = head.pop("__metadata__")
+    data = raw[8 + n:]
+    spans = sorted(v["data_offsets"] for v in head.values())
+    assert spans[0][0] == 0 and spans[-1][1] == len(data), "data does not cover the file"
+    assert all(a[1] == b[0] for a, b in zip(spans, spans[1:])), "gaps or overlaps between tensors"
+    out = {}
+    for name, v in head.items():
+        assert v["dtype"] == "F32"
+        a, b = v["data_offsets"]
+        arr = np.frombuffer(data[a:b], "<f4")
+        assert arr.size == int(np.prod(v["shape"])), name
+        out[name] = arr.reshape(v["shape"])
+    return meta, out
+meta, w = load(sys.argv[1])
+frames = [f for f in lf.read_frames(sys.argv[2])]
+params = {f["key"]: f for f in frames if f["kind"] == "param"}
+assert meta["landshift.spec"].startswith("unet ") and "landshift.bands.source" in meta, meta
+assert set(w) == set(params), set(w) ^ set(params)
+for name, f in params.items():
+    assert list(w[name].shape) == list(f["shape"]), (name, w[name].shape, f["shape"])
+    assert np.array_equal(w[name], f["array"]), name
+conv = [n for n in w if n.endswith("conv.weight")]
+assert conv and all(w[n].ndim == 4 and w[n].shape[2:] == (3, 3) for n in conv)
+_, ws = load(sys.argv[3])
+assert all(n + ".m" in ws and n + ".v" in ws for n in w if not "running" in n), "optimiser state missing"
+print(len(w), "tensors")
+PY
+then
+	pass "export-safetensors: $(cat "$T/st.out") read back by hand with names, shapes (conv [out,in,3,3]) and values of the model file; optimiser state on request"
+else
+	fail "export-safetensors" "$(tail -n 3 "$T/st.out" "$T/st.err")"
+fi
+
 # encode | decode is exactly the one-process prediction
 $BIN/encode --model "$T/m.model" <"$T/n.frames" | $BIN/decode --model "$T/m.model" | $BIN/stitch --quiet "$T/p1.tif"
 $BIN/encode --model "$T/m.model" --decode <"$T/n.frames" | $BIN/stitch --quiet "$T/p2.tif"

@@ -1,0 +1,125 @@
+#!/bin/bash
+# pipelines/experiments.sh - the adaptation experiments (make experiments):
+# every domain pair x method x seed through pipelines/adapt.sh, then one
+# table of target building IoU (mean and spread over seeds) and the share
+# of the source-only-to-oracle gap each adapted method closes.
+#
+# Each target scene is split: the western part is the target the adapted
+# methods learn from without labels (and the oracle learns from with
+# labels); the eastern part is mapped and scored, and no method ever sees
+# its tiles in training.
+#
+# Environment:
+#   PAIRS    "rio-atlanta atlanta-pan rio-kampala atlanta-zurich" (the default: all four)
+#   METHODS  "source-only wdgrl dsn oracle"
+#   SEEDS    "1 2 3"
+#   EPOCHS   12
+#   OUT      out/experiments; a run whose metrics.json exists is not run again,
+#            so an interrupted sweep continues where it stopped
+#   DATA     ../shared/data
+# Outputs: OUT/PAIR/METHOD/seedN/ (adapt.sh's outputs), OUT/results.json and
+# OUT/results.md (the table README quotes).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+DATA=${DATA:-../shared/data}
+OUT=${OUT:-out/experiments}
+PAIRS=${PAIRS:-rio-atlanta atlanta-pan rio-kampala atlanta-zurich}
+METHODS=${METHODS:-source-only wdgrl dsn oracle}
+SEEDS=${SEEDS:-1 2 3}
+EPOCHS=${EPOCHS:-12}
+export GDAL_PAM_ENABLED=NO
+mkdir -p "$OUT/scenes"
+S=$OUT/scenes
+A=$DATA/atlanta_sn4 K=$DATA/kampala_oam Z=$DATA/zurich_lidar
+
+# west/east split of a raster as two VRTs: split IMG NAME
+split() {
+	local w h
+	read -r w h < <(gdalinfo "$1" | awk '/^Size is/ {gsub(",", ""); print $3, $4}')
+	local cut=$((w * 2 / 3))
+	[ -f "$S/$2_west.vrt" ] || gdal_translate -q -of VRT -srcwin 0 0 "$cut" "$h" "$1" "$S/$2_west.vrt"
+	[ -f "$S/$2_east.vrt" ] || gdal_translate -q -of VRT -srcwin "$cut" 0 $((w - cut)) "$h" "$1" "$S/$2_east.vrt"
+}
+
+rio=()
+for img in "$DATA"/rio_sn1/images/*.tif; do
+	rio+=(--source "$img" --source-labels "$DATA/rio_sn1/masks/$(basename "$img")")
+done
+
+# pair NAME METHOD: sets args (source, target, eval, options) for adapt.sh
+pair() {
+	case $1 in
+	rio-atlanta)	# same satellite family, another country
+		split "$A/rgb_nadir10.tif" atl_rgb
+		args=("${rio[@]}" --target "$S/atl_rgb_west.vrt" --target-labels "$A/rgb_nadir10_buildings.geojson"
+			--eval "$S/atl_rgb_east.vrt" --eval-labels "$A/rgb_nadir10_buildings.geojson" --gsd 0.5) ;;
+	atlanta-pan)	# modality: 3 x 8-bit RGB to 1 x 16-bit panchromatic; the adapted
+		# methods and the oracle give the target its own 1-band stem, the
+		# source-only model (which has none) sees the pan band as grey RGB
+		split "$A/pan.tif" atl_pan
+		args=(--source "$A/rgb_nadir10.tif" --source-labels "$A/rgb_nadir10_buildings.geojson"
+			--target "$S/atl_pan_west.vrt" --target-labels "$A/pan_buildings.geojson"
+			--eval "$S/atl_pan_east.vrt" --eval-labels "$A/pan_buildings.geojson" --gsd 0.5)
+		[ "$2" = source-only ] && args+=(--target-bands 1,1,1 --target-band-names red,green,blue)
+		true ;;
+	rio-kampala)	# satellite to drone, Brazil to Uganda
+		split "$K/z19.vrt" kampala
+		args=("${rio[@]}" --target "$S/kampala_west.vrt" --target-labels "$K/buildings.geojson"
+			--eval "$S/kampala_east.vrt" --eval-labels "$K/buildings.geojson" --gsd 0.5) ;;
+	atlanta-zurich)	# WorldView-2 over the USA to an aerial orthophoto of Switzerland
+		split "$Z/rgb_full.tif" zurich
+		args=(--source "$A/rgb_nadir10.tif" --source-labels "$A/rgb_nadir10_buildings.geojson"
+			--target "$S/zurich_west.vrt" --target-labels "$Z/labels_full.tif"
+			--eval "$S/zurich_east.vrt" --eval-labels "$Z/labels_full.tif" --label-map 2=0 --gsd 0.5) ;;
+	*) echo "experiments: unknown pair $1" >&2; exit 2 ;;
+	esac
+}
+
+for p in $PAIRS; do
+	for m in $METHODS; do
+		pair "$p" "$m"
+		for s in $SEEDS; do
+			dir=$OUT/$p/$m/seed$s
+			[ -f "$dir/metrics.json" ] && continue
+			echo "experiments: $p $m seed $s" >&2
+			rm -rf "$dir"
+			pipelines/adapt.sh --method "$m" "${args[@]}" --seed "$s" --epochs "$EPOCHS" --out "$dir" \
+				2>"$OUT/$p.$m.seed$s.log" || { echo "experiments: $p $m seed $s failed, see $OUT/$p.$m.seed$s.log" >&2; exit 1; }
+			rm -f "$dir"/*.frames
+		done
+	done
+done
+
+/usr/bin/python3 - "$OUT" <<'PY'
+import json, os, statistics, sys
+out = sys.argv[1]
+rows, res = [], {}
+for pair in sorted(d for d in os.listdir(out) if os.path.isdir(f"{out}/{d}") and d != "scenes"):
+    res[pair] = {}
+    for method in sorted(os.listdir(f"{out}/{pair}")):
+        runs = []
+        for seed in sorted(os.listdir(f"{out}/{pair}/{method}")):
+            f = f"{out}/{pair}/{method}/{seed}/metrics.json"
+            if os.path.exists(f):
+                m = json.load(open(f))
+                runs.append({"seed": seed, "building_iou": m["building_iou"], "object_f1": m["object_f1"]})
+        if runs:
+            res[pair][method] = runs
+def mean(v): return sum(v) / len(v)
+def sd(v): return statistics.stdev(v) if len(v) > 1 else 0.0
+lines = ["| pair | method | seeds | building IoU (mean ± sd) | object F1 | gap closed |", "|---|---|---|---|---|---|"]
+for pair, ms in res.items():
+    iou = {m: mean([r["building_iou"] for r in rs]) for m, rs in ms.items()}
+    for m in ["source-only", "wdgrl", "dsn", "oracle"]:
+        if m not in ms:
+            continue
+        v = [r["building_iou"] for r in ms[m]]
+        gap = ""
+        if m in ("wdgrl", "dsn") and "source-only" in iou and "oracle" in iou and iou["oracle"] != iou["source-only"]:
+            gap = f"{(iou[m] - iou['source-only']) / (iou['oracle'] - iou['source-only']):+.0%}"
+        lines.append(f"| {pair} | {m} | {len(v)} | {mean(v):.3f} ± {sd(v):.3f} | "
+                     f"{mean([r['object_f1'] for r in ms[m]]):.3f} | {gap} |")
+json.dump(res, open(f"{out}/results.json", "w"), indent=1)
+open(f"{out}/results.md", "w").write("\n".join(lines) + "\n")
+print("\n".join(lines))
+PY
