@@ -1,6 +1,9 @@
 #include <omp.h>
 #include <stdlib.h>
 #include <string.h>
+#ifndef LS_DOUBLE
+#include <immintrin.h>
+#endif
 
 #include "conv.h"
 #include "err.h"
@@ -26,13 +29,17 @@ void ls_conv_init(struct ls_conv *c, struct ls_params *ps, const char *name, int
 		c->b = ls_params_add(ps, pn, (size_t)co, 0);
 	}
 	c->wflip = ls_alloc_real(c->w->n);
+	c->wpack = ls_alloc_real(c->w->n);
+	c->wpackT = ls_alloc_real(c->w->n);
 }
 
 void ls_conv_free(struct ls_conv *c)
 {
 	free(c->wflip);
 	free(c->dw_part);
-	c->wflip = c->dw_part = NULL;
+	free(c->wpack);
+	free(c->wpackT);
+	c->wflip = c->dw_part = c->wpack = c->wpackT = NULL;
 }
 
 int ls_conv_out(int in, int k, int stride, int pad)
@@ -56,6 +63,200 @@ static int chunk_rows(int wo)
 	return r < 1 ? 1 : r;
 }
 
+/* ---- the direct 3x3 kernel ---- */
+
+int ls_conv_direct = 1;
+
+#define DPAD 8		/* zero columns left of a padded row (keeps rows 32-byte aligned) */
+
+static int direct_rows(int w)
+{
+	int r = 4096 / w;
+	return r < 1 ? 1 : r;
+}
+
+#ifndef LS_DOUBLE
+/* Can a 3x3 same convolution of cin -> cout channels at width w run direct? */
+static int direct_ok(int k, int stride, int pad, int cin, int cout, int w)
+{
+	static int env = -1;
+	if (env < 0) {
+		const char *e = getenv("LANDSHIFT_DIRECT_CONV");
+		env = !(e && !strcmp(e, "0"));
+	}
+	(void)cin;
+	return env && ls_conv_direct && k == 3 && stride == 1 && pad == 1 && cout % 4 == 0 && w % 8 == 0;
+}
+#endif
+
+static size_t direct_ws(int cin, int h, int w)
+{
+	int rows = direct_rows(w);
+	if (rows > h)
+		rows = h;
+	return (size_t)cin * (rows + 2) * (w + 2 * DPAD);
+}
+
+#ifndef LS_DOUBLE
+/* w [co][ci][3][3] -> [co/4][ci][9][4]; flip: w as [ci][co] flipped -> [ci/4][co][9][4]. */
+static void direct_pack(const float *w, int ci, int co, float *p, int flip)
+{
+	int cout = flip ? ci : co, cin = flip ? co : ci;
+	for (int ob = 0; ob < cout / 4; ob++)
+		for (int i = 0; i < cin; i++)
+			for (int t = 0; t < 9; t++)
+				for (int j = 0; j < 4; j++) {
+					int o = ob * 4 + j;	/* output channel of this (possibly flipped) conv */
+					float v = flip ? w[((size_t)i * ci + o) * 9 + (8 - t)] : w[((size_t)o * ci + i) * 9 + t];
+					p[(((size_t)ob * cin + i) * 9 + t) * 4 + j] = v;
+				}
+}
+
+/* acc[4 channels][NV vectors of 8 pixels] += sum over cin, 3x3 taps. The
+ * accumulators must stay in registers (NV = 2: 8 of them; 3 spills): every loop inside the
+ * channel loop is unrolled so that the array indices are constants. */
+#define DIRECT_KERNEL(NV)                                                                                      \
+	static void direct_k##NV(const float *pin, size_t cstride, int wp, int cin, const float *wk, float *out, \
+				 size_t ostride)                                                                \
+	{                                                                                                      \
+		__m256 acc[4][NV];                                                                             \
+		_Pragma("GCC unroll 4") for (int j = 0; j < 4; j++)                                            \
+		_Pragma("GCC unroll 3") for (int v = 0; v < NV; v++) acc[j][v] = _mm256_setzero_ps();          \
+		for (int i = 0; i < cin; i++, pin += cstride, wk += 36) {                                      \
+			_Pragma("GCC unroll 3") for (int ky = 0; ky < 3; ky++)                                 \
+			_Pragma("GCC unroll 3") for (int kx = 0; kx < 3; kx++)                                 \
+			{                                                                                      \
+				const float *row = pin + (size_t)ky * wp + kx, *wt = wk + (ky * 3 + kx) * 4;   \
+				__m256 x[NV];                                                                  \
+				_Pragma("GCC unroll 3") for (int v = 0; v < NV; v++) x[v] =                    \
+					_mm256_loadu_ps(row + 8 * v);                                          \
+				_Pragma("GCC unroll 4") for (int j = 0; j < 4; j++)                            \
+				{                                                                              \
+					__m256 b = _mm256_broadcast_ss(wt + j);                                \
+					_Pragma("GCC unroll 3") for (int v = 0; v < NV; v++) acc[j][v] =       \
+						_mm256_fmadd_ps(b, x[v], acc[j][v]);                           \
+				}                                                                              \
+			}                                                                                      \
+		}                                                                                              \
+		_Pragma("GCC unroll 4") for (int j = 0; j < 4; j++)                                            \
+		_Pragma("GCC unroll 3") for (int v = 0; v < NV; v++)                                           \
+			_mm256_storeu_ps(out + j * ostride + 8 * v, acc[j][v]);                                \
+	}
+DIRECT_KERNEL(1)
+DIRECT_KERNEL(2)
+
+/* Zero-padded copy of input rows r0-1 .. r1 of x [cin][h][w]: [cin][rows][wp]. */
+static void direct_pad(const float *x, int cin, int h, int w, int r0, int r1, float *pad)
+{
+	int wp = w + 2 * DPAD, rows = r1 - r0 + 2;
+	size_t cstride = (size_t)rows * wp, plane = (size_t)h * w;
+	for (int i = 0; i < cin; i++)
+		for (int r = 0; r < rows; r++) {
+			float *d = pad + i * cstride + (size_t)r * wp;
+			int iy = r0 - 1 + r;
+			memset(d, 0, DPAD * sizeof *d);
+			memset(d + DPAD + w, 0, DPAD * sizeof *d);
+			if (iy < 0 || iy >= h)
+				memset(d + DPAD, 0, w * sizeof *d);
+			else
+				memcpy(d + DPAD, x + i * plane + (size_t)iy * w, w * sizeof *d);
+		}
+}
+
+/* Output rows [r0, r1) of one image: x [cin][h][w] -> y [cout][h][w]. */
+static void direct_band(const float *x, int cin, int h, int w, const float *wk, int cout, float *y, int r0, int r1,
+			float *pad)
+{
+	int wp = w + 2 * DPAD, rows = r1 - r0 + 2;
+	size_t cstride = (size_t)rows * wp, plane = (size_t)h * w;
+	direct_pad(x, cin, h, w, r0, r1, pad);
+	for (int yy = r0; yy < r1; yy++)
+		for (int ob = 0; ob < cout / 4; ob++) {
+			const float *wb = wk + (size_t)ob * cin * 36;
+			float *out = y + (size_t)ob * 4 * plane + (size_t)yy * w;
+			const float *pin = pad + (size_t)(yy - r0) * wp + DPAD - 1;
+			int xs = 0;
+			for (; xs + 16 <= w; xs += 16)
+				direct_k2(pin + xs, cstride, wp, cin, wb, out + xs, plane);
+			if (w - xs == 8)
+				direct_k1(pin + xs, cstride, wp, cin, wb, out + xs, plane);
+		}
+}
+
+static float hsum8(__m256 v)
+{
+	__m128 a = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+	a = _mm_add_ps(a, _mm_movehl_ps(a, a));
+	a = _mm_add_ss(a, _mm_movehdup_ps(a));
+	return _mm_cvtss_f32(a);
+}
+
+/* Weight gradient over output rows [r0, r1) of one image: dw [cout][cin][9]
+ * += sum over pixels of dy[o][p] * x[i][p + tap]. For 4 output channels
+ * and one (input channel, kernel row): 12 accumulators of 8 pixels. */
+static void direct_dw_band(const float *x, int cin, int h, int w, const float *dy, int cout, int r0, int r1,
+			   float *pad, float *dw)
+{
+	int wp = w + 2 * DPAD, rows = r1 - r0 + 2;
+	size_t cstride = (size_t)rows * wp, plane = (size_t)h * w;
+	direct_pad(x, cin, h, w, r0, r1, pad);
+	for (int ob = 0; ob < cout / 4; ob++)
+		for (int i = 0; i < cin; i++)
+			for (int ky = 0; ky < 3; ky++) {
+				__m256 acc[4][3];
+				_Pragma("GCC unroll 4") for (int j = 0; j < 4; j++)
+				_Pragma("GCC unroll 3") for (int k = 0; k < 3; k++) acc[j][k] = _mm256_setzero_ps();
+				for (int yy = r0; yy < r1; yy++) {
+					const float *xr = pad + i * cstride + (size_t)(yy - r0 + ky) * wp + DPAD - 1;
+					const float *d = dy + (size_t)ob * 4 * plane + (size_t)yy * w;
+					for (int xs = 0; xs < w; xs += 8) {
+						__m256 x0 = _mm256_loadu_ps(xr + xs), x1 = _mm256_loadu_ps(xr + xs + 1),
+						       x2 = _mm256_loadu_ps(xr + xs + 2);
+						_Pragma("GCC unroll 4") for (int j = 0; j < 4; j++)
+						{
+							__m256 g = _mm256_loadu_ps(d + j * plane + xs);
+							acc[j][0] = _mm256_fmadd_ps(g, x0, acc[j][0]);
+							acc[j][1] = _mm256_fmadd_ps(g, x1, acc[j][1]);
+							acc[j][2] = _mm256_fmadd_ps(g, x2, acc[j][2]);
+						}
+					}
+				}
+				for (int j = 0; j < 4; j++)
+					for (int k = 0; k < 3; k++)
+						dw[((size_t)(ob * 4 + j) * cin + i) * 9 + ky * 3 + k] += hsum8(acc[j][k]);
+			}
+}
+
+/* dw_part[thread] += weight gradient of a 3x3 same convolution, images and
+ * row bands spread over the threads. */
+static void direct_dw(const float *x, int n, int cin, int h, int w, const float *dy, int cout, float *dw_part,
+		      size_t nw, float *ws, size_t wsz)
+{
+	int rows = direct_rows(w), nb = (h + rows - 1) / rows, items = n * nb;
+#pragma omp parallel for schedule(static) if (items > 1 && ls_nthreads > 1)
+	for (int it = 0; it < items; it++) {
+		int i = it / nb, b = it % nb, r0 = b * rows, r1 = r0 + rows > h ? h : r0 + rows, t = omp_get_thread_num();
+		direct_dw_band(x + (size_t)i * cin * h * w, cin, h, w, dy + (size_t)i * cout * h * w, cout, r0, r1,
+			       ws + (size_t)t * wsz, dw_part + (size_t)t * nw);
+	}
+}
+
+/* y[n][cout][h][w] = conv3x3(x[n][cin][h][w]) with packed weights; images
+ * and row bands spread over the threads. */
+static void direct_conv(const float *x, int n, int cin, int h, int w, const float *wk, int cout, float *y,
+			float *ws, size_t wsz)
+{
+	int rows = direct_rows(w), nb = (h + rows - 1) / rows, items = n * nb;
+	ls_blas_threads(1);
+#pragma omp parallel for schedule(static) if (items > 1 && ls_nthreads > 1)
+	for (int it = 0; it < items; it++) {
+		int i = it / nb, b = it % nb, r0 = b * rows, r1 = r0 + rows > h ? h : r0 + rows;
+		direct_band(x + (size_t)i * cin * h * w, cin, h, w, wk, cout, y + (size_t)i * cout * h * w, r0, r1,
+			    ws + (size_t)omp_get_thread_num() * wsz);
+	}
+}
+#endif
+
 size_t ls_conv_ws(const struct ls_conv *c, int h, int w)
 {
 	int ho = ls_conv_out(h, c->k, c->stride, c->pad), wo = ls_conv_out(w, c->k, c->stride, c->pad);
@@ -68,7 +269,8 @@ size_t ls_conv_ws(const struct ls_conv *c, int h, int w)
 	/* im2col of x (ci rows) or of dY (co rows), one band of rows; col2im needs
 	 * a whole-image band too */
 	size_t band = (size_t)ch * c->k * c->k * rows * wo;
-	return band;
+	size_t d = direct_ws(c->ci > c->co ? c->ci : c->co, h, w);
+	return band > d ? band : d;
 }
 
 /* Columns for output rows [r0, r1) of one image x [ci][h][w]. */
@@ -173,8 +375,24 @@ void ls_conv_forward(const struct ls_conv *c, const struct ls_t4 *x, struct ls_t
 	y->c = c->co;
 	y->h = ho;
 	y->w = wo;
-	int par = parallel_images(x->n, (size_t)ho * wo);
 	double t0 = ls_prof_on ? ls_prof_now() : 0;
+#ifndef LS_DOUBLE
+	if (direct_ok(c->k, c->stride, c->pad, c->ci, c->co, x->w)) {
+		direct_pack(c->w->w, c->ci, c->co, c->wpack, 0);
+		direct_conv(x->d, x->n, c->ci, x->h, x->w, c->wpack, c->co, y->d, ws, wsz);
+		if (c->b)
+			for (int i = 0; i < x->n; i++)
+				for (int o = 0; o < c->co; o++) {
+					real b = c->b->w[o], *yo = ls_t4_img(y, i) + (size_t)o * ho * wo;
+					for (size_t p = 0; p < (size_t)ho * wo; p++)
+						yo[p] += b;
+				}
+		if (ls_prof_on)
+			ls_prof_t[LS_P_CONV_F] += ls_prof_now() - t0;
+		return;
+	}
+#endif
+	int par = parallel_images(x->n, (size_t)ho * wo);
 #pragma omp parallel for schedule(static) if (par)
 	for (int i = 0; i < x->n; i++)
 		forward_image(c, ls_t4_img(x, i), x->h, x->w, ls_t4_img(y, i), ho, wo,
@@ -260,6 +478,11 @@ void ls_conv_backward(struct ls_conv *c, const struct ls_t4 *x, const struct ls_
 	}
 	int par = parallel_images(x->n, (size_t)x->h * x->w);
 	double t0 = ls_prof_on ? ls_prof_now() : 0;
+#ifndef LS_DOUBLE
+	if (direct_ok(c->k, c->stride, c->pad, c->ci, c->co, x->w))
+		direct_dw(x->d, x->n, c->ci, x->h, x->w, dy->d, c->co, c->dw_part, nw, ws, wsz);
+	else
+#endif
 #pragma omp parallel for schedule(static) if (par)
 	for (int i = 0; i < x->n; i++) {
 		int t = omp_get_thread_num();
@@ -270,6 +493,15 @@ void ls_conv_backward(struct ls_conv *c, const struct ls_t4 *x, const struct ls_
 		ls_prof_t[LS_P_CONV_DW] += ls_prof_now() - t0;
 	if (dx) {
 		t0 = ls_prof_on ? ls_prof_now() : 0;
+#ifndef LS_DOUBLE
+		if (direct_ok(c->k, c->stride, c->pad, c->co, c->ci, x->w)) {
+			direct_pack(c->w->w, c->ci, c->co, c->wpackT, 1);
+			direct_conv(dy->d, x->n, c->co, x->h, x->w, c->wpackT, c->ci, dx->d, ws, wsz);
+			if (ls_prof_on)
+				ls_prof_t[LS_P_CONV_DX] += ls_prof_now() - t0;
+			goto bias;
+		}
+#endif
 #pragma omp parallel for schedule(static) if (par)
 		for (int i = 0; i < x->n; i++)
 			backward_dx(c, x->h, x->w, ls_t4_img(dy, i), dy->h, dy->w, ls_t4_img(dx, i),
@@ -277,6 +509,9 @@ void ls_conv_backward(struct ls_conv *c, const struct ls_t4 *x, const struct ls_
 		if (ls_prof_on)
 			ls_prof_t[LS_P_CONV_DX] += ls_prof_now() - t0;
 	}
+#ifndef LS_DOUBLE
+bias:
+#endif
 	for (int t = 0; t < nt; t++)
 		for (size_t j = 0; j < nw; j++)
 			c->w->g[j] += c->dw_part[(size_t)t * nw + j];

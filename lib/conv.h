@@ -6,7 +6,16 @@
  * "same" padding the input gradient is itself a convolution of dY with
  * the flipped, transposed weights, which keeps every product in the fast
  * GEMM shape (METHODS.md section 5); other shapes use col2im. Images of a
- * batch run on separate threads. */
+ * batch run on separate threads.
+ *
+ * 3x3 stride-1 "same" convolutions in float (UNet-S's every 3x3 layer)
+ * bypass im2col: a direct AVX2/FMA kernel keeps 4 output channels x 24
+ * pixels of one row in registers and streams a zero-padded band of input
+ * rows past them; the input gradient of those layers is the same kernel on
+ * the flipped weights. The weight gradient stays a GEMM. The kernel needs
+ * the output channels in fours and the width in eights; other shapes (and
+ * the double-precision build of the gradient tests) take the GEMM path,
+ * and a test checks that both paths agree. */
 #ifndef LS_CONV_H
 #define LS_CONV_H
 
@@ -18,7 +27,12 @@ struct ls_conv {
 	real *wflip;		/* [ci][co][k][k], rebuilt by each backward */
 	real *dw_part;		/* per-thread weight-gradient partial sums */
 	int nparts;
+	real *wpack;		/* direct kernel: weights as [co/4][ci][9][4] (forward) */
+	real *wpackT;		/* ... and flipped as [ci/4][co][9][4] (input gradient) */
 };
+
+/* 0 turns the direct 3x3 kernel off (LANDSHIFT_DIRECT_CONV=0 does too). */
+extern int ls_conv_direct;
 
 void ls_conv_init(struct ls_conv *c, struct ls_params *ps, const char *name, int ci, int co, int k, int stride,
 		  int pad, int bias, struct ls_rng *rng);

@@ -1,11 +1,13 @@
 /* Engine: overfitting a real tile, model files (save, load, refuse), and
  * determinism (same seed, same data, same threads: same model bytes). */
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "check.h"
+#include "conv.h"
 #include "err.h"
 #include "labels.h"
 #include "model.h"
@@ -107,6 +109,62 @@ static void write_bytes(const char *path, const unsigned char *b, size_t n)
 	fclose(fp);
 }
 
+/* The direct 3x3 kernel against the im2col + GEMM path: forward, input
+ * gradient and weight gradient, in float, on shapes that use every code
+ * path of the kernel (24-, 16- and 8-pixel row ends, one and many bands). */
+static void test_direct(int n, int ci, int co, int h, int w)
+{
+	struct ls_conv c;
+	struct ls_params ps = { 0 };
+	struct ls_rng g;
+	ls_rng_seed(&g, (uint64_t)(ci * 1000 + co * 10 + w));
+	ls_conv_init(&c, &ps, "c", ci, co, 3, 1, 1, 1, &g);
+	for (int i = 0; i < co; i++)
+		c.b->w[i] = (float)ls_rng_normal(&g);
+	size_t nx = (size_t)n * ci * h * w, ny = (size_t)n * co * h * w;
+	float *ws = ls_alloc_real(ls_conv_ws(&c, h, w) * ls_nthreads);
+	struct ls_t4 x = ls_t4_make(ls_alloc_real(nx), n, ci, h, w), dy = ls_t4_make(ls_alloc_real(ny), n, co, h, w);
+	for (size_t i = 0; i < nx; i++)
+		x.d[i] = (float)ls_rng_normal(&g);
+	for (size_t i = 0; i < ny; i++)
+		dy.d[i] = (float)ls_rng_normal(&g);
+	float *out[2][3];
+	for (int direct = 0; direct < 2; direct++) {
+		ls_conv_direct = direct;
+		struct ls_t4 y = ls_t4_make(ls_alloc_real(ny), 0, 0, 0, 0), dx = ls_t4_make(ls_alloc_real(nx), 0, 0, 0, 0);
+		for (size_t i = 0; i < nx; i++)
+			dx.d[i] = 7;	/* must be overwritten */
+		ls_conv_forward(&c, &x, &y, ws);
+		ls_params_zero_grad(&ps);
+		ls_conv_backward(&c, &x, &dy, &dx, ws);
+		out[direct][0] = y.d;
+		out[direct][1] = dx.d;
+		out[direct][2] = ls_alloc_real(c.w->n);
+		memcpy(out[direct][2], c.w->g, c.w->n * sizeof(float));
+	}
+	ls_conv_direct = 1;
+	double worst[3] = { 0 };
+	size_t len[3] = { ny, nx, c.w->n };
+	for (int k = 0; k < 3; k++) {
+		double scale = 0;
+		for (size_t i = 0; i < len[k]; i++)
+			scale = fmax(scale, fabs(out[0][k][i]));
+		for (size_t i = 0; i < len[k]; i++)
+			worst[k] = fmax(worst[k], fabs(out[0][k][i] - out[1][k][i]) / scale);
+	}
+	CHECK(worst[0] < 1e-5 && worst[1] < 1e-5 && worst[2] < 1e-5,
+	      "direct 3x3 kernel = im2col + GEMM (%d->%d, %dx%d, batch %d): forward %.1e, input grad %.1e, weight grad %.1e",
+	      ci, co, w, h, n, worst[0], worst[1], worst[2]);
+	for (int d = 0; d < 2; d++)
+		for (int k = 0; k < 3; k++)
+			free(out[d][k]);
+	free(ws);
+	free(x.d);
+	free(dy.d);
+	ls_conv_free(&c);
+	ls_params_free(&ps);
+}
+
 int main(int argc, char **argv)
 {
 	struct ls_unet m, m2;
@@ -115,6 +173,10 @@ int main(int argc, char **argv)
 	ls_blas_init(argv);
 	ls_threads_set(2);
 	(void)argc;
+	test_direct(2, 16, 16, 40, 64);	/* 24 + 24 + 16 pixel row pieces, several bands */
+	test_direct(3, 4, 16, 9, 40);	/* a stem: 4 bands in; 24 + 16 */
+	test_direct(1, 48, 16, 70, 8);	/* one image in bands over threads; 8-pixel rows */
+	test_direct(2, 32, 64, 16, 32);	/* 24 + 8 */
 	if (!mkdtemp(tmpdir) || load_tile() < 0) {
 		CHECK(0, "load a real tile: %s", ls_errmsg());
 		return 1;
