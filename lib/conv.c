@@ -67,7 +67,7 @@ static int chunk_rows(int wo)
 
 int ls_conv_direct = 1;
 
-#define DPAD 8		/* zero columns left of a padded row (keeps rows 32-byte aligned) */
+#define DPAD 16		/* zero columns left of a padded row (keeps rows 64-byte aligned) */
 
 static int direct_rows(int w)
 {
@@ -145,6 +145,53 @@ static void direct_pack(const float *w, int ci, int co, float *p, int flip)
 DIRECT_KERNEL(1)
 DIRECT_KERNEL(2)
 
+/* The same with AVX-512 where the CPU has it: 8 output channels x NV
+ * vectors of 16 pixels, the weights broadcast straight from memory. The
+ * packed weights of channel blocks ob and ob + 1 (wa, wb) serve as one
+ * block of eight. */
+#define DIRECT_KERNEL512(NV)                                                                                   \
+	__attribute__((target("avx512f"))) static void direct_z##NV(const float *pin, size_t cstride, int wp,   \
+								    int cin, const float *wa, const float *wb,  \
+								    float *out, size_t ostride)                 \
+	{                                                                                                      \
+		__m512 acc[8][NV];                                                                             \
+		_Pragma("GCC unroll 8") for (int j = 0; j < 8; j++)                                            \
+		_Pragma("GCC unroll 2") for (int v = 0; v < NV; v++) acc[j][v] = _mm512_setzero_ps();          \
+		for (int i = 0; i < cin; i++, pin += cstride, wa += 36, wb += 36) {                            \
+			_Pragma("GCC unroll 3") for (int ky = 0; ky < 3; ky++)                                 \
+			_Pragma("GCC unroll 3") for (int kx = 0; kx < 3; kx++)                                 \
+			{                                                                                      \
+				const float *row = pin + (size_t)ky * wp + kx;                                 \
+				int t = (ky * 3 + kx) * 4;                                                     \
+				__m512 x[NV];                                                                  \
+				_Pragma("GCC unroll 2") for (int v = 0; v < NV; v++) x[v] =                    \
+					_mm512_loadu_ps(row + 16 * v);                                         \
+				_Pragma("GCC unroll 8") for (int j = 0; j < 8; j++)                            \
+				{                                                                              \
+					__m512 b = _mm512_set1_ps(j < 4 ? wa[t + j] : wb[t + j - 4]);          \
+					_Pragma("GCC unroll 2") for (int v = 0; v < NV; v++) acc[j][v] =       \
+						_mm512_fmadd_ps(b, x[v], acc[j][v]);                           \
+				}                                                                              \
+			}                                                                                      \
+		}                                                                                              \
+		_Pragma("GCC unroll 8") for (int j = 0; j < 8; j++)                                            \
+		_Pragma("GCC unroll 2") for (int v = 0; v < NV; v++)                                           \
+			_mm512_storeu_ps(out + j * ostride + 16 * v, acc[j][v]);                               \
+	}
+DIRECT_KERNEL512(1)
+DIRECT_KERNEL512(2)
+
+int ls_conv_avx512 = -1;
+
+static int use512(int cout, int w)
+{
+	if (ls_conv_avx512 < 0) {
+		const char *e = getenv("LANDSHIFT_AVX512");
+		ls_conv_avx512 = !!__builtin_cpu_supports("avx512f") && !(e && !strcmp(e, "0"));
+	}
+	return ls_conv_avx512 && cout % 8 == 0 && w % 16 == 0;
+}
+
 /* Zero-padded copy of input rows r0-1 .. r1 of x [cin][h][w]: [cin][rows][wp]. */
 static void direct_pad(const float *x, int cin, int h, int w, int r0, int r1, float *pad)
 {
@@ -170,6 +217,20 @@ static void direct_band(const float *x, int cin, int h, int w, const float *wk, 
 	int wp = w + 2 * DPAD, rows = r1 - r0 + 2;
 	size_t cstride = (size_t)rows * wp, plane = (size_t)h * w;
 	direct_pad(x, cin, h, w, r0, r1, pad);
+	if (use512(cout, w)) {
+		for (int yy = r0; yy < r1; yy++)
+			for (int ob = 0; ob < cout / 4; ob += 2) {
+				const float *wa = wk + (size_t)ob * cin * 36, *wb = wa + (size_t)cin * 36;
+				float *out = y + (size_t)ob * 4 * plane + (size_t)yy * w;
+				const float *pin = pad + (size_t)(yy - r0) * wp + DPAD - 1;
+				int xs = 0;
+				for (; xs + 32 <= w; xs += 32)
+					direct_z2(pin + xs, cstride, wp, cin, wa, wb, out + xs, plane);
+				if (xs < w)
+					direct_z1(pin + xs, cstride, wp, cin, wa, wb, out + xs, plane);
+			}
+		return;
+	}
 	for (int yy = r0; yy < r1; yy++)
 		for (int ob = 0; ob < cout / 4; ob++) {
 			const float *wb = wk + (size_t)ob * cin * 36;
@@ -227,17 +288,58 @@ static void direct_dw_band(const float *x, int cin, int h, int w, const float *d
 			}
 }
 
+/* The weight gradient with AVX-512: 8 output channels x 3 taps x 16 pixels. */
+__attribute__((target("avx512f"))) static void direct_dw_band512(const float *x, int cin, int h, int w,
+								  const float *dy, int cout, int r0, int r1,
+								  float *pad, float *dw)
+{
+	int wp = w + 2 * DPAD, rows = r1 - r0 + 2;
+	size_t cstride = (size_t)rows * wp, plane = (size_t)h * w;
+	direct_pad(x, cin, h, w, r0, r1, pad);
+	for (int ob = 0; ob < cout / 8; ob++)
+		for (int i = 0; i < cin; i++)
+			for (int ky = 0; ky < 3; ky++) {
+				__m512 acc[8][3];
+				_Pragma("GCC unroll 8") for (int j = 0; j < 8; j++)
+				_Pragma("GCC unroll 3") for (int k = 0; k < 3; k++) acc[j][k] = _mm512_setzero_ps();
+				for (int yy = r0; yy < r1; yy++) {
+					const float *xr = pad + i * cstride + (size_t)(yy - r0 + ky) * wp + DPAD - 1;
+					const float *d = dy + (size_t)ob * 8 * plane + (size_t)yy * w;
+					for (int xs = 0; xs < w; xs += 16) {
+						__m512 x0 = _mm512_loadu_ps(xr + xs), x1 = _mm512_loadu_ps(xr + xs + 1),
+						       x2 = _mm512_loadu_ps(xr + xs + 2);
+						_Pragma("GCC unroll 8") for (int j = 0; j < 8; j++)
+						{
+							__m512 g = _mm512_loadu_ps(d + j * plane + xs);
+							acc[j][0] = _mm512_fmadd_ps(g, x0, acc[j][0]);
+							acc[j][1] = _mm512_fmadd_ps(g, x1, acc[j][1]);
+							acc[j][2] = _mm512_fmadd_ps(g, x2, acc[j][2]);
+						}
+					}
+				}
+				for (int j = 0; j < 8; j++)
+					for (int k = 0; k < 3; k++)
+						dw[((size_t)(ob * 8 + j) * cin + i) * 9 + ky * 3 + k] +=
+							_mm512_reduce_add_ps(acc[j][k]);
+			}
+}
+
 /* dw_part[thread] += weight gradient of a 3x3 same convolution, images and
  * row bands spread over the threads. */
 static void direct_dw(const float *x, int n, int cin, int h, int w, const float *dy, int cout, float *dw_part,
 		      size_t nw, float *ws, size_t wsz)
 {
-	int rows = direct_rows(w), nb = (h + rows - 1) / rows, items = n * nb;
+	/* bands of about 2048 pixels keep 8 channels of dy in L1 */
+	int rows = 2048 / w < 1 ? 1 : 2048 / w, nb = (h + rows - 1) / rows, items = n * nb;
 #pragma omp parallel for schedule(static) if (items > 1 && ls_nthreads > 1)
 	for (int it = 0; it < items; it++) {
 		int i = it / nb, b = it % nb, r0 = b * rows, r1 = r0 + rows > h ? h : r0 + rows, t = omp_get_thread_num();
-		direct_dw_band(x + (size_t)i * cin * h * w, cin, h, w, dy + (size_t)i * cout * h * w, cout, r0, r1,
-			       ws + (size_t)t * wsz, dw_part + (size_t)t * nw);
+		if (use512(cout, w))
+			direct_dw_band512(x + (size_t)i * cin * h * w, cin, h, w, dy + (size_t)i * cout * h * w, cout, r0,
+					  r1, ws + (size_t)t * wsz, dw_part + (size_t)t * nw);
+		else
+			direct_dw_band(x + (size_t)i * cin * h * w, cin, h, w, dy + (size_t)i * cout * h * w, cout, r0,
+				       r1, ws + (size_t)t * wsz, dw_part + (size_t)t * nw);
 	}
 }
 
@@ -269,8 +371,8 @@ size_t ls_conv_ws(const struct ls_conv *c, int h, int w)
 	/* im2col of x (ci rows) or of dY (co rows), one band of rows; col2im needs
 	 * a whole-image band too */
 	size_t band = (size_t)ch * c->k * c->k * rows * wo;
-	size_t d = direct_ws(c->ci > c->co ? c->ci : c->co, h, w);
-	return band > d ? band : d;
+	size_t d = direct_ws(c->ci > c->co ? c->ci : c->co, h, w), m = band > d ? band : d;
+	return (m + 15) & ~(size_t)15;	/* each thread's share starts 64-byte aligned */
 }
 
 /* Columns for output rows [r0, r1) of one image x [ci][h][w]. */

@@ -33,6 +33,9 @@ struct ls_conv {
 
 /* 0 turns the direct 3x3 kernel off (LANDSHIFT_DIRECT_CONV=0 does too). */
 extern int ls_conv_direct;
+/* The direct kernels use AVX-512 when the CPU has it (1), AVX2 otherwise
+ * (0; LANDSHIFT_AVX512=0 forces it); -1 until the first convolution asks. */
+extern int ls_conv_avx512;
 
 void ls_conv_init(struct ls_conv *c, struct ls_params *ps, const char *name, int ci, int co, int k, int stride,
 		  int pad, int bias, struct ls_rng *rng);

@@ -254,50 +254,73 @@ static void up_taps(int o, int n, int *i0, int *i1, real *w0, real *w1)
 	}
 }
 
+/* Rows are blended vertically first (a vector loop), then each row is
+ * interpolated horizontally; the backward pass does the reverse. */
 void ls_upsample_forward(const struct ls_t4 *x, real *y, int out_c, int c0)
 {
-	int H = x->h * 2, W = x->w * 2, nc = x->n * x->c;
-#pragma omp parallel for schedule(static)
-	for (int j = 0; j < nc; j++) {
-		int n = j / x->c, c = j % x->c;
-		const real *p = x->d + (size_t)j * x->h * x->w;
-		real *q = y + ((size_t)n * out_c + c0 + c) * H * W;
-		for (int r = 0; r < H; r++) {
-			int a0, a1, b0, b1;
-			real u0, u1, v0, v1;
-			up_taps(r, x->h, &a0, &a1, &u0, &u1);
-			const real *ra = p + (size_t)a0 * x->w, *rb = p + (size_t)a1 * x->w;
-			for (int s = 0; s < W; s++) {
-				up_taps(s, x->w, &b0, &b1, &v0, &v1);
-				q[(size_t)r * W + s] = u0 * (v0 * ra[b0] + v1 * ra[b1]) + u1 * (v0 * rb[b0] + v1 * rb[b1]);
+	int H = x->h * 2, W = x->w * 2, nc = x->n * x->c, w = x->w;
+#pragma omp parallel
+	{
+		real *t = ls_alloc_real(w);
+#pragma omp for schedule(static)
+		for (int j = 0; j < nc; j++) {
+			int n = j / x->c, c = j % x->c;
+			const real *p = x->d + (size_t)j * x->h * w;
+			real *q = y + ((size_t)n * out_c + c0 + c) * H * W;
+			for (int r = 0; r < H; r++) {
+				int a0, a1;
+				real u0, u1;
+				up_taps(r, x->h, &a0, &a1, &u0, &u1);
+				const real *ra = p + (size_t)a0 * w, *rb = p + (size_t)a1 * w;
+				for (int i = 0; i < w; i++)
+					t[i] = u0 * ra[i] + u1 * rb[i];
+				real *o = q + (size_t)r * W;
+				o[0] = t[0];
+				for (int i = 1; i < w; i++)
+					o[2 * i] = (real)0.25 * t[i - 1] + (real)0.75 * t[i];
+				for (int i = 0; i + 1 < w; i++)
+					o[2 * i + 1] = (real)0.75 * t[i] + (real)0.25 * t[i + 1];
+				o[W - 1] = t[w - 1];
 			}
 		}
+		free(t);
 	}
 }
 
 void ls_upsample_backward(const real *dy, int out_c, int c0, struct ls_t4 *dx)
 {
-	int H = dx->h * 2, W = dx->w * 2, nc = dx->n * dx->c;
-#pragma omp parallel for schedule(static)
-	for (int j = 0; j < nc; j++) {
-		int n = j / dx->c, c = j % dx->c;
-		real *p = dx->d + (size_t)j * dx->h * dx->w;
-		const real *q = dy + ((size_t)n * out_c + c0 + c) * H * W;
-		memset(p, 0, (size_t)dx->h * dx->w * sizeof *p);
-		for (int r = 0; r < H; r++) {
-			int a0, a1, b0, b1;
-			real u0, u1, v0, v1;
-			up_taps(r, dx->h, &a0, &a1, &u0, &u1);
-			real *ra = p + (size_t)a0 * dx->w, *rb = p + (size_t)a1 * dx->w;
-			for (int s = 0; s < W; s++) {
-				real g = q[(size_t)r * W + s];
-				up_taps(s, dx->w, &b0, &b1, &v0, &v1);
-				ra[b0] += u0 * v0 * g;
-				ra[b1] += u0 * v1 * g;
-				rb[b0] += u1 * v0 * g;
-				rb[b1] += u1 * v1 * g;
+	int H = dx->h * 2, W = dx->w * 2, nc = dx->n * dx->c, w = dx->w;
+#pragma omp parallel
+	{
+		real *t = ls_alloc_real(w);
+#pragma omp for schedule(static)
+		for (int j = 0; j < nc; j++) {
+			int n = j / dx->c, c = j % dx->c;
+			real *p = dx->d + (size_t)j * dx->h * w;
+			const real *q = dy + ((size_t)n * out_c + c0 + c) * H * W;
+			memset(p, 0, (size_t)dx->h * w * sizeof *p);
+			for (int r = 0; r < H; r++) {
+				int a0, a1;
+				real u0, u1;
+				up_taps(r, dx->h, &a0, &a1, &u0, &u1);
+				const real *g = q + (size_t)r * W;
+				/* the horizontal pass transposed: t[i] gathers the outputs that read it */
+				for (int i = 0; i < w; i++)
+					t[i] = (real)0.75 * (g[2 * i] + g[2 * i + 1]);
+				for (int i = 1; i < w; i++)
+					t[i] += (real)0.25 * g[2 * i - 1];
+				for (int i = 0; i + 1 < w; i++)
+					t[i] += (real)0.25 * g[2 * i + 2];
+				t[0] += (real)0.25 * g[0];
+				t[w - 1] += (real)0.25 * g[W - 1];
+				real *ra = p + (size_t)a0 * w, *rb = p + (size_t)a1 * w;
+				for (int i = 0; i < w; i++) {
+					ra[i] += u0 * t[i];
+					rb[i] += u1 * t[i];
+				}
 			}
 		}
+		free(t);
 	}
 }
 

@@ -153,8 +153,8 @@ static void test_direct(int n, int ci, int co, int h, int w)
 			worst[k] = fmax(worst[k], fabs(out[0][k][i] - out[1][k][i]) / scale);
 	}
 	CHECK(worst[0] < 1e-5 && worst[1] < 1e-5 && worst[2] < 1e-5,
-	      "direct 3x3 kernel = im2col + GEMM (%d->%d, %dx%d, batch %d): forward %.1e, input grad %.1e, weight grad %.1e",
-	      ci, co, w, h, n, worst[0], worst[1], worst[2]);
+	      "direct 3x3 kernel (%s) = im2col + GEMM (%d->%d, %dx%d, batch %d): forward %.1e, input grad %.1e, weight grad %.1e",
+	      ls_conv_avx512 ? "AVX-512 where the shape allows" : "AVX2", ci, co, w, h, n, worst[0], worst[1], worst[2]);
 	for (int d = 0; d < 2; d++)
 		for (int k = 0; k < 3; k++)
 			free(out[d][k]);
@@ -173,10 +173,15 @@ int main(int argc, char **argv)
 	ls_blas_init(argv);
 	ls_threads_set(2);
 	(void)argc;
-	test_direct(2, 16, 16, 40, 64);	/* 24 + 24 + 16 pixel row pieces, several bands */
-	test_direct(3, 4, 16, 9, 40);	/* a stem: 4 bands in; 24 + 16 */
-	test_direct(1, 48, 16, 70, 8);	/* one image in bands over threads; 8-pixel rows */
-	test_direct(2, 32, 64, 16, 32);	/* 24 + 8 */
+	ls_conv_avx512 = !!__builtin_cpu_supports("avx512f");
+	for (int avx512 = ls_conv_avx512; avx512 >= 0; avx512--) {
+		ls_conv_avx512 = avx512;
+		test_direct(2, 16, 16, 40, 64);	/* AVX2: 16 + 16 + 8 pixel row pieces, several bands */
+		test_direct(3, 4, 16, 9, 40);	/* a stem: 4 bands in */
+		test_direct(1, 48, 16, 70, 8);	/* one image in bands over threads; 8-pixel rows */
+		test_direct(2, 32, 64, 16, 32);	/* AVX-512: one 32-pixel piece */
+		test_direct(2, 16, 32, 20, 48);	/* AVX-512: 32 + 16 */
+	}
 	if (!mkdtemp(tmpdir) || load_tile() < 0) {
 		CHECK(0, "load a real tile: %s", ls_errmsg());
 		return 1;
