@@ -33,8 +33,10 @@ LIB := $(BUILD)/liblandshift.a
 FILTERS := $(patsubst filters/%.c,$(BINDIR)/%,$(wildcard filters/*.c))
 BENCH := $(patsubst bench/%.c,$(BINDIR)/%,$(wildcard bench/*.c))
 TESTS := $(patsubst tests/%.c,$(BUILD)/tests/%,$(wildcard tests/*.c))
+FUZZ := frame model stats
+REPLAY := $(FUZZ:%=$(BUILD)/tests/replay_%)
 
-all: deps-check $(FILTERS) $(BENCH) $(TESTS)
+all: deps-check $(FILTERS) $(BENCH) $(TESTS) $(REPLAY)
 
 deps-check:
 	@tools/deps.sh check
@@ -61,6 +63,27 @@ $(BINDIR)/%: $(BUILD)/bench/%.o $(LIB)
 $(BUILD)/tests/%: $(BUILD)/tests/%.o $(LIB)
 	$(CC) $(LDFLAGS) $< $(LIB) $(LDLIBS) -o $@
 
+# Fuzz targets: replayed over tests/fuzz/corpus by make test (no libFuzzer
+# needed); `make fuzz` builds them with clang's libFuzzer into build/fuzz/
+# and runs each for FUZZ_SECONDS (600), adding what it finds to the corpus.
+$(BUILD)/tests/replay_%: $(BUILD)/tests/fuzz/fuzz_%.o $(BUILD)/tests/fuzz/replay.o $(LIB)
+	$(CC) $(LDFLAGS) $(BUILD)/tests/fuzz/fuzz_$*.o $(BUILD)/tests/fuzz/replay.o $(LIB) $(LDLIBS) -o $@
+
+FUZZ_CFLAGS := -O1 -g -std=gnu11 -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=all -march=x86-64-v3 -fopenmp -Ilib $(DEP_CFLAGS)
+FUZZ_OBJ := $(LIB_SRC:%.c=build/fuzz/%.o)
+FUZZ_SECONDS ?= 600
+build/fuzz/%.o: %.c $(wildcard lib/*.h)
+	@mkdir -p $(dir $@)
+	clang $(FUZZ_CFLAGS) -c $< -o $@
+build/fuzz/fuzz_%: build/fuzz/tests/fuzz/fuzz_%.o $(FUZZ_OBJ)
+	clang -fsanitize=fuzzer,address,undefined -fopenmp $^ $(DEP_LIBS) -lm -o $@
+fuzz: $(FUZZ:%=build/fuzz/fuzz_%)
+	@for t in $(FUZZ); do mkdir -p build/fuzz/new_$$t; \
+	  echo "== fuzz_$$t for $(FUZZ_SECONDS) s"; \
+	  build/fuzz/fuzz_$$t -max_total_time=$(FUZZ_SECONDS) -rss_limit_mb=3072 -print_final_stats=1 \
+	    build/fuzz/new_$$t tests/fuzz/corpus/$$t 2>&1 | grep -E '^(stat::number_of_executed_units|stat::peak_rss|==|SUMMARY)|crash-' ; \
+	done
+
 # The learning core built in double precision, for the gradient checks.
 NN_SRC := lib/nn.c lib/conv.c lib/layers.c lib/unet.c lib/optim.c lib/critic.c lib/dsn.c
 NN_DBL := $(NN_SRC:%.c=$(BUILD)/dbl/%.o)
@@ -86,5 +109,5 @@ experiments: all
 clean:
 	rm -rf build bin
 
-.PHONY: all test demo bench experiments clean deps deps-check
+.PHONY: all test demo bench experiments fuzz clean deps deps-check
 .SECONDARY:

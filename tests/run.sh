@@ -15,6 +15,14 @@ for t in "$BUILD"/tests/test_*; do
 	echo "== $t" >&2
 	"$t" >>"$log" 2>&1 || grep -q '^FAIL' "$log" || echo "FAIL $t: exited with status $?" >>"$log"
 done
+for t in tests/fuzz/corpus/*; do	# the fuzz corpora, replayed without libFuzzer
+	name=$(basename "$t")
+	if out=$("$BUILD/tests/replay_$name" "$t" 2>&1); then
+		echo "PASS fuzz corpus $name: $out, no crash or sanitizer report" >>"$log"
+	else
+		echo "FAIL fuzz corpus $name: $(echo "$out" | tail -n 3)" >>"$log"
+	fi
+done
 for t in tests/t_*.sh; do
 	echo "== $t" >&2
 	bash "$t" >>"$log" 2>&1 || true
