@@ -4,6 +4,7 @@
 #   make demo [DATA=dir]      run the main job on the sample data
 #   make bench                benchmarks, side by side
 #   make SANITIZE=address,undefined   the same with sanitizers
+#   make install PREFIX=dir   binaries, man pages (make man) and the main pipeline
 
 DATA ?= ../shared/data
 CC ?= cc
@@ -106,8 +107,24 @@ bench: all
 experiments: all
 	@DATA=$(DATA) pipelines/experiments.sh
 
+# Man pages from each filter's --help (tools/man.sh), and installation.
+PREFIX ?= /usr/local
+MAN := $(patsubst filters/%.c,build/man/%.1,$(wildcard filters/*.c))
+build/man/%.1: $(BINDIR)/% tools/man.sh
+	@mkdir -p build/man
+	tools/man.sh $< >$@.tmp && mv $@.tmp $@
+man: $(MAN)
+
+install: all man
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/man/man1 \
+		$(DESTDIR)$(PREFIX)/share/landshift/pipelines $(DESTDIR)$(PREFIX)/share/landshift/python
+	install -m 755 $(FILTERS) $(DESTDIR)$(PREFIX)/bin/
+	install -m 644 $(MAN) $(DESTDIR)$(PREFIX)/share/man/man1/
+	install -m 755 pipelines/adapt.sh pipelines/map-scenes.sh $(DESTDIR)$(PREFIX)/share/landshift/pipelines/
+	install -m 644 python/landshift_frames.py $(DESTDIR)$(PREFIX)/share/landshift/python/
+
 clean:
 	rm -rf build bin
 
-.PHONY: all test demo bench experiments fuzz clean deps deps-check
+.PHONY: all test demo bench experiments fuzz man install clean deps deps-check
 .SECONDARY:

@@ -20,6 +20,8 @@ static int cb_width(void *ctx, const char *v) { return ls_labels_set_line_width(
 static int cb_map(void *ctx, const char *v) { return ls_labels_set_map(&labels, v); }
 
 static int size = 256, overlap = 0, sample = 0, seed = 1, keep_empty = 0;
+static const char *part;
+static int part_k = 1, part_n = 1;
 static double gsd = 0, min_valid = 0;
 static const char *domain, *t_srs, *a_srs, *resample = "bilinear";
 static struct ls_strlist bands_opt, names_opt;
@@ -29,6 +31,7 @@ static int cb_bands(void *ctx, const char *v) { ls_strlist_split(ctx, v, ','); r
 static const struct ls_opt opts[] = {
 	{ "size", LS_OPT_INT, &size, "N", "tile width and height in pixels" },
 	{ "overlap", LS_OPT_INT, &overlap, "N", "pixels shared by neighbouring tiles" },
+	{ "part", LS_OPT_STR, &part, "K/N", "only the K-th of N strips of tile rows (the same tiles, keys and order as the whole scene's stream: the N parts concatenated are that stream)" },
 	{ "bands", LS_OPT_CB, &bands_opt, "LIST", "bands to read, by 1-based index or name (e.g. red,green,blue)", cb_bands },
 	{ "band-names", LS_OPT_CB, &names_opt, "LIST", "rename the selected bands (e.g. R,G,B,NIR)", cb_bands },
 	{ "gsd", LS_OPT_DOUBLE, &gsd, "METRES", "resample to this ground sample distance (0 = native)" },
@@ -96,7 +99,8 @@ static void tile_raster(const char *path, struct ls_writer *w, struct ls_frame *
 	int step = size - overlap;
 	int nx = ls_grid_count(r.w, size, step), ny = ls_grid_count(r.h, size, step);
 	uint8_t *keep = choose((int64_t)nx * ny, rng);
-	for (int j = 0; j < ny; j++)
+	int j0 = (int)((int64_t)(part_k - 1) * ny / part_n), j1 = (int)((int64_t)part_k * ny / part_n);
+	for (int j = j0; j < j1; j++)
 		for (int i = 0; i < nx; i++) {
 			if (!keep[(int64_t)j * nx + i])
 				continue;
@@ -131,6 +135,8 @@ int main(int argc, char **argv)
 	ls_opt_parse(&cmd, argc, argv, &inputs);
 	if (!inputs.n)
 		ls_die(LS_EXIT_USAGE, "no input raster (usage: tile %s)", cmd.usage);
+	if (part && (sscanf(part, "%d/%d", &part_k, &part_n) != 2 || part_n < 1 || part_k < 1 || part_k > part_n))
+		ls_die(LS_EXIT_USAGE, "--part must be K/N with 1 <= K <= N, not '%s'", part);
 	if (size < 8 || size > 16384 || overlap < 0 || overlap >= size)
 		ls_die(LS_EXIT_USAGE, "--size must be 8..16384 and --overlap 0..size-1");
 	ls_gdal_init((size_t)64 << 20);

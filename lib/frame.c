@@ -1021,6 +1021,87 @@ static int decode(struct ls_reader *r, const msgpack_object *root, struct ls_fra
 	return check_frame(r, f, &x);
 }
 
+static size_t be_uint(const unsigned char *p, int k)
+{
+	size_t v = 0;
+	for (int i = 0; i < k; i++)
+		v = v << 8 | p[i];
+	return v;
+}
+
+/* Walk one msgpack object in p[0..n) without building it: 1 when it is
+ * complete (*used = its length), 0 when more bytes are needed, -1 when it
+ * cannot be valid (reserved byte, nesting deeper than 16). msgpack-c
+ * allocates the elements a container header announces before reading
+ * them, so a forged header of 2^32 elements would make it ask for a
+ * hundred gigabytes: it only ever sees objects this walk found complete,
+ * whose element counts the bytes present bound. */
+static int mp_walk(const unsigned char *p, size_t n, size_t *used, int depth)
+{
+	if (depth > 16)
+		return -1;
+	if (n < 1)
+		return 0;
+	unsigned b = p[0];
+	size_t head = 1, len = 0, items = 0;	/* payload bytes, or child objects */
+#define NEED(k) \
+	if (n < (k)) \
+		return 0
+#define BE(off, k) be_uint(p + (off), k)
+	if (b <= 0x7f || b >= 0xe0 || b == 0xc0 || b == 0xc2 || b == 0xc3)
+		len = 0;
+	else if (b >= 0x80 && b <= 0x8f)
+		items = 2 * (size_t)(b & 0x0f);
+	else if (b >= 0x90 && b <= 0x9f)
+		items = b & 0x0f;
+	else if (b >= 0xa0 && b <= 0xbf)
+		len = b & 0x1f;
+	else
+		switch (b) {
+		case 0xc4: case 0xd9: NEED(2); head = 2; len = BE(1, 1); break;
+		case 0xc5: case 0xda: NEED(3); head = 3; len = BE(1, 2); break;
+		case 0xc6: case 0xdb: NEED(5); head = 5; len = BE(1, 4); break;
+		case 0xc7: NEED(3); head = 3; len = BE(1, 1); break;
+		case 0xc8: NEED(4); head = 4; len = BE(1, 2); break;
+		case 0xc9: NEED(6); head = 6; len = BE(1, 4); break;
+		case 0xca: len = 4; break;
+		case 0xcb: len = 8; break;
+		case 0xcc: case 0xd0: len = 1; break;
+		case 0xcd: case 0xd1: len = 2; break;
+		case 0xce: case 0xd2: len = 4; break;
+		case 0xcf: case 0xd3: len = 8; break;
+		case 0xd4: len = 2; break;
+		case 0xd5: len = 3; break;
+		case 0xd6: len = 5; break;
+		case 0xd7: len = 9; break;
+		case 0xd8: len = 17; break;
+		case 0xdc: NEED(3); head = 3; items = BE(1, 2); break;
+		case 0xdd: NEED(5); head = 5; items = BE(1, 4); break;
+		case 0xde: NEED(3); head = 3; items = 2 * BE(1, 2); break;
+		case 0xdf: NEED(5); head = 5; items = 2 * BE(1, 4); break;
+		default: return -1;	/* 0xc1 is never used */
+		}
+#undef NEED
+#undef BE
+	size_t at = head;
+	if (len) {
+		if (n - head < len)
+			return 0;
+		at += len;
+	}
+	for (size_t i = 0; i < items; i++) {
+		size_t k;
+		if (at >= n)
+			return 0;	/* each element takes at least one byte: a false count runs out of bytes here */
+		int rc = mp_walk(p + at, n - at, &k, depth + 1);
+		if (rc <= 0)
+			return rc;
+		at += k;
+	}
+	*used = at;
+	return 1;
+}
+
 static int check_crc(struct ls_reader *r, const unsigned char *m, size_t n)
 {
 	static const unsigned char tag[4] = { 0xa3, 'c', 'r', 'c' };
@@ -1071,9 +1152,13 @@ int ls_reader_next(struct ls_reader *r, struct ls_frame *f)
 {
 	for (;;) {
 		if (r->pos < r->len) {
-			size_t off = 0;
-			msgpack_unpack_return ret =
-			    msgpack_unpack_next(&r->up, (const char *)r->buf + r->pos, r->len - r->pos, &off);
+			size_t off = 0, whole = 0;
+			int walk = mp_walk(r->buf + r->pos, r->len - r->pos, &whole, 0);
+			msgpack_unpack_return ret = MSGPACK_UNPACK_CONTINUE;
+			if (walk < 0)
+				return rerr(r, NULL, "corrupt bytes (not valid msgpack)");
+			if (walk > 0)
+				ret = msgpack_unpack_next(&r->up, (const char *)r->buf + r->pos, whole, &off);
 			if (ret == MSGPACK_UNPACK_SUCCESS) {
 				int trailer = 0;
 				if (check_crc(r, r->buf + r->pos, off) < 0 || decode(r, &r->up.data, f, &trailer) < 0)

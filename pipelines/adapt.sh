@@ -30,6 +30,7 @@
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
 BIN=${BIN:-$here/bin}
+[ -x "$BIN/tile" ] || BIN=$(cd "$here/../../bin" 2>/dev/null && pwd)	# installed: PREFIX/share/landshift -> PREFIX/bin
 export GDAL_PAM_ENABLED=NO
 method="" out="" gsd="" seed=1 epochs=12 tile=128 overlap=32 width=16 batch=8 lr=0.002 label_class=1 cw=1,3 norm=per-raster lambda=0.1 ncritic=5 level=pixel awarm=2 alpha=0.1 beta=0.05 sim=critic lmap="" tb="" tbn=""
 src=() srcl=() tgt=() tgtl=() ev=() evl=()
