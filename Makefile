@@ -120,7 +120,7 @@ install: all man
 		$(DESTDIR)$(PREFIX)/share/landshift/pipelines $(DESTDIR)$(PREFIX)/share/landshift/python
 	install -m 755 $(FILTERS) $(DESTDIR)$(PREFIX)/bin/
 	install -m 644 $(MAN) $(DESTDIR)$(PREFIX)/share/man/man1/
-	install -m 755 pipelines/adapt.sh pipelines/map-scenes.sh $(DESTDIR)$(PREFIX)/share/landshift/pipelines/
+	install -m 755 pipelines/adapt.sh pipelines/report.sh pipelines/map-scenes.sh $(DESTDIR)$(PREFIX)/share/landshift/pipelines/
 	install -m 644 python/landshift_frames.py $(DESTDIR)$(PREFIX)/share/landshift/python/
 
 clean:

@@ -4,6 +4,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <errno.h>
+#include <unistd.h>
+
+#include <gdal.h>
 #include <ogr_api.h>
 #include <ogr_srs_api.h>
 
@@ -14,7 +18,7 @@
 #include "opt.h"
 #include "raster.h"
 
-static const char *ref_path, *points_path, *ref_map;
+static const char *ref_path, *points_path, *ref_map, *errors_path;
 static int ref_class = 1, object_class = 1, point_class = 2, eight;
 static double min_iou = 0.5, match_dist = 3;
 static const char *const names[] = { "background", "building", "tree", "road" };
@@ -26,6 +30,7 @@ static const struct ls_opt opts[] = {
 	{ "object-class", LS_OPT_INT, &object_class, "N", "class scored as objects (object F1)" },
 	{ "min-iou", LS_OPT_DOUBLE, &min_iou, "T", "IoU for an object match" },
 	{ "eight", LS_OPT_FLAG, &eight, NULL, "8-connected objects" },
+	{ "errors", LS_OPT_STR, &errors_path, "FILE.tif", "write the --object-class errors as a GeoTIFF on the prediction's grid: 1 true positive, 2 false positive, 3 false negative, 0 true negative, 255 not scored (with a colour table)" },
 	{ "points", LS_OPT_STR, &points_path, "FILE", "point labels (e.g. surveyed trees), any OGR source" },
 	{ "point-class", LS_OPT_INT, &point_class, "N", "class whose objects are matched to --points" },
 	{ "match-distance", LS_OPT_DOUBLE, &match_dist, "M", "a predicted object's centre within M CRS units of a point" },
@@ -121,6 +126,55 @@ static int load_points(const char *path, const struct ls_raster *r, double **x, 
 	return 0;
 }
 
+/* The error map of class c: a Byte GeoTIFF, written to a temporary name
+ * and renamed. */
+static int write_errors(const char *path, const struct ls_raster *r, const uint8_t *pred, const uint8_t *valid,
+			const uint8_t *ref, int c)
+{
+	char tmp[4096];
+	snprintf(tmp, sizeof tmp, "%s.tmp.%d.tif", path, (int)getpid());
+	char *co[] = { "COMPRESS=DEFLATE", "TILED=YES", NULL };
+	GDALDatasetH ds = GDALCreate(GDALGetDriverByName("GTiff"), tmp, r->w, r->h, 1, GDT_Byte, co);
+	if (!ds)
+		return ls_err("cannot create %s: %s", path, CPLGetLastErrorMsg());
+	ls_cleanup_add(tmp);
+	size_t n = (size_t)r->w * r->h;
+	uint8_t *e = ls_xmalloc(n);
+	for (size_t i = 0; i < n; i++) {
+		if (!valid[i] || ref[i] == 255)
+			e[i] = 255;
+		else {
+			int p = pred[i] == c, t = ref[i] == c;
+			e[i] = (uint8_t)(p && t ? 1 : p ? 2 : t ? 3 : 0);
+		}
+	}
+	GDALSetGeoTransform(ds, (double *)r->gt);
+	GDALSetProjection(ds, r->wkt);
+	GDALRasterBandH b = GDALGetRasterBand(ds, 1);
+	GDALSetRasterNoDataValue(b, 255);
+	GDALColorTableH ct = GDALCreateColorTable(GPI_RGB);
+	const GDALColorEntry cols[4] = { { 0, 0, 0, 0 }, { 40, 170, 60, 255 }, { 220, 40, 40, 255 }, { 40, 90, 230, 255 } };
+	for (int i = 0; i < 4; i++)
+		GDALSetColorEntry(ct, i, &cols[i]);
+	GDALSetRasterColorTable(b, ct);
+	GDALDestroyColorTable(ct);
+	char *cats[] = { "true negative", "true positive", "false positive", "false negative", NULL };
+	GDALSetRasterCategoryNames(b, cats);
+	CPLErr err = GDALRasterIO(b, GF_Write, 0, 0, r->w, r->h, e, r->w, r->h, GDT_Byte, 0, 0);
+	free(e);
+	GDALClose(ds);
+	if (err != CE_None) {
+		unlink(tmp);
+		return ls_err("writing %s failed: %s", path, CPLGetLastErrorMsg());
+	}
+	if (rename(tmp, path) < 0) {
+		unlink(tmp);
+		return ls_err("cannot rename %s to %s: %s", tmp, path, strerror(errno));
+	}
+	ls_cleanup_forget(tmp);
+	return 0;
+}
+
 static void print_match(const char *name, const struct ls_match *m)
 {
 	printf(",\"%s\":{\"f1\":%.6f,\"precision\":%.6f,\"recall\":%.6f,\"tp\":%ld,\"pred\":%ld,\"ref\":%ld}", name, m->f1,
@@ -170,6 +224,10 @@ int main(int argc, char **argv)
 		}
 	if (ref_path && !scored)
 		ls_die(LS_EXIT_DATA, "%s and %s share no valid pixel: nothing to score", pos.v[0], ref_path);
+	if (errors_path && !ref_path)
+		ls_die(LS_EXIT_USAGE, "--errors needs --ref");
+	if (errors_path && write_errors(errors_path, &r, pred, valid, ref, object_class) < 0)
+		ls_die_err();
 	printf("{\"prediction\":");
 	ls_json_str(stdout, pos.v[0]);
 	printf(",\"reference\":");

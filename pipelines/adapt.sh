@@ -60,6 +60,21 @@ case $norm in per-raster|per-domain) ;; *) die "--norm must be per-raster or per
 [ ${#evl[@]} -eq 0 ] || [ ${#evl[@]} -eq ${#ev[@]} ] || die "give one --eval-labels per --eval raster"
 if [ "$method" = oracle ]; then [ ${#tgtl[@]} -eq ${#tgt[@]} ] || die "oracle needs one --target-labels per --target"; fi
 mkdir -p "$out"
+{	# what the report shows: the command and every setting
+	echo "command $(printf '%q ' "$0" "$@")"
+	echo "method $method"
+	for i in "${!src[@]}"; do echo "source ${src[$i]} (labels ${srcl[$i]})"; done
+	for i in "${!tgt[@]}"; do echo "target ${tgt[$i]}"; done
+	for i in "${!ev[@]}"; do n=$(basename "${ev[$i]}"); echo "eval ${n%.*} ${ev[$i]}"; done
+	for i in "${!evl[@]}"; do echo "eval-labels ${evl[$i]}"; done
+	echo "gsd ${gsd:-native}"
+	echo "seed $seed"
+	echo "training epochs $epochs, tile $tile, overlap $overlap, width $width, batch $batch, lr $lr, class weights $cw"
+	echo "normalisation $norm"
+	[ "$method" = wdgrl ] || [ "$method" = dsn ] &&
+		echo "adaptation lambda $lambda, n-critic $ncritic, critic level $level, warm-up $awarm epochs$([ "$method" = dsn ] && echo ", alpha $alpha, beta $beta, similarity $sim")"
+	echo "started $(date -u +%Y-%m-%dT%H:%M:%SZ) on $(hostname)"
+} >"$out/run.txt"
 G=(); [ -n "$gsd" ] && G=(--gsd "$gsd")
 TB=(); [ -n "$tb" ] && TB=(--bands "$tb"); [ -n "$tbn" ] && TB+=(--band-names "$tbn")
 log() { echo "adapt: $*" >&2; }
@@ -130,7 +145,7 @@ done
 log "[5/5] scoring"
 if [ ${#evl[@]} -gt 0 ]; then
 	for i in "${!ev[@]}"; do
-		"$BIN"/evaluate --quiet --ref "${evl[$i]}" --ref-class "$label_class" "$out/probs_${names[$i]}.tif" \
+		"$BIN"/evaluate --quiet --ref "${evl[$i]}" --ref-class "$label_class" --errors "$out/errors_${names[$i]}.tif" "$out/probs_${names[$i]}.tif" \
 			>"$out/eval_${names[$i]}.json"
 	done
 	/usr/bin/python3 - "$out" "$method" "${names[@]}" <<'PY'
@@ -160,4 +175,6 @@ PY
 else
 	log "no --eval-labels: nothing to score"
 fi
-log "outputs in $out: model, probs_*.tif, buildings_*.gpkg$( [ ${#evl[@]} -gt 0 ] && echo ', metrics.json')"
+"$(dirname "$0")/report.sh" "$out"
+log "outputs in $out: model, probs_*.tif, buildings_*.gpkg$( [ ${#evl[@]} -gt 0 ] && echo ', errors_*.tif, metrics.json')"
+log "report: $out/report.html"

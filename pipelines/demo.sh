@@ -31,4 +31,6 @@ demo: finished in $(( $(date +%s) - start )) s; outputs in $OUT/
   buildings_atlanta_east.gpkg building polygons with mean score
   metrics.json                $(/usr/bin/python3 -c "import json; m = json.load(open('$OUT/metrics.json')); print(f'building IoU {m[\"building_iou\"]:.3f}, F1 {m[\"building_f1\"]:.3f}, object F1 {m[\"object_f1\"]:.3f}')")
   model, train.jsonl          the trained model and its per-epoch metrics
+  report.html                 the report: options, metrics, quick-looks, training curves
+demo: report: $OUT/report.html
 MSG

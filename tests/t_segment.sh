@@ -135,6 +135,35 @@ import json; m = json.load(open('$T/run/metrics.json')); assert all(k in m for k
 else
 	fail "adapt.sh" "$(tail -n 3 "$T/adapt.err")"
 fi
+# its report: every image present; in headless Chromium nothing broken and a page that is not blank
+missing=$(grep -o 'src="[^"]*"' "$T/run/report.html" 2>/dev/null | sed 's/src="//; s/"$//' |
+	while read -r f; do [ -s "$T/run/$f" ] || echo "$f"; done)
+nimg=$(grep -o '<img ' "$T/run/report.html" 2>/dev/null | wc -l)
+if [ -f "$T/run/report.html" ] && [ -z "$missing" ] && [ "$nimg" -ge 9 ] && grep -q 'report: .*report.html' "$T/adapt.err"; then
+	pass "adapt.sh writes report.html: options, metrics, $nimg images (imagery, prediction, reference, errors, curves), all present"
+else
+	fail "report" "$nimg images, missing: $missing"
+fi
+if command -v chromium >/dev/null; then
+	(cd "$T/run" && timeout 120 chromium --headless --no-sandbox --disable-gpu --hide-scrollbars --window-size=1200,1600 \
+		--screenshot="$T/shot.png" "file://$T/run/report.html" >/dev/null 2>&1)
+	dom=$(cd "$T/run" && timeout 120 chromium --headless --no-sandbox --disable-gpu --virtual-time-budget=5000 --dump-dom \
+		"file://$T/run/report.html" 2>/dev/null)
+	if echo "$dom" | grep -q "data-broken-images=\"0\" data-images=\"$nimg\"" && $PY - "$T/shot.png" <<'PY'
+import sys
+from osgeo import gdal
+a = gdal.Open(sys.argv[1]).ReadAsArray()
+assert a.std() > 20, "blank screenshot"
+assert len({tuple(p) for p in a[:3].reshape(3, -1).T[::97]}) > 200, "too few colours"
+PY
+	then
+		pass "the report in headless Chromium: $nimg images loaded, none broken; the screenshot is not blank"
+	else
+		fail "report in Chromium" "$(echo "$dom" | grep -o 'data-broken[^>]*')"
+	fi
+else
+	fail "report in Chromium" "chromium is not installed (tools/deps.sh install)"
+fi
 
 # bad input
 must_fail "encode refuses tiles with the wrong band count" 1 'bands; .* takes 3' "$BIN/tile --size 128 $A/pan.tif | $BIN/normalise-bands --stats $T/p.stats 2>/dev/null; $BIN/tile --size 128 $A/pan.tif | $BIN/normalise-bands --fit $T/p.stats; $BIN/tile --size 128 --domain source $A/pan.tif | $BIN/normalise-bands --stats $T/p.stats | $BIN/encode --model $T/m.model"

@@ -1,0 +1,152 @@
+#!/bin/bash
+# pipelines/report.sh DIR - a static HTML report of a pipelines/adapt.sh run,
+# readable offline in any browser: DIR/report.html with its images in
+# DIR/report/. It shows the run's inputs and options, the metrics table,
+# quick-looks of every mapped raster (the imagery, the predicted buildings
+# and the reference over it, errors coloured as false positives and false
+# negatives) and the training curves (losses, validation IoU, and the
+# critic's W estimate or the DSN terms when the run adapted).
+# Rasters are rendered by GDAL (gdalwarp, gdal_translate, gdaldem), curves by
+# gnuplot; adapt.sh calls this at its end.
+set -euo pipefail
+out=${1:?usage: report.sh DIR}
+[ -f "$out/run.txt" ] || { echo "report: $out/run.txt missing: not an adapt.sh output folder" >&2; exit 2; }
+export GDAL_PAM_ENABLED=NO
+R=$out/report
+mkdir -p "$R"
+W=900	# quick-look width in pixels at most
+
+# colour files for gdaldem color-relief: value R G B A (A = 0: transparent)
+printf '0 0 0 0 0\n1 230 40 40 190\n2 230 40 40 190\n3 0 0 0 0\n255 0 0 0 0\n' >"$R/pred.col"
+printf '0 0 0 0 0\n1 40 120 255 190\n2 0 0 0 0\n3 40 120 255 190\n255 0 0 0 0\n' >"$R/ref.col"
+printf '0 0 0 0 0\n1 40 190 70 200\n2 230 40 40 220\n3 40 120 255 220\n255 0 0 0 0\n' >"$R/err.col"
+printf '0 0 0 0 0\n0.4999 0 0 0 0\n0.5 230 40 40 190\n1 230 40 40 190\n' >"$R/prob.col"
+
+size_of() { gdalinfo "$1" | awk '/^Size is/ {gsub(",", ""); print $3, $4}'; }
+
+while read -r key name img; do
+	[ "$key" = eval ] || continue
+	probs=$out/probs_$name.tif
+	[ -f "$probs" ] || continue
+	read -r pw ph < <(size_of "$probs")
+	ow=$pw; [ "$pw" -gt $W ] && ow=$W
+	oh=$(( ph * ow / pw ))
+	# the imagery on the prediction's grid (same CRS, extent and pixel size)
+	ext=$(gdalinfo -json "$probs" | /usr/bin/python3 -c '
+import json, sys
+i = json.load(sys.stdin); gt = i["geoTransform"]; w, h = i["size"]
+print(gt[0], gt[3] + h * gt[5], gt[0] + w * gt[1], gt[3], w, h)')
+	read -r x0 y0 x1 y1 w h <<<"$ext"
+	gdalwarp -q -overwrite -of VRT -t_srs "$(gdalsrsinfo -o wkt "$probs" | tr -d '\n')" -te "$x0" "$y0" "$x1" "$y1" \
+		-ts "$w" "$h" -r bilinear "$img" "$R/$name.image.vrt"
+	nb=$(gdalinfo "$R/$name.image.vrt" | grep -c '^Band ')
+	bands=(-b 1); [ "$nb" -ge 3 ] && bands=(-b 1 -b 2 -b 3)
+	gdal_translate -q -of PNG -ot Byte -scale "${bands[@]}" -outsize "$ow" "$oh" "$R/$name.image.vrt" "$R/$name.image.png"
+	if [ -f "$out/errors_$name.tif" ]; then
+		for k in pred ref err; do
+			gdaldem color-relief -q -alpha -nearest_color_entry -of PNG "$out/errors_$name.tif" "$R/$k.col" "$R/$name.$k.full.png"
+			gdal_translate -q -of PNG -r nearest -outsize "$ow" "$oh" "$R/$name.$k.full.png" "$R/$name.$k.png"
+			rm -f "$R/$name.$k.full.png"
+		done
+	else
+		gdaldem color-relief -q -alpha -b 2 -of PNG "$probs" "$R/prob.col" "$R/$name.pred.full.png"
+		gdal_translate -q -of PNG -r nearest -outsize "$ow" "$oh" "$R/$name.pred.full.png" "$R/$name.pred.png"
+		rm -f "$R/$name.pred.full.png"
+	fi
+	rm -f "$R/$name.image.vrt" "$R"/*.aux.xml
+done <"$out/run.txt"
+
+# training curves
+/usr/bin/python3 - "$out/train.jsonl" "$R" <<'PY'
+import json, sys
+src, R = sys.argv[1], sys.argv[2]
+ep, st = [], []
+for line in open(src):
+    r = json.loads(line)
+    (ep if "epoch" in r else st).append(r)
+with open(f"{R}/epochs.dat", "w") as f:
+    for r in ep:
+        f.write(f'{r["epoch"]} {r["loss"]} {r["val_loss"] if r["val_loss"] >= 0 else "NaN"} {r["val_iou"] if r["val_iou"] >= 0 else "NaN"}\n')
+with open(f"{R}/steps.dat", "w") as f:
+    for r in st:
+        f.write(" ".join(str(r.get(k, "NaN")) for k in ("step", "task_loss", "w", "gp", "recon", "diff", "domain_loss")) + "\n")
+PY
+gnuplot <<GP
+set terminal png size 640,360 font ",10"
+set grid
+set key top right
+set xlabel "epoch"
+set output "$R/loss.png"
+set title "loss"
+plot "$R/epochs.dat" using 1:2 with linespoints title "training (task)", "" using 1:3 with linespoints title "source validation"
+set output "$R/val_iou.png"
+set title "source validation IoU (the label-free model choice)"
+set yrange [0:1]
+plot "$R/epochs.dat" using 1:4 with linespoints title "building IoU"
+GP
+if [ -s "$R/steps.dat" ]; then
+	gnuplot <<GP
+set terminal png size 640,360 font ",10"
+set grid
+set xlabel "step"
+set output "$R/adapt.png"
+set title "adaptation terms per step"
+plot "$R/steps.dat" using 1:2 with lines title "task loss", "" using 1:3 with lines title "critic W", \
+     "" using 1:5 with lines title "reconstruction", "" using 1:7 with lines title "domain loss"
+GP
+fi
+
+# the page
+/usr/bin/python3 - "$out" <<'PY'
+import html, json, os, sys
+out = sys.argv[1]
+R = os.path.join(out, "report")
+run = [l.rstrip("\n").split(" ", 1) for l in open(os.path.join(out, "run.txt")) if " " in l]
+m = json.load(open(os.path.join(out, "metrics.json"))) if os.path.exists(os.path.join(out, "metrics.json")) else None
+e = html.escape
+p = ['<!doctype html><html><head><meta charset="utf-8"><title>Landshift report</title><style>',
+     'body{font:14px sans-serif;margin:2em;max-width:1900px} table{border-collapse:collapse;margin:1em 0}',
+     'td,th{border:1px solid #bbb;padding:3px 8px;text-align:left} .ql{display:inline-block;margin:0 1em 1em 0;vertical-align:top}',
+     '.stack{position:relative} .stack img{display:block} .stack img+img{position:absolute;left:0;top:0}',
+     'code{background:#f3f3f3;padding:1px 3px}</style></head><body>',
+     f'<h1>Landshift: {e(dict(run).get("method", "run"))}</h1>']
+p.append("<h2>Inputs and options</h2><table>")
+for k, v in run:
+    p.append(f"<tr><th>{e(k)}</th><td><code>{e(v)}</code></td></tr>")
+p.append("</table>")
+if m:
+    p.append("<h2>Metrics (target, never seen in training)</h2><table><tr><th>raster</th><th>building IoU</th>"
+             "<th>building F1</th><th>precision</th><th>recall</th><th>object F1 (IoU &ge; 0.5)</th></tr>")
+    for name, r in m["per_raster"].items():
+        b = r["classes"]["building"]
+        p.append(f'<tr><td>{e(name)}</td><td>{b["iou"]:.3f}</td><td>{b["f1"]:.3f}</td><td>{b["precision"]:.3f}</td>'
+                 f'<td>{b["recall"]:.3f}</td><td>{r["object"]["match"]["f1"]:.3f}</td></tr>')
+    p.append(f'<tr><th>all</th><th>{m["building_iou"]:.3f}</th><th>{m["building_f1"]:.3f}</th><th></th><th></th>'
+             f'<th>{m["object_f1"]:.3f}</th></tr></table>')
+p.append("<h2>Quick-looks</h2>")
+for k, v in run:
+    if k != "eval":
+        continue
+    name = v.split(" ", 1)[0]
+    if not os.path.exists(f"{R}/{name}.image.png"):
+        continue
+    p.append(f"<h3>{e(name)}</h3>")
+    def ql(title, layers):
+        imgs = "".join(f'<img src="report/{name}.{l}.png" alt="{e(title)}">' for l in layers)
+        p.append(f'<div class="ql"><div class="stack">{imgs}</div><div>{e(title)}</div></div>')
+    ql("imagery", ["image"])
+    ql("predicted buildings (red)", ["image", "pred"])
+    if os.path.exists(f"{R}/{name}.ref.png"):
+        ql("reference buildings (blue)", ["image", "ref"])
+        ql("errors: true positive green, false positive red, false negative blue", ["image", "err"])
+p.append("<h2>Training</h2>")
+for f, t in (("loss", "loss"), ("val_iou", "validation IoU"), ("adapt", "adaptation terms")):
+    if os.path.exists(f"{R}/{f}.png"):
+        p.append(f'<div class="ql"><img src="report/{f}.png" alt="{t}"></div>')
+p.append('<script>window.addEventListener("load",function(){var b=0;for(var i of document.images)'
+         'if(!i.complete||i.naturalWidth==0)b++;document.body.setAttribute("data-broken-images",b);'
+         'document.body.setAttribute("data-images",document.images.length)})</script></body></html>')
+open(os.path.join(out, "report.html"), "w").write("\n".join(p))
+PY
+rm -f "$R"/*.col "$R"/*.dat
+echo "report: $out/report.html" >&2
