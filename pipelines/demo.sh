@@ -7,7 +7,7 @@
 # footprints: a probability GeoTIFF, a GeoPackage of buildings, metrics.json.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-DATA=${DATA:-../shared/data}
+DATA=$(cd "${DATA:-../shared/data}" && pwd)	# absolute: the VRTs below name their source
 OUT=${OUT:-out/demo}
 EPOCHS=${EPOCHS:-14}
 export GDAL_PAM_ENABLED=NO

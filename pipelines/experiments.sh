@@ -21,7 +21,7 @@
 # OUT/results.md (the table README quotes).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-DATA=${DATA:-../shared/data}
+DATA=$(cd "${DATA:-../shared/data}" && pwd)	# absolute: the scene VRTs name their source
 OUT=${OUT:-out/experiments}
 PAIRS=${PAIRS:-rio-atlanta atlanta-pan rio-kampala atlanta-zurich}
 METHODS=${METHODS:-source-only wdgrl dsn oracle}
