@@ -37,7 +37,22 @@ TESTS := $(patsubst tests/%.c,$(BUILD)/tests/%,$(wildcard tests/*.c))
 FUZZ := frame model stats
 REPLAY := $(FUZZ:%=$(BUILD)/tests/replay_%)
 
-all: deps-check $(FILTERS) $(BENCH) $(TESTS) $(REPLAY)
+# critic-train under MPI (Debian's OpenMPI), when mpicc is there: the same
+# filter with the MPI build of lib/dist.c linked ahead of the library's.
+MPICC := $(shell command -v mpicc 2>/dev/null)
+ifneq ($(MPICC),)
+ifeq ($(SANITIZE),)
+MPI_BIN := $(BINDIR)/critic-train-mpi
+endif
+endif
+
+all: deps-check $(FILTERS) $(BENCH) $(TESTS) $(REPLAY) $(MPI_BIN)
+
+$(BUILD)/mpi/dist.o: lib/dist.c lib/dist.h
+	@mkdir -p $(dir $@)
+	$(MPICC) $(CFLAGS) -DLS_MPI -c $< -o $@
+$(BINDIR)/critic-train-mpi: $(BUILD)/filters/critic-train.o $(BUILD)/mpi/dist.o $(LIB)
+	$(MPICC) $(LDFLAGS) $(BUILD)/filters/critic-train.o $(BUILD)/mpi/dist.o $(LIB) $(LDLIBS) -o $@
 
 deps-check:
 	@tools/deps.sh check
@@ -86,7 +101,7 @@ fuzz: $(FUZZ:%=build/fuzz/fuzz_%)
 	done
 
 # The learning core built in double precision, for the gradient checks.
-NN_SRC := lib/nn.c lib/conv.c lib/layers.c lib/unet.c lib/optim.c lib/critic.c lib/dsn.c
+NN_SRC := lib/nn.c lib/conv.c lib/layers.c lib/unet.c lib/optim.c lib/critic.c lib/dsn.c lib/dist.c
 NN_DBL := $(NN_SRC:%.c=$(BUILD)/dbl/%.o)
 $(BUILD)/dbl/%.o: %.c $(wildcard lib/*.h)
 	@mkdir -p $(dir $@)

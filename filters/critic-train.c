@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "dataset.h"
+#include "dist.h"
 #include "err.h"
 #include "opt.h"
 #include "trainer.h"
@@ -64,8 +65,11 @@ int main(int argc, char **argv)
 	struct ls_strlist pos;
 	struct ls_dataset d;
 	ls_blas_init(argv);
+	ls_dist_init(&argc, &argv);
 	ls_train_defaults(&o);
 	ls_opt_parse(&cmd, argc, argv, &pos);
+	if (ls_dist.rank > 0)
+		ls_quiet = 1;	/* rank 0 reports for all */
 	if (!o.model_path || !sources.n || pos.n)
 		ls_die(LS_EXIT_USAGE, "usage: critic-train %s", cmd.usage);
 	if (strcmp(o.method, "source-only") && strcmp(o.method, "oracle") && strcmp(o.method, "wdgrl") &&
@@ -91,9 +95,11 @@ int main(int argc, char **argv)
 			ls_die_err();
 	if (!private_stems && ls_dataset_share_stems(&d))
 		ls_info("target bands equal the source's: one shared input stem");
-	if (ls_train_run(&o, &d) < 0)
+	if (ls_train_run(&o, &d) < 0) {
 		ls_die_err();
-	ls_info("wrote %s", o.model_path);
+	}
+	ls_info("wrote %s%s", o.model_path, ls_dist.size > 1 ? " (data-parallel over the MPI ranks)" : "");
 	ls_dataset_free(&d);
+	ls_dist_finalize();
 	return 0;
 }

@@ -2,6 +2,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "dist.h"
 #include "err.h"
 #include "layers.h"
 
@@ -93,27 +94,48 @@ void ls_bn_free(struct ls_bn *b)
 void ls_bn_forward(struct ls_bn *b, const struct ls_t4 *x, struct ls_t4 *y, int train, int dom, int relu)
 {
 	size_t hw = (size_t)x->h * x->w, m = hw * x->n;
+	int C = x->c;
 	*y = ls_t4_make(y->d, x->n, x->c, x->h, x->w);
 	if (dom < 0 || dom >= b->ndom)
 		dom = 0;
+	if (train) {
+		/* two passes (sum, then squared deviations), each summed over the
+		 * ranks of a data-parallel run: the statistics of the whole batch */
+		double *s = ls_xmalloc(2 * (size_t)C * sizeof *s), *s2 = s + C, mt = (double)m;
 #pragma omp parallel for schedule(static)
-	for (int c = 0; c < x->c; c++) {
+		for (int c = 0; c < C; c++) {
+			double t = 0;
+			for (int n = 0; n < x->n; n++)
+				t += block_sum(ls_t4_img(x, n) + c * hw, hw, 0);
+			s[c] = t;
+		}
+		ls_dist_sum_d(s, C);
+		ls_dist_sum_d(&mt, 1);
+		for (int c = 0; c < C; c++)
+			b->mean[c] = (real)(s[c] / mt);
+#pragma omp parallel for schedule(static)
+		for (int c = 0; c < C; c++) {
+			double t = 0;
+			for (int n = 0; n < x->n; n++)
+				t += block_sum(ls_t4_img(x, n) + c * hw, hw, b->mean[c]);
+			s2[c] = t;
+		}
+		ls_dist_sum_d(s2, C);
+		real *rm = b->rmean->w + (size_t)dom * b->c, *rv = b->rvar->w + (size_t)dom * b->c;
+		for (int c = 0; c < C; c++) {
+			double var = s2[c] / mt;
+			b->invstd[c] = (real)(1 / sqrt(var + b->eps));
+			rm[c] = (1 - b->momentum) * rm[c] + b->momentum * b->mean[c];
+			rv[c] = (1 - b->momentum) * rv[c] + b->momentum * (real)(mt > 1 ? var * mt / (mt - 1) : var);
+		}
+		free(s);
+	}
+#pragma omp parallel for schedule(static)
+	for (int c = 0; c < C; c++) {
 		real mean, invstd;
 		if (train) {
-			double s = 0, s2 = 0;
-			for (int n = 0; n < x->n; n++)
-				s += block_sum(ls_t4_img(x, n) + c * hw, hw, 0);
-			double mu = s / m;
-			for (int n = 0; n < x->n; n++)
-				s2 += block_sum(ls_t4_img(x, n) + c * hw, hw, (real)mu);
-			double var = s2 / m;
-			mean = (real)mu;
-			invstd = (real)(1 / sqrt(var + b->eps));
-			real *rm = b->rmean->w + (size_t)dom * b->c, *rv = b->rvar->w + (size_t)dom * b->c;
-			rm[c] = (1 - b->momentum) * rm[c] + b->momentum * (real)mu;
-			rv[c] = (1 - b->momentum) * rv[c] + b->momentum * (real)(m > 1 ? var * m / (m - 1) : var);
-			b->mean[c] = mean;
-			b->invstd[c] = invstd;
+			mean = b->mean[c];
+			invstd = b->invstd[c];
 		} else {
 			mean = b->rmean->w[(size_t)dom * b->c + c];
 			invstd = (real)(1 / sqrt(b->rvar->w[(size_t)dom * b->c + c] + b->eps));
@@ -138,23 +160,34 @@ void ls_bn_backward(struct ls_bn *b, const struct ls_t4 *x, const struct ls_t4 *
 		    struct ls_t4 *dx)
 {
 	size_t hw = (size_t)x->h * x->w, m = hw * x->n;
+	int C = x->c;
 	*dx = ls_t4_make(dx->d, x->n, x->c, x->h, x->w);
+	double *sum = ls_xmalloc(2 * (size_t)C * sizeof *sum), mt = (double)m;
 #pragma omp parallel for schedule(static)
-	for (int c = 0; c < x->c; c++) {
-		real mean = b->mean[c], is = b->invstd[c];
+	for (int c = 0; c < C; c++) {
 		double sdy = 0, sdyx = 0;
 		for (int n = 0; n < x->n; n++)
 			bn_grad_sums(ls_t4_img(x, n) + c * hw, y ? ls_t4_img(y, n) + c * hw : NULL, ls_t4_img(dy, n) + c * hw,
-				     hw, mean, &sdy, &sdyx);
-		sdyx *= is;
+				     hw, b->mean[c], &sdy, &sdyx);
+		sdyx *= b->invstd[c];
+		/* this rank's share of the affine parameters' gradient */
 		b->gamma->g[c] += (real)sdyx;
 		b->beta->g[c] += (real)sdy;
-		real k = b->gamma->w[c] * is / (real)m, a = (real)sdy, bb = (real)sdyx;
+		sum[2 * c] = sdy;
+		sum[2 * c + 1] = sdyx;
+	}
+	/* the input gradient needs the sums over the whole batch */
+	ls_dist_sum_d(sum, 2 * (size_t)C);
+	ls_dist_sum_d(&mt, 1);
+#pragma omp parallel for schedule(static)
+	for (int c = 0; c < C; c++) {
+		real is = b->invstd[c], mean = b->mean[c];
+		real k = b->gamma->w[c] * is / (real)mt, a = (real)sum[2 * c], bb = (real)sum[2 * c + 1];
 		for (int n = 0; n < x->n; n++) {
 			const real *p = ls_t4_img(x, n) + c * hw, *d = ls_t4_img(dy, n) + c * hw;
 			const real *act = y ? ls_t4_img(y, n) + c * hw : NULL;
 			real *q = ls_t4_img(dx, n) + c * hw;
-			real km = k * (real)m, ka = k * a, kb = k * is * bb;
+			real km = k * (real)mt, ka = k * a, kb = k * is * bb;
 			if (act)
 #pragma omp simd
 				for (size_t i = 0; i < hw; i++) {
@@ -166,6 +199,7 @@ void ls_bn_backward(struct ls_bn *b, const struct ls_t4 *x, const struct ls_t4 *
 					q[i] = km * d[i] - ka - (p[i] - mean) * kb;
 		}
 	}
+	free(sum);
 }
 
 /* ---- activations ---- */

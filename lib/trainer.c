@@ -10,6 +10,7 @@
 #include "critic.h"
 #include "metrics.h"
 #include "progress.h"
+#include "dist.h"
 #include "dsn.h"
 #include "trainer.h"
 
@@ -73,7 +74,74 @@ struct run {
 	struct ls_optim dopt;
 	real *hc, *hp, *dhc, *dhp, *dpriv, *tmp;
 	double last_recon, last_diff, last_dom;
+	/* data-parallel runs: this rank's share of a batch, scratch for the rest */
+	real *xskip, *gbuf;
+	uint8_t *yskip;
 };
+
+/* This rank's share [*lo, *hi) of a batch of n tiles. */
+static void share(int n, int *lo, int *hi)
+{
+	*lo = (int)((long)n * ls_dist.rank / ls_dist.size);
+	*hi = (int)((long)n * (ls_dist.rank + 1) / ls_dist.size);
+}
+
+/* Put tile i of a batch into x (and its labels into y) when it is this
+ * rank's, else into scratch: every rank draws the same augmentation numbers
+ * for every tile, so the ranks together see exactly one process's batch. */
+static void put_shared(struct run *r, const struct ls_sample *t, int i, int lo, int hi, real *x, uint8_t *y,
+		       size_t img, size_t hw)
+{
+	int mine = i >= lo && i < hi;
+	ls_batch_put(t, mine ? x + (i - lo) * img : r->xskip, y ? (mine ? y + (i - lo) * hw : r->yskip) : NULL,
+		     &r->o->aug, &r->aug);
+}
+
+/* Average the gradients of ps over the ranks (a no-op in one process). */
+static void average(struct run *r, struct ls_params *ps)
+{
+	if (ls_dist.size == 1)
+		return;
+	size_t n = 0;
+	for (int i = 0; i < ps->n; i++)
+		n += ps->p[i]->n;
+	r->gbuf = ls_xrealloc(r->gbuf, n * sizeof *r->gbuf);
+	size_t k = 0;
+	for (int i = 0; i < ps->n; i++, k += ps->p[i - 1]->n)
+		memcpy(r->gbuf + k, ps->p[i]->g, ps->p[i]->n * sizeof(real));
+	ls_dist_sum_f(r->gbuf, n);
+	k = 0;
+	for (int i = 0; i < ps->n; i++)
+		for (size_t j = 0; j < ps->p[i]->n; j++)
+			ps->p[i]->g[j] = r->gbuf[k++] / (real)ls_dist.size;
+}
+
+/* The task loss of a data-parallel step is the mean over the labelled
+ * pixels of the whole batch: this rank's mean (and its gradient) is scaled
+ * by its share of the batch's label weight, so that the average over the
+ * ranks is exactly that mean. 1 in one process. */
+static double xent_scale(struct run *r, int n_own, size_t hw, struct ls_t4 *dl)
+{
+	if (ls_dist.size == 1)
+		return 1;
+	double w = 0;
+	for (size_t i = 0; i < (size_t)n_own * hw; i++)
+		if (r->y[i] < r->o->classes)
+			w += r->cw[r->y[i]];
+	double tot = w;
+	ls_dist_sum_d(&tot, 1);
+	double f = tot > 0 ? w * ls_dist.size / tot : 0;
+	size_t n = ls_t4_len(dl);
+	for (size_t i = 0; i < n; i++)
+		dl->d[i] *= (real)f;
+	return f;
+}
+
+static double mean_over_ranks(double v)
+{
+	ls_dist_sum_d(&v, 1);
+	return v / ls_dist.size;
+}
 
 static double now(void)
 {
@@ -319,7 +387,14 @@ static int setup(struct run *r)
 	describe(r);
 	if (o->resume && resume(r) < 0)
 		return -1;
-	if (o->metrics_path) {
+	int maxc = 1;
+	for (int i = 0; i < r->d->n; i++)
+		maxc = r->d->s[i].c > maxc ? r->d->s[i].c : maxc;
+	r->xskip = ls_alloc_real((size_t)maxc * r->d->s[0].h * r->d->s[0].w);
+	r->yskip = ls_xmalloc((size_t)r->d->s[0].h * r->d->s[0].w);
+	if (ls_dist.size > o->batch)
+		return ls_err("%d ranks need --batch %d or more (one tile per rank at least)", ls_dist.size, ls_dist.size);
+	if (o->metrics_path && ls_dist.rank == 0) {
 		r->metrics = fopen(o->metrics_path, o->resume ? "a" : "w");
 		if (!r->metrics)
 			return ls_err("cannot write metrics %s", o->metrics_path);
@@ -334,17 +409,20 @@ static double step(struct run *r, const int *idx, int n)
 {
 	struct ls_sample *s0 = &r->d->s[idx[0]];
 	size_t img = (size_t)s0->c * s0->h * s0->w, hw = (size_t)s0->h * s0->w;
-	int dom = s0->dom;
+	int dom = s0->dom, lo, hi;
 	real *x = r->act.in;
+	share(n, &lo, &hi);
 	for (int i = 0; i < n; i++)
-		ls_batch_put(&r->d->s[idx[i]], x + i * img, r->y + i * hw, &r->o->aug, &r->aug);
-	struct ls_t4 xt = ls_t4_make(x, n, s0->c, s0->h, s0->w);
+		put_shared(r, &r->d->s[idx[i]], i, lo, hi, x, r->y, img, hw);
+	struct ls_t4 xt = ls_t4_make(x, hi - lo, s0->c, s0->h, s0->w);
 	ls_params_zero_grad(&r->net.params);
 	ls_unet_forward(&r->net, &r->act, &xt, dom, 1);
 	double loss = ls_softmax_xent(&r->act.logits, r->y, r->cw, &r->act.dlogits, NULL);
+	loss *= xent_scale(r, hi - lo, hw, &r->act.dlogits);
 	ls_unet_backward(&r->net, &r->act, &r->act.dlogits, NULL, dom);
+	average(r, &r->net.params);
 	ls_optim_step(&r->opt, &r->net.params);
-	return loss;
+	return mean_over_ranks(loss);
 }
 
 /* Bottleneck [n][c][h][w] -> critic points: per pixel [n*h*w][c], or per
@@ -386,21 +464,23 @@ static void from_points(const real *g, const struct ls_t4 *f, real *out, int pix
 static void adapt_batches(struct run *r, const int *idx, int n, struct ls_t4 *xs, struct ls_t4 *xt, int *dom_s,
 			  int *dom_t)
 {
-	const struct ls_train_opts *o = r->o;
 	struct ls_sample *s0 = &r->d->s[idx[0]];
 	size_t img = (size_t)s0->c * s0->h * s0->w, hw = (size_t)s0->h * s0->w;
+	int lo, hi;
+	share(n, &lo, &hi);
 	for (int i = 0; i < n; i++)
-		ls_batch_put(&r->d->s[idx[i]], r->act.in + i * img, r->y + i * hw, &o->aug, &r->aug);
+		put_shared(r, &r->d->s[idx[i]], i, lo, hi, r->act.in, r->y, img, hw);
 	int ti[256], dt = r->d->s[r->tgt[0]].dom;
 	for (int i = 0; i < n; i++) {
 		ti[i] = r->tgt[ls_rng_u64(&r->aug) % (uint64_t)r->ntgt];
 		if (r->d->s[ti[i]].dom != dt)
 			ti[i] = r->tgt[0];
-		ls_batch_put(&r->d->s[ti[i]], r->act_t.in + i * (size_t)r->d->s[ti[i]].c * hw, NULL, &o->aug, &r->aug);
+		const struct ls_sample *t = &r->d->s[ti[i]];
+		put_shared(r, t, i, lo, hi, r->act_t.in, NULL, (size_t)t->c * hw, hw);
 	}
 	const struct ls_sample *t0 = &r->d->s[ti[0]];
-	*xs = ls_t4_make(r->act.in, n, s0->c, s0->h, s0->w);
-	*xt = ls_t4_make(r->act_t.in, n, t0->c, t0->h, t0->w);
+	*xs = ls_t4_make(r->act.in, hi - lo, s0->c, s0->h, s0->w);
+	*xt = ls_t4_make(r->act_t.in, hi - lo, t0->c, t0->h, t0->w);
 	*dom_s = s0->dom;
 	*dom_t = dt;
 }
@@ -419,7 +499,8 @@ static void similarity(struct run *r, const struct ls_t4 *fs, const struct ls_t4
 		ls_params_zero_grad(&r->cparams);
 		size_t nd = (size_t)m * fs->c;
 		real *ds = r->critic.pts, *dt = r->critic.pts + nd;	/* 3m points of room */
-		r->last_dom = ls_domain_clf_grad(&r->critic, r->hs, r->ht, m, ds, dt);
+		r->last_dom = mean_over_ranks(ls_domain_clf_grad(&r->critic, r->hs, r->ht, m, ds, dt));
+		average(r, &r->cparams);
 		ls_optim_step(&r->copt, &r->cparams);
 		for (size_t i = 0; i < nd; i++) {	/* gradient reversal */
 			r->hs[i] = (real)-o->lambda * ds[i];
@@ -430,7 +511,9 @@ static void similarity(struct run *r, const struct ls_t4 *fs, const struct ls_t4
 			for (int i = 0; i < m; i++)
 				r->alpha[i] = (real)ls_rng_uniform(&r->aug);
 			ls_params_zero_grad(&r->cparams);
-			r->last_w = ls_critic_grad(&r->critic, r->hs, r->ht, m, r->alpha, o->gamma, &r->last_gp);
+			r->last_w = mean_over_ranks(ls_critic_grad(&r->critic, r->hs, r->ht, m, r->alpha, o->gamma, &r->last_gp));
+			r->last_gp = mean_over_ranks(r->last_gp);
+			average(r, &r->cparams);
 			ls_optim_step(&r->copt, &r->cparams);
 		}
 		ls_critic_input_grad(&r->critic, r->hs, m, (real)(o->lambda / m), r->hs);
@@ -454,11 +537,14 @@ static double step_wdgrl(struct run *r, const int *idx, int n)
 	/* encoder + head: task loss + lambda W, critic frozen */
 	ls_params_zero_grad(&r->net.params);
 	double loss = ls_softmax_xent(&r->act.logits, r->y, r->cw, &r->act.dlogits, NULL);
+	loss *= xent_scale(r, fs->n, (size_t)r->act.logits.h * r->act.logits.w, &r->act.dlogits);
 	struct ls_t4 dfs = ls_t4_make(r->gfs, fs->n, fs->c, fs->h, fs->w);
 	ls_unet_backward(&r->net, &r->act, &r->act.dlogits, &dfs, dom_s);
 	struct ls_t4 dft = ls_t4_make(r->gft, ft->n, ft->c, ft->h, ft->w);
 	ls_unet_backward(&r->net, &r->act_t, NULL, &dft, dom_t);
+	average(r, &r->net.params);
 	ls_optim_step(&r->opt, &r->net.params);
+	loss = mean_over_ranks(loss);
 	if (r->metrics)
 		fprintf(r->metrics, "{\"step\":%ld,\"task_loss\":%.6g,\"w\":%.6g,\"gp\":%.6g}\n", r->opt.t, loss,
 			r->last_w, r->last_gp);
@@ -499,16 +585,20 @@ static double step_dsn(struct run *r, const int *idx, int n)
 	ls_params_zero_grad(&r->net.params);
 	ls_params_zero_grad(&r->net_dsn.params);
 	double loss = ls_softmax_xent(&r->act.logits, r->y, r->cw, &r->act.dlogits, NULL);
+	loss *= xent_scale(r, fs->n, (size_t)r->act.logits.h * r->act.logits.w, &r->act.dlogits);
 	dsn_domain(r, &xs, fs, dom_s, r->gfs, &rs, &ds);	/* private encoder of the source's domain */
 	struct ls_t4 dfs = ls_t4_make(r->gfs, fs->n, fs->c, fs->h, fs->w);
 	ls_unet_backward(&r->net, &r->act, &r->act.dlogits, &dfs, dom_s);
 	dsn_domain(r, &xt, ft, r->net_dsn.ndom - 1, r->gft, &rt, &dt);	/* the target's own */
 	struct ls_t4 dft = ls_t4_make(r->gft, ft->n, ft->c, ft->h, ft->w);
 	ls_unet_backward(&r->net, &r->act_t, NULL, &dft, dom_t);
+	average(r, &r->net.params);
+	average(r, &r->net_dsn.params);
 	ls_optim_step(&r->opt, &r->net.params);
 	ls_optim_step(&r->dopt, &r->net_dsn.params);
-	r->last_recon = (rs + rt) / 2;
-	r->last_diff = (ds + dt) / 2;
+	loss = mean_over_ranks(loss);
+	r->last_recon = mean_over_ranks((rs + rt) / 2);
+	r->last_diff = mean_over_ranks((ds + dt) / 2);
 	if (r->metrics) {
 		if (r->dann)
 			fprintf(r->metrics,
@@ -600,6 +690,8 @@ static int next_batches(struct run *r, int *batches, int *sizes)
 
 static int checkpoint(struct run *r, int epoch, int improved)
 {
+	if (ls_dist.rank != 0)	/* the ranks hold the same model: one writes it */
+		return 0;
 	state_to_meta(r, epoch);
 	if (ls_model_save(r->ckpt, &r->net, &r->meta, 1) < 0)
 		return -1;
@@ -692,6 +784,9 @@ int ls_train_run(const struct ls_train_opts *o, struct ls_dataset *d)
 		free(r.gft);
 		free(r.alpha);
 	}
+	free(r.xskip);
+	free(r.yskip);
+	free(r.gbuf);
 	free(r.tgt);
 	free(r.order);
 	free(r.base);

@@ -272,6 +272,7 @@ void ls_unet_decode(struct ls_unet *m, struct ls_unet_act *a, int dom, int train
 	const struct ls_t4 *cur = &a->ea[D - 1][1];
 	for (int l = D - 2; l >= 0; l--) {
 		int cu = a->u[l].c;
+		a->u[l].n = cur->n;	/* the batch may be smaller than the buffers */
 		LS_PROF(LS_P_UP, ls_upsample_forward(cur, a->u[l].d, cu, 0));
 		LS_PROF(LS_P_CAT, ls_concat_put(&a->ea[l][1], a->u[l].d, cu, cur->c));
 		cbr_forward(&m->dec[l][0].conv, &m->dec[l][0].bn, &a->u[l], &a->dz[l][0], &a->da[l][0], train, bd, a->ws);
@@ -313,6 +314,7 @@ void ls_unet_backward(struct ls_unet *m, struct ls_unet_act *a, const struct ls_
 	const struct ls_unet_spec *s = &m->spec;
 	int D = s->depth;
 	real *A = a->g[0], *B = a->g[1], *C = a->g[2];
+	int nb = dlogits ? dlogits->n : dfeat->n;	/* the batch may be smaller than the buffers */
 	if (!dlogits) {	/* the encoder alone, from a gradient on the bottleneck */
 		memcpy(A, dfeat->d, ls_t4_len(dfeat) * sizeof(real));
 		dfeat = NULL;
@@ -326,6 +328,7 @@ void ls_unet_backward(struct ls_unet *m, struct ls_unet_act *a, const struct ls_
 			     a->ws);
 		cbr_backward(&m->dec[l][0].conv, &m->dec[l][0].bn, &a->u[l], &a->dz[l][0], &a->da[l][0], C, B, A, a->ws);
 		int cu = a->u[l].c, cup = cu - a->gskip[l].c;
+		a->gskip[l].n = nb;
 		memset(a->gskip[l].d, 0, ls_t4_len(&a->gskip[l]) * sizeof(real));
 		LS_PROF(LS_P_CAT, ls_concat_get_add(A, cu, cup, &a->gskip[l]));
 		const struct ls_t4 *below = l + 1 < D - 1 ? &a->da[l + 1][1] : &a->ea[D - 1][1];
@@ -340,8 +343,10 @@ void ls_unet_backward(struct ls_unet *m, struct ls_unet_act *a, const struct ls_
 	}
 encoder:
 	if (!dlogits)
-		for (int l = 0; l < D - 1; l++)
+		for (int l = 0; l < D - 1; l++) {
+			a->gskip[l].n = nb;
 			memset(a->gskip[l].d, 0, ls_t4_len(&a->gskip[l]) * sizeof(real));
+		}
 	for (int l = D - 1; l >= 0; l--) {	/* A: gradient of ea[l][1] */
 		cbr_backward(&m->enc[l][1].conv, &m->enc[l][1].bn, &a->ea[l][0], &a->ez[l][1], &a->ea[l][1], A, B, C,
 			     a->ws);
