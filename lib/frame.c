@@ -577,7 +577,7 @@ int ls_writer_epipe(const struct ls_writer *w)
 
 /* ---- reader ---- */
 
-#define READ_BUF ((size_t)8 << 20)	/* initial buffer: several tiles per read */
+#define READ_BUF ((size_t)8 << 20)	/* initial buffer (doubles as frames need) */
 #define READ_MIN ((size_t)256 << 10)	/* compact when less room than this is left */
 
 struct ls_reader {
