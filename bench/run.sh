@@ -42,3 +42,46 @@ for i in 1 2 3; do
 	bin/vectorise --quiet "$T/m.tif" "$T/lv.gpkg"; f=$(date +%s.%N)
 	awk -v a="$s" -v b="$e" -v c="$f" 'BEGIN {printf "gdal_polygonize.py %.3f s, vectorise %.3f s, ratio %.2f\n", b - a, c - b, (c - b) / (b - a)}'
 done
+
+# Streaming stages on a large raster, and whole-scene inference: each stage
+# of the pipeline runs under /usr/bin/time in the same pipe, so its peak
+# memory is its own; the rate is megapixels of the scene per second of the
+# whole pipeline.
+stage() {	# stage NAME CMD...: run CMD under time -v, its report in $T/time.NAME
+	local name=$1; shift
+	/usr/bin/time -v -o "$T/time.$name" "$@"
+}
+mb() { awk '/Maximum resident/ {printf "%.0f", $NF / 1024}' "$T/time.$1"; }
+BIG=${BIG:-8000}
+echo "== tile | normalise-bands | stitch on a ${BIG} x ${BIG} RGB raster (tiles 256, overlap 32)"
+gdal_translate -q -outsize "$BIG" "$BIG" -co TILED=YES "${DATA:-../shared/data}/atlanta_sn4/rgb_nadir10.tif" "$T/big.tif"
+bin/tile --quiet --size 256 --overlap 32 "$T/big.tif" | bin/normalise-bands --fit "$T/big.stats"
+s=$(date +%s.%N)
+stage tile bin/tile --quiet --size 256 --overlap 32 "$T/big.tif" |
+	stage norm bin/normalise-bands --stats "$T/big.stats" |
+	stage stitch bin/stitch --quiet "$T/big_out.tif"
+e=$(date +%s.%N)
+awk -v a="$s" -v b="$e" -v n="$BIG" -v t="$(mb tile)" -v m="$(mb norm)" -v st="$(mb stitch)" \
+	'BEGIN {printf "%.1f megapixels/s (%.1f s); peak MB: tile %s, normalise-bands %s, stitch %s\n", n * n / 1e6 / (b - a), b - a, t, m, st}'
+
+SCENE=${SCENE:-4000}
+echo "== whole-scene inference, UNet-S width 16: tile | normalise-bands | encode | decode | stitch, ${SCENE} x ${SCENE} RGB"
+gdal_translate -q -outsize "$SCENE" "$SCENE" -co TILED=YES "${DATA:-../shared/data}/atlanta_sn4/rgb_nadir10.tif" "$T/scene.tif"
+bin/tile --quiet --size 256 --labels "${DATA:-../shared/data}/atlanta_sn4/rgb_nadir10_buildings.geojson" --sample 16 \
+	"${DATA:-../shared/data}/atlanta_sn4/rgb_nadir10.tif" >"$T/train.frames"
+bin/normalise-bands --fit "$T/train.stats" <"$T/train.frames"
+bin/normalise-bands --stats "$T/train.stats" <"$T/train.frames" |
+	bin/critic-train --quiet --model "$T/bench.model" --source - --width 16 --epochs 1 --val-frac 0
+bin/tile --quiet --size 256 --overlap 32 "$T/scene.tif" | bin/normalise-bands --fit "$T/scene.stats"
+for r in 1 2; do
+	s=$(date +%s.%N)
+	stage tile bin/tile --quiet --size 256 --overlap 32 "$T/scene.tif" |
+		stage norm bin/normalise-bands --stats "$T/scene.stats" |
+		stage encode bin/encode --quiet --model "$T/bench.model" |
+		stage decode bin/decode --quiet --model "$T/bench.model" |
+		stage stitch bin/stitch --quiet "$T/scene_probs.tif"
+	e=$(date +%s.%N)
+	awk -v a="$s" -v b="$e" -v n="$SCENE" -v t="$(mb tile)" -v m="$(mb norm)" -v en="$(mb encode)" -v de="$(mb decode)" \
+		-v st="$(mb stitch)" 'BEGIN {printf "round %d: %.2f megapixels/s (%.1f s); peak MB: tile %s, normalise-bands %s, encode %s, decode %s, stitch %s\n",
+		'"$r"', n * n / 1e6 / (b - a), b - a, t, m, en, de, st}'
+done
