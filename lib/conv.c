@@ -349,6 +349,12 @@ static void direct_conv(const float *x, int n, int cin, int h, int w, const floa
 			float *ws, size_t wsz)
 {
 	int rows = direct_rows(w), nb = (h + rows - 1) / rows, items = n * nb;
+	if (ls_nthreads > 1 && items < 2 * ls_nthreads) {	/* few images (encode takes one tile): thinner bands */
+		int per = (2 * ls_nthreads + n - 1) / n;
+		rows = (h + per - 1) / per;
+		nb = (h + rows - 1) / rows;
+		items = n * nb;
+	}
 	ls_blas_threads(1);
 #pragma omp parallel for schedule(static) if (items > 1 && ls_nthreads > 1)
 	for (int it = 0; it < items; it++) {
