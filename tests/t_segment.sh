@@ -75,6 +75,27 @@ else
 	fail "export-safetensors" "$(tail -n 3 "$T/st.out" "$T/st.err")"
 fi
 
+# killed (SIGKILL) at random moments again and again, resumed each time: the
+# checkpoint on disk is always whole, and the end is the uninterrupted model
+rm -f "$T/r.model" "$T/r.model.ckpt" "$T/r.model.jsonl"
+kills=0 bad=0
+for delay in 0.7 1.3 0.4 1.9 1.1 2.3; do
+	r=""; [ -e "$T/r.model.ckpt" ] && r=--resume
+	train "$T/r.model" $r 2>/dev/null &
+	pid=$!
+	sleep "$delay"
+	if kill -9 $pid 2>/dev/null; then kills=$((kills + 1)); fi
+	wait $pid 2>/dev/null
+	[ ! -e "$T/r.model.ckpt" ] || $BIN/frame-info --check "$T/r.model.ckpt" || bad=$((bad + 1))
+done
+r=""; [ -e "$T/r.model.ckpt" ] && r=--resume
+train "$T/r.model" $r 2>"$T/rk.err"
+if [ $bad -eq 0 ] && [ $kills -ge 2 ] && cmp -s "$T/r.model" "$T/m.model"; then
+	pass "SIGKILLed $kills times at random moments and resumed: every checkpoint whole, final model identical"
+else
+	fail "repeated SIGKILL" "$kills kills, $bad broken checkpoints; $(tail -n 2 "$T/rk.err")"
+fi
+
 # encode | decode is exactly the one-process prediction
 $BIN/encode --model "$T/m.model" <"$T/n.frames" | $BIN/decode --model "$T/m.model" | $BIN/stitch --quiet "$T/p1.tif"
 $BIN/encode --model "$T/m.model" --decode <"$T/n.frames" | $BIN/stitch --quiet "$T/p2.tif"
