@@ -328,5 +328,6 @@ int main(int argc, char **argv)
 	free(conf);
 	free(sc);
 	ls_raster_close(&r);
+	ls_strlist_free(&pos);
 	return 0;
 }

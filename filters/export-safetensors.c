@@ -127,5 +127,6 @@ int main(int argc, char **argv)
 	free(es);
 	ls_meta_free(&meta);
 	ls_unet_free(&net);
+	ls_strlist_free(&pos);
 	return 0;
 }

@@ -2,7 +2,7 @@
 # deps.sh check|install - make sure the Debian packages Landshift builds and
 # tests with are present. As root, installs what is missing; otherwise prints
 # the exact apt-get line and fails.
-PKGS="build-essential pkg-config libgdal-dev gdal-bin python3-gdal libtiff-dev libopenblas-dev libmsgpack-dev python3-numpy python3-msgpack parallel man-db gnuplot-nox chromium libopenmpi-dev openmpi-bin"
+PKGS="build-essential pkg-config libgdal-dev gdal-bin python3-gdal libtiff-dev libopenblas-dev libmsgpack-dev python3-numpy python3-msgpack parallel man-db gnuplot-nox chromium libopenmpi-dev openmpi-bin valgrind"
 missing=""
 for p in $PKGS; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing="$missing $p"
