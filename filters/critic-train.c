@@ -35,7 +35,7 @@ static const struct ls_opt opts[] = {
 	{ "bn-per-domain", LS_OPT_FLAG, &o.bn_per_domain, NULL, "separate batch-norm statistics per domain" },
 	{ "no-augment", LS_OPT_FLAG, &no_augment, NULL, "no flips, turns or jitter" },
 	{ "jitter", LS_OPT_DOUBLE, &o.aug.jitter, "J", "brightness and contrast jitter" },
-	{ "select", LS_OPT_STR, &o.select, "HOW", "the epoch kept as MODEL: val-iou or val-loss (source validation), or last" },
+	{ "select", LS_OPT_STR, &o.select, "HOW", "the epoch kept as MODEL: val-iou or val-loss (source validation), or last; adapted runs choose among the epochs after --adapt-warmup" },
 	{ "metrics", LS_OPT_STR, &o.metrics_path, "FILE", "per-epoch metrics as JSON lines" },
 	{ "resume", LS_OPT_FLAG, &o.resume, NULL, "continue from MODEL.ckpt exactly where it stopped" },
 	{ "lambda", LS_OPT_DOUBLE, &o.lambda, "L", "wdgrl, dsn: weight of the similarity term (the Wasserstein estimate W, or the reversed domain-classifier loss) in the encoder's loss" },

@@ -736,6 +736,10 @@ int ls_train_run(const struct ls_train_opts *o, struct ls_dataset *d)
 			if (!isnan(iou[c]))
 				fg += iou[c], nfg++;
 		double viou = r.nval && nfg ? fg / nfg : NAN;
+		/* an adapted run returns an adapted model: the choice starts afresh
+		 * with the first epoch of adaptation */
+		if ((r.wdgrl || r.dsn) && e == o->adapt_warmup)
+			r.best_val = INFINITY;
 		/* lower is better: validation loss, or minus validation IoU */
 		double score = !strcmp(o->select, "val-loss") ? vl : -viou;
 		int improved = !strcmp(o->select, "last") || !r.nval || isnan(score) ? 1 : score < r.best_val;
