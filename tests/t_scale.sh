@@ -66,6 +66,8 @@ fi
 must_fail "map-scenes without a model" 2 'need --model' "pipelines/map-scenes.sh --out $T/x $T/sc/scene1.tif"
 
 # data-parallel training under MPI: 2 ranks = 1 process with the whole batch
+# (the sanitizer build has no MPI binary: OpenMPI's own allocations would drown the reports)
+case ${BUILD:-} in *san*) exit 0 ;; esac
 if [ -x "$BIN/critic-train-mpi" ] && command -v mpirun >/dev/null; then
 	export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMPI_MCA_rmaps_base_oversubscribe=1
 	tr1() { $BIN/critic-train --quiet --source "$T/n.frames" --width 8 --batch 8 --threads 1 --seed 3 --epochs 3 "$@"; }

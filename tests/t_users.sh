@@ -11,7 +11,8 @@ for src in filters/*.c; do
 		fail "$f --help" "$(echo "$h" | head -n 3)"
 	fi
 done
-if make -s install PREFIX="$T/prefix" BINDIR="$BIN" >"$T/install.out" 2>&1 &&
+san=""; case ${BUILD:-} in *san*) san=SANITIZE=address,undefined ;; esac
+if make -s install PREFIX="$T/prefix" $san >"$T/install.out" 2>&1 &&
 	MANPATH="$T/prefix/share/man" man tile 2>/dev/null | grep -q 'cut rasters' &&
 	[ "$(ls "$T"/prefix/share/man/man1/*.1 | wc -l)" -eq "$(ls filters/*.c | wc -l)" ] &&
 	"$T/prefix/bin/tile" --help | grep -q '^usage: tile' &&
