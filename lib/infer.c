@@ -77,10 +77,16 @@ static int check_bands(struct ls_infer *in, const struct ls_frame *f, int d)
 	return 0;
 }
 
-static int run_encoder(struct ls_infer *in, const struct ls_frame *f, int *dom)
+int ls_infer_stem(struct ls_infer *in, const struct ls_frame *f)
 {
 	int d = pick_stem(in, f);
-	if (d < 0 || check_bands(in, f, d) < 0 || ensure_act(in, (int)ls_frame_h(f), (int)ls_frame_w(f)) < 0)
+	return d < 0 || check_bands(in, f, d) < 0 ? -1 : d;
+}
+
+static int run_encoder(struct ls_infer *in, const struct ls_frame *f, int *dom)
+{
+	int d = ls_infer_stem(in, f);
+	if (d < 0 || ensure_act(in, (int)ls_frame_h(f), (int)ls_frame_w(f)) < 0)
 		return -1;
 	struct ls_t4 x = ls_t4_make(in->act.in, 1, (int)ls_frame_c(f), (int)ls_frame_h(f), (int)ls_frame_w(f));
 	memcpy(x.d, f->t.data, f->t.nbytes);

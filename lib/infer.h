@@ -24,6 +24,9 @@ struct ls_infer {
 
 int ls_infer_open(struct ls_infer *in, const char *model_path, const char *stem);
 void ls_infer_close(struct ls_infer *in);
+/* The stem (domain index) a tile goes through, after checking its bands
+ * and normalisation against the model; -1 with ls_err when it does not fit. */
+int ls_infer_stem(struct ls_infer *in, const struct ls_frame *tile);
 /* tile frame -> features frame */
 int ls_infer_encode(struct ls_infer *in, const struct ls_frame *tile, struct ls_frame *out);
 /* features frame -> probs frame */

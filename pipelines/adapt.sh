@@ -3,7 +3,8 @@
 # target imagery, and score the map when target labels are given.
 #
 # Inputs (any rasters GDAL reads, any label rasters or OGR vector sources):
-#   --method M            source-only | wdgrl | dsn | oracle
+#   --method M            source-only | adabn | wdgrl | dsn | oracle  (adabn: source-only, then
+#                         batch-norm statistics re-estimated on the target tiles)
 #   --source IMG --source-labels LABELS   labelled source rasters (repeatable, in pairs)
 #   --target IMG          unlabelled target rasters (repeatable); adaptation learns from them
 #   --target-labels L     labels of the target rasters, read by the oracle only
@@ -52,7 +53,7 @@ while [ $# -gt 0 ]; do
 	shift 2 || die "$1 needs a value"
 done
 [ -n "$method" ] && [ -n "$out" ] || die "--method and --out are required (see --help)"
-case $method in source-only|oracle|wdgrl|dsn) ;; *) die "unknown --method $method (source-only, wdgrl, dsn or oracle)" ;; esac
+case $method in source-only|adabn|oracle|wdgrl|dsn) ;; *) die "unknown --method $method (source-only, adabn, wdgrl, dsn or oracle)" ;; esac
 [ ${#src[@]} -gt 0 ] && [ ${#src[@]} -eq ${#srcl[@]} ] || die "give --source and --source-labels in pairs"
 [ ${#tgt[@]} -gt 0 ] || die "give at least one --target raster"
 case $norm in per-raster|per-domain) ;; *) die "--norm must be per-raster or per-domain" ;; esac
@@ -121,6 +122,9 @@ train=(--source "$out/source.norm.frames" --method source-only)
 	--lambda "$lambda" --n-critic "$ncritic" --critic-level "$level" --adapt-warmup "$awarm")
 "$BIN"/critic-train --model "$out/model" "${train[@]}" --epochs "$epochs" --batch "$batch" --lr "$lr" \
 	--width "$width" --seed "$seed" --class-weights "$cw" --metrics "$out/train.jsonl"
+if [ "$method" = adabn ]; then	# the source-only model with batch-norm statistics of the target
+	"$BIN"/adapt-bn --quiet --model "$out/model" --out "$out/model" --stem source <"$out/target.norm.frames"
+fi
 rm -f "$out/source.frames" "$out/target.frames" "$out"/source.*.stats "$out"/target.*.stats
 
 log "[4/5] mapping ${#ev[@]} raster(s)"

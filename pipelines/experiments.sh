@@ -11,7 +11,7 @@
 #
 # Environment:
 #   PAIRS    "rio-atlanta atlanta-pan rio-kampala atlanta-zurich" (the default: all four)
-#   METHODS  "source-only wdgrl dsn oracle"
+#   METHODS  "source-only adabn wdgrl dsn oracle"
 #   SEEDS    "1 2 3"
 #   EPOCHS   12
 #   OUT      out/experiments; a run whose metrics.json exists is not run again,
@@ -24,7 +24,7 @@ cd "$(dirname "$0")/.."
 DATA=$(cd "${DATA:-../shared/data}" && pwd)	# absolute: the scene VRTs name their source
 OUT=${OUT:-out/experiments}
 PAIRS=${PAIRS:-rio-atlanta atlanta-pan rio-kampala atlanta-zurich}
-METHODS=${METHODS:-source-only wdgrl dsn oracle}
+METHODS=${METHODS:-source-only adabn wdgrl dsn oracle}
 SEEDS=${SEEDS:-1 2 3}
 EPOCHS=${EPOCHS:-12}
 export GDAL_PAM_ENABLED=NO
@@ -60,7 +60,7 @@ pair() {
 		args=(--source "$A/rgb_nadir10.tif" --source-labels "$A/rgb_nadir10_buildings.geojson"
 			--target "$S/atl_pan_west.vrt" --target-labels "$A/pan_buildings.geojson"
 			--eval "$S/atl_pan_east.vrt" --eval-labels "$A/pan_buildings.geojson" --gsd 0.5)
-		[ "$2" = source-only ] && args+=(--target-bands 1,1,1 --target-band-names red,green,blue)
+		case $2 in source-only|adabn) args+=(--target-bands 1,1,1 --target-band-names red,green,blue) ;; esac
 		true ;;
 	rio-kampala)	# satellite to drone, Brazil to Uganda
 		split "$K/z19.vrt" kampala
@@ -110,12 +110,12 @@ def sd(v): return statistics.stdev(v) if len(v) > 1 else 0.0
 lines = ["| pair | method | seeds | building IoU (mean ± sd) | object F1 | gap closed |", "|---|---|---|---|---|---|"]
 for pair, ms in res.items():
     iou = {m: mean([r["building_iou"] for r in rs]) for m, rs in ms.items()}
-    for m in ["source-only", "wdgrl", "dsn", "oracle"]:
+    for m in ["source-only", "adabn", "wdgrl", "dsn", "oracle"]:
         if m not in ms:
             continue
         v = [r["building_iou"] for r in ms[m]]
         gap = ""
-        if m in ("wdgrl", "dsn") and "source-only" in iou and "oracle" in iou and iou["oracle"] != iou["source-only"]:
+        if m in ("adabn", "wdgrl", "dsn") and "source-only" in iou and "oracle" in iou and iou["oracle"] != iou["source-only"]:
             gap = f"{(iou[m] - iou['source-only']) / (iou['oracle'] - iou['source-only']):+.0%}"
         lines.append(f"| {pair} | {m} | {len(v)} | {mean(v):.3f} ± {sd(v):.3f} | "
                      f"{mean([r['object_f1'] for r in ms[m]]):.3f} | {gap} |")

@@ -99,6 +99,29 @@ else
 	fail "repeated SIGKILL" "$kills kills, $bad broken checkpoints; $(tail -n 2 "$T/rk.err")"
 fi
 
+# AdaBN: batch-norm statistics re-estimated on target tiles, nothing else changed
+$BIN/tile --quiet --size 128 --bands 1,1,1 --band-names red,green,blue --domain source "$A/pan.tif" >"$T/pan.raw"
+$BIN/normalise-bands --fit "$T/pan.stats" <"$T/pan.raw"
+$BIN/normalise-bands --stats "$T/pan.stats" <"$T/pan.raw" >"$T/pan.frames"
+if $BIN/adapt-bn --quiet --model "$T/m.model" --out "$T/ad.model" <"$T/pan.frames" && grep -aq 'bn_adapted 64 target tiles' "$T/ad.model" &&
+	$PY - "$T/m.model" "$T/ad.model" >"$T/ad.out" 2>&1 <<'PY'
+import sys
+import numpy as np
+sys.path.insert(0, "python")
+from landshift_frames import read_frames
+a, b = ({f["key"]: f["array"] for f in read_frames(p) if f["kind"] == "param"} for p in sys.argv[1:3])
+changed = [k for k in a if not np.array_equal(a[k], b[k])]
+running = [k for k in a if "running" in k]
+assert sorted(changed) == sorted(running), changed
+print(len(changed))
+PY
+then
+	pass "adapt-bn: the $(cat "$T/ad.out") batch-norm running statistics re-estimated on 64 target tiles, every weight unchanged"
+else
+	fail "adapt-bn" "$(tail -n 2 "$T/ad.out")"
+fi
+must_fail "adapt-bn needs two tiles" 1 'needs at least two' "$BIN/tile --quiet --size 128 --sample 1 --bands 1,1,1 --band-names red,green,blue --domain source $A/pan.tif | $BIN/normalise-bands --stats $T/pan.stats | $BIN/adapt-bn --quiet --model $T/m.model --out $T/one.model"
+
 # encode | decode is exactly the one-process prediction
 $BIN/encode --model "$T/m.model" <"$T/n.frames" | $BIN/decode --model "$T/m.model" | $BIN/stitch --quiet "$T/p1.tif"
 $BIN/encode --model "$T/m.model" --decode <"$T/n.frames" | $BIN/stitch --quiet "$T/p2.tif"
