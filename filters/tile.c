@@ -8,6 +8,7 @@
 #include "frame.h"
 #include "labels.h"
 #include "opt.h"
+#include "progress.h"
 #include "raster.h"
 #include "rng.h"
 
@@ -100,8 +101,12 @@ static void tile_raster(const char *path, struct ls_writer *w, struct ls_frame *
 	int nx = ls_grid_count(r.w, size, step), ny = ls_grid_count(r.h, size, step);
 	uint8_t *keep = choose((int64_t)nx * ny, rng);
 	int j0 = (int)((int64_t)(part_k - 1) * ny / part_n), j1 = (int)((int64_t)part_k * ny / part_n);
+	struct ls_progress prog;
+	long done = 0;
+	ls_progress_start(&prog, base, (long)(j1 - j0) * nx);
 	for (int j = j0; j < j1; j++)
 		for (int i = 0; i < nx; i++) {
+			ls_progress_update(&prog, done++);
 			if (!keep[(int64_t)j * nx + i])
 				continue;
 			if (ls_raster_read_tile(&r, i * step, j * step, size, f) < 0)
@@ -122,6 +127,7 @@ static void tile_raster(const char *path, struct ls_writer *w, struct ls_frame *
 			ls_frame_chain_push(f, "tile");
 			ls_writer_put_or_die(w, f);
 		}
+	ls_progress_end(&prog);
 	free(keep);
 	ls_raster_close(&r);
 }

@@ -12,6 +12,8 @@
 #include "crc32c.h"
 #include "err.h"
 #include "frame.h"
+#include "progress.h"
+#include "raster.h"
 
 static const char *const dtype_names[LS_NDTYPE] = { "u8", "u16", "i16", "f32" };
 static const size_t dtype_sizes[LS_NDTYPE] = { 1, 2, 2, 4 };
@@ -1204,13 +1206,31 @@ void ls_map_stream(const char *in, ls_map_fn fn, void *ctx)
 		ls_die_err();
 	ls_frame_init(&f);
 	ls_frame_init(&out);
+	/* progress: the first frame's grid (source size, tile size, overlap)
+	 * tells how many tiles a one-raster stream holds */
+	struct ls_progress prog;
+	long done = 0;
+	int started = 0;
 	while ((rc = ls_reader_next(r, &f)) == 1) {
+		if (!started) {
+			long total = 0;
+			int size = (int)ls_frame_w(&f), step = size - f.halo;
+			if (f.src_w > 0 && f.src_h > 0 && step > 0 && ls_frame_h(&f) == size)
+				total = (long)ls_grid_count((int)f.src_w, size, step) * ls_grid_count((int)f.src_h, size, step);
+			ls_progress_start(&prog, "tiles", total);
+			started = 1;
+		}
 		if (fn(ctx, &f, &out) < 0)
 			ls_die_err();
 		ls_writer_put_or_die(w, &out);
+		if (++done > prog.total)	/* more than one raster in the stream: no estimate */
+			prog.total = 0;
+		ls_progress_update(&prog, done);
 	}
 	if (rc < 0)
 		ls_die_err();
+	if (started)
+		ls_progress_end(&prog);
 	ls_writer_close_or_die(w);
 	ls_frame_free(&f);
 	ls_frame_free(&out);
