@@ -523,21 +523,33 @@ static void similarity(struct run *r, const struct ls_t4 *fs, const struct ls_t4
 	from_points(r->ht, ft, r->gft, pixel);
 }
 
+/* What WDGRL and DSN steps share: the two batches through the network (the
+ * source whole, the target to its bottleneck), the similarity term (which
+ * trains the critic or classifier and leaves its encoder gradients in
+ * r->gfs, r->gft), the network's gradients zeroed and the source task
+ * loss with its gradient in r->act.dlogits. Returns the task loss. */
+static double adapt_forward(struct run *r, const int *idx, int n, struct ls_t4 *xs, struct ls_t4 *xt, int *dom_s,
+			    int *dom_t, struct ls_t4 **fs, struct ls_t4 **ft)
+{
+	adapt_batches(r, idx, n, xs, xt, dom_s, dom_t);
+	ls_unet_forward(&r->net, &r->act, xs, *dom_s, 1);
+	ls_unet_encode(&r->net, &r->act_t, xt, *dom_t, 1);
+	*fs = ls_unet_bottleneck(&r->act, &r->net);
+	*ft = ls_unet_bottleneck(&r->act_t, &r->net);
+	similarity(r, *fs, *ft);
+	ls_params_zero_grad(&r->net.params);
+	double loss = ls_softmax_xent(&r->act.logits, r->y, r->cw, &r->act.dlogits, NULL);
+	return loss * xent_scale(r, (*fs)->n, (size_t)r->act.logits.h * r->act.logits.w, &r->act.dlogits);
+}
+
 /* One WDGRL iteration: n critic steps on -W + gamma GP with the encoder
  * frozen, then the encoder and head on task loss + lambda W. */
 static double step_wdgrl(struct run *r, const int *idx, int n)
 {
-	struct ls_t4 xs, xt;
+	struct ls_t4 xs, xt, *fs, *ft;
 	int dom_s, dom_t;
-	adapt_batches(r, idx, n, &xs, &xt, &dom_s, &dom_t);
-	ls_unet_forward(&r->net, &r->act, &xs, dom_s, 1);
-	ls_unet_encode(&r->net, &r->act_t, &xt, dom_t, 1);
-	struct ls_t4 *fs = ls_unet_bottleneck(&r->act, &r->net), *ft = ls_unet_bottleneck(&r->act_t, &r->net);
-	similarity(r, fs, ft);
 	/* encoder + head: task loss + lambda W, critic frozen */
-	ls_params_zero_grad(&r->net.params);
-	double loss = ls_softmax_xent(&r->act.logits, r->y, r->cw, &r->act.dlogits, NULL);
-	loss *= xent_scale(r, fs->n, (size_t)r->act.logits.h * r->act.logits.w, &r->act.dlogits);
+	double loss = adapt_forward(r, idx, n, &xs, &xt, &dom_s, &dom_t, &fs, &ft);
 	struct ls_t4 dfs = ls_t4_make(r->gfs, fs->n, fs->c, fs->h, fs->w);
 	ls_unet_backward(&r->net, &r->act, &r->act.dlogits, &dfs, dom_s);
 	struct ls_t4 dft = ls_t4_make(r->gft, ft->n, ft->c, ft->h, ft->w);
@@ -574,18 +586,11 @@ static void dsn_domain(struct run *r, const struct ls_t4 *x, const struct ls_t4 
  * (both domains) + lambda L_similarity on the shared codes. */
 static double step_dsn(struct run *r, const int *idx, int n)
 {
-	struct ls_t4 xs, xt;
+	struct ls_t4 xs, xt, *fs, *ft;
 	int dom_s, dom_t;
 	double rs, rt, ds, dt;
-	adapt_batches(r, idx, n, &xs, &xt, &dom_s, &dom_t);
-	ls_unet_forward(&r->net, &r->act, &xs, dom_s, 1);
-	ls_unet_encode(&r->net, &r->act_t, &xt, dom_t, 1);
-	struct ls_t4 *fs = ls_unet_bottleneck(&r->act, &r->net), *ft = ls_unet_bottleneck(&r->act_t, &r->net);
-	similarity(r, fs, ft);
-	ls_params_zero_grad(&r->net.params);
 	ls_params_zero_grad(&r->net_dsn.params);
-	double loss = ls_softmax_xent(&r->act.logits, r->y, r->cw, &r->act.dlogits, NULL);
-	loss *= xent_scale(r, fs->n, (size_t)r->act.logits.h * r->act.logits.w, &r->act.dlogits);
+	double loss = adapt_forward(r, idx, n, &xs, &xt, &dom_s, &dom_t, &fs, &ft);
 	dsn_domain(r, &xs, fs, dom_s, r->gfs, &rs, &ds);	/* private encoder of the source's domain */
 	struct ls_t4 dfs = ls_t4_make(r->gfs, fs->n, fs->c, fs->h, fs->w);
 	ls_unet_backward(&r->net, &r->act, &r->act.dlogits, &dfs, dom_s);
