@@ -16,6 +16,7 @@
 #include "labels.h"
 #include "metrics.h"
 #include "opt.h"
+#include "progress.h"
 #include "raster.h"
 
 static const char *ref_path, *points_path, *ref_map, *errors_path;
@@ -51,10 +52,13 @@ static int read_prediction(struct ls_raster *r, uint8_t *cls, uint8_t *valid, in
 	struct ls_frame f;
 	ls_frame_init(&f);
 	*k = r->nsel > 1 ? r->nsel : 0;
+	struct ls_progress prog;
+	ls_progress_start(&prog, "reading the prediction", r->h);
 	for (int y0 = 0; y0 < r->h; y0 += rows) {
+		ls_progress_update(&prog, y0);
 		for (int x0 = 0; x0 < r->w; x0 += rows) {
 			if (ls_raster_read_tile(r, x0, y0, rows, &f) < 0)
-				return -1;
+				{ ls_progress_end(&prog); return -1; }
 			size_t hw = (size_t)rows * rows;
 			for (int y = 0; y < rows && y0 + y < r->h; y++)
 				for (int x = 0; x < rows && x0 + x < r->w; x++) {
@@ -77,6 +81,7 @@ static int read_prediction(struct ls_raster *r, uint8_t *cls, uint8_t *valid, in
 		}
 	}
 	(void)n;
+	ls_progress_end(&prog);
 	ls_frame_free(&f);
 	return 0;
 }

@@ -43,6 +43,7 @@ static void fit(struct ls_reader *r)
 	struct ls_stats s;
 	struct ls_frame f;
 	struct ls_writer *w = NULL;
+	struct ls_stream_progress sp = { 0 };
 	int rc;
 	ls_stats_init(&s, plo, phi);
 	ls_frame_init(&f);
@@ -53,7 +54,9 @@ static void fit(struct ls_reader *r)
 			ls_die_err();
 		if (w)
 			ls_writer_put_or_die(w, &f);
+		ls_stream_progress(&sp, &f);
 	}
+	ls_stream_progress_end(&sp);
 	if (rc < 0)
 		ls_die_err();
 	ls_stats_finish(&s);

@@ -61,6 +61,7 @@ int main(int argc, char **argv)
 	struct ls_frame f, lf, *use;
 	struct ls_mosaic *m = NULL;
 	struct ls_mosaic_opts mo = { 0 };
+	struct ls_stream_progress sp = { 0 };
 	int rc;
 	ls_opt_parse(&cmd, argc, argv, &pos);
 	if (pos.n < 1 || pos.n > 2)
@@ -83,7 +84,9 @@ int main(int argc, char **argv)
 			ls_die_err();
 		if ((rc = ls_mosaic_add(m, use)) < 0)
 			break;
+		ls_stream_progress(&sp, &f);
 	}
+	ls_stream_progress_end(&sp);
 	if (rc != 0) {
 		ls_mosaic_abort(m);
 		ls_die_err();

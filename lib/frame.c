@@ -1196,41 +1196,51 @@ int ls_reader_next(struct ls_reader *r, struct ls_frame *f)
 	}
 }
 
+long ls_frame_grid_tiles(const struct ls_frame *f)
+{
+	int size = (int)ls_frame_w(f), step = size - f->halo;
+	if (f->src_w > 0 && f->src_h > 0 && step > 0 && ls_frame_h(f) == size)
+		return (long)ls_grid_count((int)f->src_w, size, step) * ls_grid_count((int)f->src_h, size, step);
+	return 0;
+}
+
+void ls_stream_progress(struct ls_stream_progress *sp, const struct ls_frame *f)
+{
+	if (!sp->started) {
+		ls_progress_start(&sp->p, "tiles", ls_frame_grid_tiles(f));
+		sp->started = 1;
+	}
+	if (++sp->done > sp->p.total)	/* more than one raster in the stream: no estimate */
+		sp->p.total = 0;
+	ls_progress_update(&sp->p, sp->done);
+}
+
+void ls_stream_progress_end(struct ls_stream_progress *sp)
+{
+	if (sp->started)
+		ls_progress_end(&sp->p);
+}
+
 void ls_map_stream(const char *in, ls_map_fn fn, void *ctx)
 {
 	struct ls_frame f, out;
 	int rc;
 	struct ls_reader *r = ls_reader_open_path(in);
 	struct ls_writer *w = ls_writer_open(1, "stdout");
+	struct ls_stream_progress sp = { 0 };
 	if (!w)
 		ls_die_err();
 	ls_frame_init(&f);
 	ls_frame_init(&out);
-	/* progress: the first frame's grid (source size, tile size, overlap)
-	 * tells how many tiles a one-raster stream holds */
-	struct ls_progress prog;
-	long done = 0;
-	int started = 0;
 	while ((rc = ls_reader_next(r, &f)) == 1) {
-		if (!started) {
-			long total = 0;
-			int size = (int)ls_frame_w(&f), step = size - f.halo;
-			if (f.src_w > 0 && f.src_h > 0 && step > 0 && ls_frame_h(&f) == size)
-				total = (long)ls_grid_count((int)f.src_w, size, step) * ls_grid_count((int)f.src_h, size, step);
-			ls_progress_start(&prog, "tiles", total);
-			started = 1;
-		}
 		if (fn(ctx, &f, &out) < 0)
 			ls_die_err();
 		ls_writer_put_or_die(w, &out);
-		if (++done > prog.total)	/* more than one raster in the stream: no estimate */
-			prog.total = 0;
-		ls_progress_update(&prog, done);
+		ls_stream_progress(&sp, &f);
 	}
 	if (rc < 0)
 		ls_die_err();
-	if (started)
-		ls_progress_end(&prog);
+	ls_stream_progress_end(&sp);
 	ls_writer_close_or_die(w);
 	ls_frame_free(&f);
 	ls_frame_free(&out);

@@ -17,6 +17,7 @@
 #include <sys/types.h>
 
 #include "opt.h"
+#include "progress.h"
 
 #define LS_FRAME_VERSION 1
 #define LS_MAX_DIMS 4
@@ -126,6 +127,19 @@ void ls_reader_close(struct ls_reader *r);
  * fn returns -1 with ls_err set to stop; the program then dies with it. */
 typedef int (*ls_map_fn)(void *ctx, const struct ls_frame *in, struct ls_frame *out);
 void ls_map_stream(const char *in, ls_map_fn fn, void *ctx);
+
+/* Progress over a stream of tiles: the first frame's grid (source size,
+ * tile size, overlap) tells how many tiles a one-raster stream holds; past
+ * that count (several rasters in one stream) the estimate is dropped. Call
+ * ls_stream_progress once per frame read, ls_stream_progress_end at the end. */
+struct ls_stream_progress {
+	struct ls_progress p;
+	long done;
+	int started;
+};
+long ls_frame_grid_tiles(const struct ls_frame *f);
+void ls_stream_progress(struct ls_stream_progress *sp, const struct ls_frame *f);
+void ls_stream_progress_end(struct ls_stream_progress *sp);
 
 /* Open "-" or NULL as stdin, otherwise the named file; dies on failure. */
 struct ls_reader *ls_reader_open_path(const char *path);

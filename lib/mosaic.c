@@ -13,6 +13,7 @@
 #include "err.h"
 #include "mosaic.h"
 #include "pixel.h"
+#include "progress.h"
 #include "raster.h"
 
 #define BLOCK 128
@@ -226,6 +227,10 @@ static int finish_cog(struct ls_mosaic *m)
 	snprintf(cog, sizeof cog, "%s.cog.tif", m->tmp);
 	GDALDatasetH src = GDALOpen(m->tmp, GA_ReadOnly);
 	GDALTranslateOptions *to = GDALTranslateOptionsNew(argv, NULL);
+	struct ls_progress prog;
+	ls_progress_start(&prog, "writing the Cloud Optimized GeoTIFF", 1000);
+	if (to)
+		GDALTranslateOptionsSetProgress(to, ls_gdal_progress, &prog);
 	ls_cleanup_add(cog);
 	GDALDatasetH out = src && to ? GDALTranslate(cog, src, to, NULL) : NULL;
 	int ok = out != NULL;
@@ -234,6 +239,7 @@ static int finish_cog(struct ls_mosaic *m)
 		GDALClose(out);
 		ok = CPLGetLastErrorType() < CE_Failure;
 	}
+	ls_progress_end(&prog);
 	if (to)
 		GDALTranslateOptionsFree(to);
 	if (src)

@@ -14,6 +14,7 @@
 
 #include "err.h"
 #include "polygons.h"
+#include "progress.h"
 #include "raster.h"
 
 static const char *const names[] = { "background", "building", "tree", "road" };
@@ -36,7 +37,10 @@ static GDALDatasetH class_raster(struct src *s, const struct ls_vec_opts *o, con
 	int rows = 256;
 	float *p = ls_xmalloc((size_t)s->w * rows * s->nb * sizeof *p);
 	uint8_t *c = ls_xmalloc((size_t)s->w * rows);
+	struct ls_progress prog;
+	ls_progress_start(&prog, "classifying rows", s->h);
 	for (int y0 = 0; y0 < s->h; y0 += rows) {
+		ls_progress_update(&prog, y0);
 		int n = y0 + rows > s->h ? s->h - y0 : rows;
 		size_t px = (size_t)s->w * n;
 		if (GDALDatasetRasterIO(s->ds, GF_Read, 0, y0, s->w, n, p, s->w, n, GDT_Float32, s->nb, NULL, 0, 0, 0) !=
@@ -65,6 +69,7 @@ static GDALDatasetH class_raster(struct src *s, const struct ls_vec_opts *o, con
 			break;
 		}
 	}
+	ls_progress_end(&prog);
 	free(p);
 	free(c);
 	return mem;
@@ -139,11 +144,14 @@ static OGRLayerH make_layer(GDALDatasetH ds, const char *name, const char *wkt)
 /* Copy the polygons of `raw` into `dst` with their attributes, filtered and simplified. */
 static long finish_layer(struct src *s, OGRLayerH raw, OGRLayerH dst, const struct ls_vec_opts *o, const double *gt)
 {
-	long n = 0;
+	long n = 0, seen = 0;
 	OGRFeatureH f;
 	OGRFeatureDefnH def = OGR_L_GetLayerDefn(dst);
+	struct ls_progress prog;
+	ls_progress_start(&prog, "writing polygons", (long)OGR_L_GetFeatureCount(raw, 1));
 	OGR_L_ResetReading(raw);
 	while ((f = OGR_L_GetNextFeature(raw))) {
+		ls_progress_update(&prog, seen++);
 		OGRGeometryH g = OGR_F_GetGeometryRef(f);
 		int cls = OGR_F_GetFieldAsInteger(f, 0);
 		double area = g ? OGR_G_Area(g) : 0;
@@ -170,6 +178,7 @@ static long finish_layer(struct src *s, OGRLayerH raw, OGRLayerH dst, const stru
 		}
 		OGR_F_Destroy(f);
 	}
+	ls_progress_end(&prog);
 	return n;
 }
 
@@ -231,7 +240,10 @@ int ls_vectorise(const char *in, const char *out, const struct ls_vec_opts *o, l
 	OSRDestroySpatialReference(srs);
 	char **popt = o->eight ? CSLSetNameValue(NULL, "8CONNECTED", "8") : NULL;
 	GDALRasterBandH cb = GDALGetRasterBand(cls, 1);
-	int rc = GDALPolygonize(cb, cb, raw, 0, popt, NULL, NULL) == CE_None ? 0 : ls_err("polygonising %s failed", in);
+	struct ls_progress prog;
+	ls_progress_start(&prog, "polygonising", 1000);
+	int rc = GDALPolygonize(cb, cb, raw, 0, popt, ls_gdal_progress, &prog) == CE_None ? 0 : ls_err("polygonising %s failed", in);
+	ls_progress_end(&prog);
 	CSLDestroy(popt);
 	snprintf(tmp, sizeof tmp, "%s.tmp.%d%s", out, (int)getpid(), strrchr(out, '.'));
 	GDALDatasetH ods = NULL;

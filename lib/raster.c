@@ -10,6 +10,7 @@
 #include <ogr_srs_api.h>
 
 #include "err.h"
+#include "progress.h"
 #include "raster.h"
 
 static char gdal_msg[1024];
@@ -31,6 +32,13 @@ void ls_gdal_init(size_t cache_bytes)
 const char *ls_gdal_msg(void)
 {
 	return gdal_msg;
+}
+
+int CPL_STDCALL ls_gdal_progress(double frac, const char *msg, void *arg)
+{
+	(void)msg;
+	ls_progress_update(arg, (long)(frac * 1000));
+	return 1;
 }
 
 int ls_dtype_from_gdal(GDALDataType t)

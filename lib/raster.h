@@ -41,6 +41,8 @@ struct ls_raster {
 void ls_gdal_init(size_t cache_bytes);
 /* The last GDAL error message, or "" */
 const char *ls_gdal_msg(void);
+/* A GDALProgressFunc drawing an ls_progress (arg) started with total 1000. */
+int CPL_STDCALL ls_gdal_progress(double frac, const char *msg, void *arg);
 
 int ls_raster_open(struct ls_raster *r, const char *path, const struct ls_raster_opts *o);
 void ls_raster_close(struct ls_raster *r);
