@@ -89,12 +89,24 @@ static int direct_ok(int k, int stride, int pad, int cin, int cout, int w)
 }
 #endif
 
+#define DW_PX 1024	/* pixels of a weight-gradient band: 8 channels of dY (32 KB) stay in L1 */
+
+/* Images of one weight-gradient work item (small images go several at a time) and its rows. */
+static void dw_item(int h, int w, int *imgs, int *rows)
+{
+	*rows = DW_PX / w < 1 ? 1 : DW_PX / w > h ? h : DW_PX / w;
+	*imgs = *rows == h && DW_PX / (h * w) > 1 ? DW_PX / (h * w) : 1;
+}
+
 static size_t direct_ws(int cin, int h, int w)
 {
-	int rows = direct_rows(w);
+	int rows = direct_rows(w), imgs, drows;
 	if (rows > h)
 		rows = h;
-	return (size_t)cin * (rows + 2) * (w + 2 * DPAD);
+	dw_item(h, w, &imgs, &drows);
+	size_t f = (size_t)cin * (rows + 2) * (w + 2 * DPAD);
+	size_t d = (size_t)imgs * cin * (drows + 2) * (w + 2 * DPAD) + 16 + (size_t)8 * imgs * drows * w;
+	return f > d ? f : d;
 }
 
 #ifndef LS_DOUBLE
@@ -288,59 +300,125 @@ static void direct_dw_band(const float *x, int cin, int h, int w, const float *d
 			}
 }
 
-/* The weight gradient with AVX-512: 8 output channels x 3 taps x 16 pixels. */
-__attribute__((target("avx512f"))) static void direct_dw_band512(const float *x, int cin, int h, int w,
-								  const float *dy, int cout, int r0, int r1,
-								  float *pad, float *dw)
+/* Sixteen vectors to the vector of their sums, in the order given; the
+ * caller passes them transposed (v[4 * (n % 4) + n / 4] for sum n). */
+#define SHUF4(a, b, imm) _mm512_shuffle_f32x4(a, b, imm)
+__attribute__((target("avx512f"))) static inline __m512 sum16(const __m512 *v)
 {
-	int wp = w + 2 * DPAD, rows = r1 - r0 + 2;
-	size_t cstride = (size_t)rows * wp, plane = (size_t)h * w;
-	direct_pad(x, cin, h, w, r0, r1, pad);
-	for (int ob = 0; ob < cout / 8; ob++)
+	__m512 c[8], d[4], e[2];
+	for (int p = 0; p < 8; p++)
+		c[p] = _mm512_add_ps(SHUF4(v[2 * p], v[2 * p + 1], 0x44), SHUF4(v[2 * p], v[2 * p + 1], 0xEE));
+	for (int q = 0; q < 4; q++)
+		d[q] = _mm512_add_ps(SHUF4(c[2 * q], c[2 * q + 1], 0x88), SHUF4(c[2 * q], c[2 * q + 1], 0xDD));
+	for (int r = 0; r < 2; r++)
+		e[r] = _mm512_add_ps(_mm512_shuffle_ps(d[2 * r], d[2 * r + 1], 0x44),
+				     _mm512_shuffle_ps(d[2 * r], d[2 * r + 1], 0xEE));
+	return _mm512_add_ps(_mm512_shuffle_ps(e[0], e[1], 0x88), _mm512_shuffle_ps(e[0], e[1], 0xDD));
+}
+
+/* The weight gradient with AVX-512: 8 output channels x 3 taps x 16 pixels,
+ * over `imgs` images (rows [r0, r1) of each). The 8 channels of dY are
+ * first interleaved into one stream, [pixel/16][channel][16], that the
+ * kernel reads sequentially from L1 (8 planes 256 KB apart share L1 sets).
+ * The 24 sums of an (input channel, kernel row) go to dwb, laid out
+ * [cout/8][cin][3][8][3], by a transposing reduction. */
+__attribute__((target("avx512f"))) static void direct_dw_band512(const float *x, int cin, int h, int w,
+								  const float *dy, int cout, int imgs, int r0,
+								  int r1, float *pad, float *dwb)
+{
+	int wp = w + 2 * DPAD, rows = r1 - r0 + 2, nv = w / 16;
+	size_t cstride = (size_t)rows * wp, plane = (size_t)h * w, istride = (size_t)cin * cstride;
+	float *gp = pad + (((size_t)imgs * istride + 15) & ~(size_t)15);
+	for (int m = 0; m < imgs; m++)
+		direct_pad(x + (size_t)m * cin * plane, cin, h, w, r0, r1, pad + m * istride);
+	for (int ob = 0; ob < cout / 8; ob++) {
+		float *g = gp;
+		for (int m = 0; m < imgs; m++)
+			for (int yy = r0; yy < r1; yy++)
+				for (int v = 0; v < nv; v++)
+					for (int j = 0; j < 8; j++, g += 16)
+						_mm512_store_ps(g, _mm512_loadu_ps(dy + ((size_t)m * cout + ob * 8 + j) * plane +
+										   (size_t)yy * w + v * 16));
 		for (int i = 0; i < cin; i++)
 			for (int ky = 0; ky < 3; ky++) {
 				__m512 acc[8][3];
 				_Pragma("GCC unroll 8") for (int j = 0; j < 8; j++)
 				_Pragma("GCC unroll 3") for (int k = 0; k < 3; k++) acc[j][k] = _mm512_setzero_ps();
-				for (int yy = r0; yy < r1; yy++) {
-					const float *xr = pad + i * cstride + (size_t)(yy - r0 + ky) * wp + DPAD - 1;
-					const float *d = dy + (size_t)ob * 8 * plane + (size_t)yy * w;
-					for (int xs = 0; xs < w; xs += 16) {
-						__m512 x0 = _mm512_loadu_ps(xr + xs), x1 = _mm512_loadu_ps(xr + xs + 1),
-						       x2 = _mm512_loadu_ps(xr + xs + 2);
-						_Pragma("GCC unroll 8") for (int j = 0; j < 8; j++)
-						{
-							__m512 g = _mm512_loadu_ps(d + j * plane + xs);
-							acc[j][0] = _mm512_fmadd_ps(g, x0, acc[j][0]);
-							acc[j][1] = _mm512_fmadd_ps(g, x1, acc[j][1]);
-							acc[j][2] = _mm512_fmadd_ps(g, x2, acc[j][2]);
+				g = gp;
+				for (int m = 0; m < imgs; m++)
+					for (int yy = r0; yy < r1; yy++) {
+						const float *xr = pad + m * istride + i * cstride + (size_t)(yy - r0 + ky) * wp + DPAD - 1;
+						for (int xs = 0; xs < w; xs += 16, g += 128) {
+							__m512 x0 = _mm512_loadu_ps(xr + xs), x1 = _mm512_loadu_ps(xr + xs + 1),
+							       x2 = _mm512_loadu_ps(xr + xs + 2);
+							_Pragma("GCC unroll 8") for (int j = 0; j < 8; j++)
+							{
+								__m512 gj = _mm512_load_ps(g + j * 16);
+								acc[j][0] = _mm512_fmadd_ps(gj, x0, acc[j][0]);
+								acc[j][1] = _mm512_fmadd_ps(gj, x1, acc[j][1]);
+								acc[j][2] = _mm512_fmadd_ps(gj, x2, acc[j][2]);
+							}
 						}
 					}
+				/* sums n = 3 j + k: 0..15, then 16..23 */
+				__m512 t[16], z = _mm512_setzero_ps();
+				_Pragma("GCC unroll 16") for (int n = 0; n < 16; n++)
+				{
+					int a = 4 * (n % 4) + n / 4;
+					t[n] = acc[a / 3][a % 3];
 				}
-				for (int j = 0; j < 8; j++)
-					for (int k = 0; k < 3; k++)
-						dw[((size_t)(ob * 8 + j) * cin + i) * 9 + ky * 3 + k] +=
-							_mm512_reduce_add_ps(acc[j][k]);
+				float *o = dwb + (((size_t)ob * cin + i) * 3 + ky) * 24;
+				_mm512_storeu_ps(o, _mm512_add_ps(_mm512_loadu_ps(o), sum16(t)));
+				_Pragma("GCC unroll 16") for (int n = 0; n < 16; n++)
+				{
+					int a = 16 + 4 * (n % 4) + n / 4;
+					t[n] = a < 24 ? acc[a / 3][a % 3] : z;
+				}
+				__m256 s8 = _mm512_castps512_ps256(sum16(t));
+				_mm256_storeu_ps(o + 16, _mm256_add_ps(_mm256_loadu_ps(o + 16), s8));
 			}
+	}
 }
 
 /* dw_part[thread] += weight gradient of a 3x3 same convolution, images and
- * row bands spread over the threads. */
-static void direct_dw(const float *x, int n, int cin, int h, int w, const float *dy, int cout, float *dw_part,
-		      size_t nw, float *ws, size_t wsz)
+ * row bands spread over the threads. With AVX-512 the partial sums are
+ * blocked ([cout/8][cin][3][8][3]; returns 1) for direct_dw_unblock. */
+static int direct_dw(const float *x, int n, int cin, int h, int w, const float *dy, int cout, float *dw_part,
+		     size_t nw, float *ws, size_t wsz)
 {
-	/* bands of about 2048 pixels keep 8 channels of dy in L1 */
-	int rows = 2048 / w < 1 ? 1 : 2048 / w, nb = (h + rows - 1) / rows, items = n * nb;
+	int imgs, rows;
+	dw_item(h, w, &imgs, &rows);
+	int nb = (h + rows - 1) / rows, ng = (n + imgs - 1) / imgs, items = ng * nb, wide = use512(cout, w);
 #pragma omp parallel for schedule(static) if (items > 1 && ls_nthreads > 1)
 	for (int it = 0; it < items; it++) {
-		int i = it / nb, b = it % nb, r0 = b * rows, r1 = r0 + rows > h ? h : r0 + rows, t = omp_get_thread_num();
-		if (use512(cout, w))
-			direct_dw_band512(x + (size_t)i * cin * h * w, cin, h, w, dy + (size_t)i * cout * h * w, cout, r0,
-					  r1, ws + (size_t)t * wsz, dw_part + (size_t)t * nw);
-		else
-			direct_dw_band(x + (size_t)i * cin * h * w, cin, h, w, dy + (size_t)i * cout * h * w, cout, r0,
-				       r1, ws + (size_t)t * wsz, dw_part + (size_t)t * nw);
+		int gi = it / nb, b = it % nb, r0 = b * rows, r1 = r0 + rows > h ? h : r0 + rows, t = omp_get_thread_num();
+		int i0 = gi * imgs, ni = i0 + imgs > n ? n - i0 : imgs;
+		if (wide) {
+			direct_dw_band512(x + (size_t)i0 * cin * h * w, cin, h, w, dy + (size_t)i0 * cout * h * w, cout, ni,
+					  r0, r1, ws + (size_t)t * wsz, dw_part + (size_t)t * nw);
+		} else {
+			for (int i = i0; i < i0 + ni; i++)
+				direct_dw_band(x + (size_t)i * cin * h * w, cin, h, w, dy + (size_t)i * cout * h * w, cout,
+					       r0, r1, ws + (size_t)t * wsz, dw_part + (size_t)t * nw);
+		}
 	}
+	return wide;
+}
+
+/* g [cout][cin][3][3] += the threads' blocked partial sums */
+static void direct_dw_unblock(float *g, const float *dw_part, int nt, size_t nw, int cin, int cout)
+{
+	for (int ob = 0; ob < cout / 8; ob++)
+		for (int i = 0; i < cin; i++)
+			for (int ky = 0; ky < 3; ky++)
+				for (int j = 0; j < 8; j++)
+					for (int k = 0; k < 3; k++) {
+						size_t bi = ((((size_t)ob * cin + i) * 3 + ky) * 8 + j) * 3 + k;
+						float sum = 0;
+						for (int t = 0; t < nt; t++)
+							sum += dw_part[(size_t)t * nw + bi];
+						g[((size_t)(ob * 8 + j) * cin + i) * 9 + ky * 3 + k] += sum;
+					}
 }
 
 /* y[n][cout][h][w] = conv3x3(x[n][cin][h][w]) with packed weights; images
@@ -584,11 +662,12 @@ void ls_conv_backward(struct ls_conv *c, const struct ls_t4 *x, const struct ls_
 		if (same_s1(c) && !is_1x1(c))
 			flip_weights(c);
 	}
-	int par = parallel_images(x->n, (size_t)x->h * x->w);
+	int par = parallel_images(x->n, (size_t)x->h * x->w), blocked = 0;
+	(void)blocked;
 	double t0 = ls_prof_on ? ls_prof_now() : 0;
 #ifndef LS_DOUBLE
 	if (direct_ok(c->k, c->stride, c->pad, c->ci, c->co, x->w))
-		direct_dw(x->d, x->n, c->ci, x->h, x->w, dy->d, c->co, c->dw_part, nw, ws, wsz);
+		blocked = direct_dw(x->d, x->n, c->ci, x->h, x->w, dy->d, c->co, c->dw_part, nw, ws, wsz);
 	else
 #endif
 #pragma omp parallel for schedule(static) if (par)
@@ -619,10 +698,13 @@ void ls_conv_backward(struct ls_conv *c, const struct ls_t4 *x, const struct ls_
 	}
 #ifndef LS_DOUBLE
 bias:
+	if (blocked)
+		direct_dw_unblock(c->w->g, c->dw_part, nt, nw, c->ci, c->co);
+	else
 #endif
-	for (int t = 0; t < nt; t++)
-		for (size_t j = 0; j < nw; j++)
-			c->w->g[j] += c->dw_part[(size_t)t * nw + j];
+		for (int t = 0; t < nt; t++)
+			for (size_t j = 0; j < nw; j++)
+				c->w->g[j] += c->dw_part[(size_t)t * nw + j];
 	if (c->b) {
 		size_t hwo = (size_t)dy->h * dy->w;
 		for (int i = 0; i < dy->n; i++)

@@ -181,6 +181,8 @@ int main(int argc, char **argv)
 		test_direct(1, 48, 16, 70, 8);	/* one image in bands over threads; 8-pixel rows */
 		test_direct(2, 32, 64, 16, 32);	/* AVX-512: one 32-pixel piece */
 		test_direct(2, 16, 32, 20, 48);	/* AVX-512: 32 + 16 */
+		test_direct(3, 8, 16, 16, 16);	/* weight gradient of several small images per work item, a partial group */
+		test_direct(5, 16, 24, 12, 32);	/* ... and of 2 images per item, odd batch */
 	}
 	if (!mkdtemp(tmpdir) || load_tile() < 0) {
 		CHECK(0, "load a real tile: %s", ls_errmsg());
