@@ -160,11 +160,12 @@ DIRECT_KERNEL(2)
 /* The same with AVX-512 where the CPU has it: 8 output channels x NV
  * vectors of 16 pixels, the weights broadcast straight from memory. The
  * packed weights of channel blocks ob and ob + 1 (wa, wb) serve as one
- * block of eight. */
+ * block of eight. Vector v reads input at pin + v vs and writes out + v os:
+ * two pieces of one row (vs = os = 16) or, for 16-pixel rows, two rows. */
 #define DIRECT_KERNEL512(NV)                                                                                   \
 	__attribute__((target("avx512f"))) static void direct_z##NV(const float *pin, size_t cstride, int wp,   \
 								    int cin, const float *wa, const float *wb,  \
-								    float *out, size_t ostride)                 \
+								    float *out, size_t ostride, int vs, int os) \
 	{                                                                                                      \
 		__m512 acc[8][NV];                                                                             \
 		_Pragma("GCC unroll 8") for (int j = 0; j < 8; j++)                                            \
@@ -177,7 +178,7 @@ DIRECT_KERNEL(2)
 				int t = (ky * 3 + kx) * 4;                                                     \
 				__m512 x[NV];                                                                  \
 				_Pragma("GCC unroll 2") for (int v = 0; v < NV; v++) x[v] =                    \
-					_mm512_loadu_ps(row + 16 * v);                                         \
+					_mm512_loadu_ps(row + (size_t)vs * v);                                 \
 				_Pragma("GCC unroll 8") for (int j = 0; j < 8; j++)                            \
 				{                                                                              \
 					__m512 b = _mm512_set1_ps(j < 4 ? wa[t + j] : wb[t + j - 4]);          \
@@ -188,7 +189,7 @@ DIRECT_KERNEL(2)
 		}                                                                                              \
 		_Pragma("GCC unroll 8") for (int j = 0; j < 8; j++)                                            \
 		_Pragma("GCC unroll 2") for (int v = 0; v < NV; v++)                                           \
-			_mm512_storeu_ps(out + j * ostride + 16 * v, acc[j][v]);                               \
+			_mm512_storeu_ps(out + j * ostride + (size_t)os * v, acc[j][v]);                       \
 	}
 DIRECT_KERNEL512(1)
 DIRECT_KERNEL512(2)
@@ -230,16 +231,21 @@ static void direct_band(const float *x, int cin, int h, int w, const float *wk, 
 	size_t cstride = (size_t)rows * wp, plane = (size_t)h * w;
 	direct_pad(x, cin, h, w, r0, r1, pad);
 	if (use512(cout, w)) {
-		for (int yy = r0; yy < r1; yy++)
+		int two = w == 16;	/* 16-pixel rows go two at a time */
+		for (int yy = r0; yy < r1; yy += two && yy + 1 < r1 ? 2 : 1)
 			for (int ob = 0; ob < cout / 4; ob += 2) {
 				const float *wa = wk + (size_t)ob * cin * 36, *wb = wa + (size_t)cin * 36;
 				float *out = y + (size_t)ob * 4 * plane + (size_t)yy * w;
 				const float *pin = pad + (size_t)(yy - r0) * wp + DPAD - 1;
 				int xs = 0;
+				if (two && yy + 1 < r1) {
+					direct_z2(pin, cstride, wp, cin, wa, wb, out, plane, wp, w);
+					continue;
+				}
 				for (; xs + 32 <= w; xs += 32)
-					direct_z2(pin + xs, cstride, wp, cin, wa, wb, out + xs, plane);
+					direct_z2(pin + xs, cstride, wp, cin, wa, wb, out + xs, plane, 16, 16);
 				if (xs < w)
-					direct_z1(pin + xs, cstride, wp, cin, wa, wb, out + xs, plane);
+					direct_z1(pin + xs, cstride, wp, cin, wa, wb, out + xs, plane, 16, 16);
 			}
 		return;
 	}

@@ -183,6 +183,7 @@ int main(int argc, char **argv)
 		test_direct(2, 16, 32, 20, 48);	/* AVX-512: 32 + 16 */
 		test_direct(3, 8, 16, 16, 16);	/* weight gradient of several small images per work item, a partial group */
 		test_direct(5, 16, 24, 12, 32);	/* ... and of 2 images per item, odd batch */
+		test_direct(1, 16, 16, 13, 16);	/* 16-pixel rows two at a time, an odd row left */
 	}
 	if (!mkdtemp(tmpdir) || load_tile() < 0) {
 		CHECK(0, "load a real tile: %s", ls_errmsg());
