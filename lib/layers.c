@@ -235,6 +235,7 @@ void ls_maxpool_forward(const struct ls_t4 *x, struct ls_t4 *y)
 		real *q = y->d + (size_t)j * ho * wo;
 		for (int r = 0; r < ho; r++) {
 			const real *a = p + (size_t)2 * r * x->w, *b = a + x->w;
+#pragma omp simd
 			for (int c = 0; c < wo; c++) {
 				real m = a[2 * c];
 				m = a[2 * c + 1] > m ? a[2 * c + 1] : m;
@@ -248,24 +249,30 @@ void ls_maxpool_forward(const struct ls_t4 *x, struct ls_t4 *y)
 
 void ls_maxpool_backward(const struct ls_t4 *x, const struct ls_t4 *y, const struct ls_t4 *dy, struct ls_t4 *dx)
 {
-	int ho = y->h, wo = y->w, nc = x->n * x->c;
+	int ho = y->h, wo = y->w, nc = x->n * x->c, W = x->w;
 	*dx = ls_t4_make(dx->d, x->n, x->c, x->h, x->w);
 #pragma omp parallel for schedule(static)
 	for (int j = 0; j < nc; j++) {
-		const real *p = x->d + (size_t)j * x->h * x->w, *m = y->d + (size_t)j * ho * wo,
+		const real *p = x->d + (size_t)j * x->h * W, *m = y->d + (size_t)j * ho * wo,
 			   *g = dy->d + (size_t)j * ho * wo;
-		real *q = dx->d + (size_t)j * x->h * x->w;
-		memset(q, 0, (size_t)x->h * x->w * sizeof *q);
-		for (int r = 0; r < ho; r++)
+		real *q = dx->d + (size_t)j * x->h * W;
+		if (x->h != 2 * ho || W != 2 * wo)	/* odd edges get no gradient */
+			memset(q, 0, (size_t)x->h * W * sizeof *q);
+		for (int r = 0; r < ho; r++) {
+			const real *a = p + (size_t)2 * r * W, *b = a + W, *mr = m + (size_t)r * wo, *gr = g + (size_t)r * wo;
+			real *qa = q + (size_t)2 * r * W, *qb = qa + W;
+			/* every pixel of a window written, the first maximum takes the gradient */
+#pragma omp simd
 			for (int c = 0; c < wo; c++) {
-				size_t o = (size_t)r * wo + c, i0 = (size_t)2 * r * x->w + 2 * c;
-				size_t cand[4] = { i0, i0 + 1, i0 + x->w, i0 + x->w + 1 };
-				for (int k = 0; k < 4; k++)
-					if (p[cand[k]] == m[o]) {	/* the first maximum takes it */
-						q[cand[k]] += g[o];
-						break;
-					}
+				real mx = mr[c], gv = gr[c];
+				int t0 = a[2 * c] == mx, t1 = !t0 && a[2 * c + 1] == mx;
+				int t2 = !t0 && !t1 && b[2 * c] == mx, t3 = !t0 && !t1 && !t2;
+				qa[2 * c] = t0 ? gv : 0;
+				qa[2 * c + 1] = t1 ? gv : 0;
+				qb[2 * c] = t2 ? gv : 0;
+				qb[2 * c + 1] = t3 ? gv : 0;
 			}
+		}
 	}
 }
 
@@ -363,6 +370,7 @@ void ls_upsample_backward(const real *dy, int out_c, int c0, struct ls_t4 *dx)
 void ls_concat_put(const struct ls_t4 *x, real *y, int out_c, int c0)
 {
 	size_t plane = (size_t)x->c * x->h * x->w;
+#pragma omp parallel for schedule(static)
 	for (int n = 0; n < x->n; n++)
 		memcpy(y + ((size_t)n * out_c + c0) * x->h * x->w, ls_t4_img(x, n), plane * sizeof *y);
 }
@@ -419,16 +427,28 @@ void ls_linear_backward(struct ls_linear *l, const real *x, const real *dy, real
 double ls_softmax_xent(const struct ls_t4 *lg, const uint8_t *labels, const real *cw, struct ls_t4 *dl,
 		       size_t *counted)
 {
-	size_t hw = (size_t)lg->h * lg->w;
+	size_t hw = (size_t)lg->h * lg->w, total = hw * lg->n;
 	int k = lg->c;
 	double loss = 0, wsum = 0;
 	size_t cnt = 0;
 	if (dl)
 		*dl = ls_t4_make(dl->d, lg->n, lg->c, lg->h, lg->w);
-#pragma omp parallel for schedule(static) reduction(+ : loss, wsum, cnt)
+	/* the weight of all counted pixels first, so the gradient is scaled as it is written */
+	for (size_t i = 0; i < total; i++) {
+		int y = labels[i];
+		if (y != 255 && y < k) {
+			wsum += cw ? cw[y] : 1;
+			cnt++;
+		}
+	}
+	if (counted)
+		*counted = cnt;
+	double inv = wsum > 0 ? 1 / wsum : 0;
+#pragma omp parallel for schedule(static) reduction(+ : loss)
 	for (int n = 0; n < lg->n; n++) {
 		const real *z = ls_t4_img(lg, n);
 		real *g = dl ? ls_t4_img(dl, n) : NULL;
+		double e[16], *ev = k <= 16 ? e : NULL;
 		for (size_t i = 0; i < hw; i++) {
 			int y = labels[(size_t)n * hw + i];
 			if (y == 255 || y >= k) {
@@ -440,27 +460,21 @@ double ls_softmax_xent(const struct ls_t4 *lg, const uint8_t *labels, const real
 			double mx = z[i], s = 0, w = cw ? cw[y] : 1;
 			for (int c = 1; c < k; c++)
 				mx = z[c * hw + i] > mx ? z[c * hw + i] : mx;
-			for (int c = 0; c < k; c++)
-				s += exp(z[c * hw + i] - mx);
+			for (int c = 0; c < k; c++) {
+				double v = exp(z[c * hw + i] - mx);
+				if (ev)
+					ev[c] = v;
+				s += v;
+			}
 			loss += w * (log(s) - (z[y * hw + i] - mx));
-			wsum += w;
-			cnt++;
-			if (g)
+			if (g) {
+				double ws = w * inv / s;
 				for (int c = 0; c < k; c++)
-					g[c * hw + i] = (real)(w * (exp(z[c * hw + i] - mx) / s - (c == y)));
+					g[c * hw + i] = (real)(ws * (ev ? ev[c] : exp(z[c * hw + i] - mx)) - (c == y) * w * inv);
+			}
 		}
 	}
-	if (counted)
-		*counted = cnt;
-	if (wsum <= 0)
-		return 0;
-	if (dl) {
-		real inv = (real)(1 / wsum);
-		size_t len = ls_t4_len(dl);
-		for (size_t i = 0; i < len; i++)
-			dl->d[i] *= inv;
-	}
-	return loss / wsum;
+	return wsum > 0 ? loss / wsum : 0;
 }
 
 void ls_softmax(const struct ls_t4 *lg, struct ls_t4 *pr)
