@@ -79,6 +79,11 @@ $(BINDIR)/%: $(BUILD)/bench/%.o $(LIB)
 $(BUILD)/tests/%: $(BUILD)/tests/%.o $(LIB)
 	$(CC) $(LDFLAGS) $< $(LIB) $(LDLIBS) -o $@
 
+# test_engine counts the allocator calls of a training step
+WRAP_ALLOC := -Wl,--wrap=malloc,--wrap=calloc,--wrap=realloc,--wrap=aligned_alloc,--wrap=posix_memalign
+$(BUILD)/tests/test_engine: $(BUILD)/tests/test_engine.o $(LIB)
+	$(CC) $(LDFLAGS) $(WRAP_ALLOC) $< $(LIB) $(LDLIBS) -o $@
+
 # Fuzz targets: replayed over tests/fuzz/corpus by make test (no libFuzzer
 # needed); `make fuzz` builds them with clang's libFuzzer into build/fuzz/
 # and runs each for FUZZ_SECONDS (600), adding what it finds to the corpus.

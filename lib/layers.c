@@ -82,12 +82,15 @@ void ls_bn_init(struct ls_bn *b, struct ls_params *ps, const char *name, int c, 
 		b->rvar->w[i] = 1;
 	b->mean = ls_alloc_real(c);
 	b->invstd = ls_alloc_real(c);
+	b->sums = ls_xcalloc(2 * (size_t)c, sizeof *b->sums);
 }
 
 void ls_bn_free(struct ls_bn *b)
 {
 	free(b->mean);
 	free(b->invstd);
+	free(b->sums);
+	b->sums = NULL;
 	b->mean = b->invstd = NULL;
 }
 
@@ -101,7 +104,7 @@ void ls_bn_forward(struct ls_bn *b, const struct ls_t4 *x, struct ls_t4 *y, int 
 	if (train) {
 		/* two passes (sum, then squared deviations), each summed over the
 		 * ranks of a data-parallel run: the statistics of the whole batch */
-		double *s = ls_xmalloc(2 * (size_t)C * sizeof *s), *s2 = s + C, mt = (double)m;
+		double *s = b->sums, *s2 = s + C, mt = (double)m;
 #pragma omp parallel for schedule(static)
 		for (int c = 0; c < C; c++) {
 			double t = 0;
@@ -128,7 +131,6 @@ void ls_bn_forward(struct ls_bn *b, const struct ls_t4 *x, struct ls_t4 *y, int 
 			rm[c] = (1 - b->momentum) * rm[c] + b->momentum * b->mean[c];
 			rv[c] = (1 - b->momentum) * rv[c] + b->momentum * (real)(mt > 1 ? var * mt / (mt - 1) : var);
 		}
-		free(s);
 	}
 #pragma omp parallel for schedule(static)
 	for (int c = 0; c < C; c++) {
@@ -162,7 +164,7 @@ void ls_bn_backward(struct ls_bn *b, const struct ls_t4 *x, const struct ls_t4 *
 	size_t hw = (size_t)x->h * x->w, m = hw * x->n;
 	int C = x->c;
 	*dx = ls_t4_make(dx->d, x->n, x->c, x->h, x->w);
-	double *sum = ls_xmalloc(2 * (size_t)C * sizeof *sum), mt = (double)m;
+	double *sum = b->sums, mt = (double)m;
 #pragma omp parallel for schedule(static)
 	for (int c = 0; c < C; c++) {
 		double sdy = 0, sdyx = 0;
@@ -199,7 +201,6 @@ void ls_bn_backward(struct ls_bn *b, const struct ls_t4 *x, const struct ls_t4 *
 					q[i] = km * d[i] - ka - (p[i] - mean) * kb;
 		}
 	}
-	free(sum);
 }
 
 /* ---- activations ---- */
@@ -295,6 +296,8 @@ static void up_taps(int o, int n, int *i0, int *i1, real *w0, real *w1)
 	}
 }
 
+#define UP_ROW 2048	/* rows up to this width blend in a stack buffer (no allocation in a step) */
+
 /* Rows are blended vertically first (a vector loop), then each row is
  * interpolated horizontally; the backward pass does the reverse. */
 void ls_upsample_forward(const struct ls_t4 *x, real *y, int out_c, int c0)
@@ -302,7 +305,7 @@ void ls_upsample_forward(const struct ls_t4 *x, real *y, int out_c, int c0)
 	int H = x->h * 2, W = x->w * 2, nc = x->n * x->c, w = x->w;
 #pragma omp parallel
 	{
-		real *t = ls_alloc_real(w);
+		real tbuf[UP_ROW], *t = w <= UP_ROW ? tbuf : ls_alloc_real(w);
 #pragma omp for schedule(static)
 		for (int j = 0; j < nc; j++) {
 			int n = j / x->c, c = j % x->c;
@@ -324,7 +327,8 @@ void ls_upsample_forward(const struct ls_t4 *x, real *y, int out_c, int c0)
 				o[W - 1] = t[w - 1];
 			}
 		}
-		free(t);
+		if (t != tbuf)
+			free(t);
 	}
 }
 
@@ -333,7 +337,7 @@ void ls_upsample_backward(const real *dy, int out_c, int c0, struct ls_t4 *dx)
 	int H = dx->h * 2, W = dx->w * 2, nc = dx->n * dx->c, w = dx->w;
 #pragma omp parallel
 	{
-		real *t = ls_alloc_real(w);
+		real tbuf[UP_ROW], *t = w <= UP_ROW ? tbuf : ls_alloc_real(w);
 #pragma omp for schedule(static)
 		for (int j = 0; j < nc; j++) {
 			int n = j / dx->c, c = j % dx->c;
@@ -361,7 +365,8 @@ void ls_upsample_backward(const real *dy, int out_c, int c0, struct ls_t4 *dx)
 				}
 			}
 		}
-		free(t);
+		if (t != tbuf)
+			free(t);
 	}
 }
 

@@ -13,6 +13,7 @@ struct ls_bn {
 	struct ls_param *gamma, *beta;
 	struct ls_param *rmean, *rvar;	/* [ndom][c], frozen (not trained) */
 	real *mean, *invstd;		/* batch statistics saved for backward */
+	double *sums;			/* [2c] scratch of forward and backward (no allocation in a step) */
 	real momentum, eps;
 };
 

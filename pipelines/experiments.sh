@@ -17,8 +17,10 @@
 #   OUT      out/experiments; a run whose metrics.json exists is not run again,
 #            so an interrupted sweep continues where it stopped
 #   DATA     ../shared/data
-# Outputs: OUT/PAIR/METHOD/seedN/ (adapt.sh's outputs), OUT/results.json and
-# OUT/results.md (the table README quotes).
+# Outputs: OUT/PAIR/METHOD/seedN/ (adapt.sh's outputs and the run's seconds),
+# OUT/results.json, OUT/results.md (the table README quotes) and
+# OUT/report.html (pipelines/experiments-report.sh: the table, training
+# curves of every method per pair, links to each run's report).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 DATA=$(cd "${DATA:-../shared/data}" && pwd)	# absolute: the scene VRTs name their source
@@ -83,8 +85,10 @@ for p in $PAIRS; do
 			[ -f "$dir/metrics.json" ] && continue
 			echo "experiments: $p $m seed $s" >&2
 			rm -rf "$dir"
+			t0=$(date +%s)
 			pipelines/adapt.sh --method "$m" "${args[@]}" --seed "$s" --epochs "$EPOCHS" --out "$dir" \
 				2>"$OUT/$p.$m.seed$s.log" || { echo "experiments: $p $m seed $s failed, see $OUT/$p.$m.seed$s.log" >&2; exit 1; }
+			echo $(( $(date +%s) - t0 )) >"$dir/seconds"
 			rm -f "$dir"/*.frames
 		done
 	done
@@ -123,3 +127,4 @@ json.dump(res, open(f"{out}/results.json", "w"), indent=1)
 open(f"{out}/results.md", "w").write("\n".join(lines) + "\n")
 print("\n".join(lines))
 PY
+pipelines/experiments-report.sh "$OUT"

@@ -236,6 +236,25 @@ if $BIN/critic-train --model "$T/wd.model" --method wdgrl --source "$T/src.frame
 else
 	fail "wdgrl" "$(tail -n 2 "$T/wd.err")"
 fi
+# the experiments report over a sweep's folder layout, filled from the two real runs above
+E=$T/exp/tiny-pair
+mkdir -p "$E/source-only/seed1" "$E/wdgrl/seed1"
+cp "$T/run/metrics.json" "$T/run/train.jsonl" "$E/source-only/seed1/"
+cp "$T/run/metrics.json" "$E/wdgrl/seed1/"
+cp "$T/wd.jsonl" "$E/wdgrl/seed1/train.jsonl"
+echo 42 >"$E/wdgrl/seed1/seconds"
+if pipelines/experiments-report.sh "$T/exp" 2>"$T/er.err" && grep -q '<td>tiny-pair</td><td>wdgrl</td><td>1</td>' "$T/exp/report.html" &&
+	grep -q '42 s each' "$T/exp/report.html" && [ "$(grep -o '<img ' "$T/exp/report.html" | wc -l)" -eq 3 ] &&
+	$PY -c "
+import sys
+from osgeo import gdal
+for f in ('loss', 'val_iou', 'w'):
+    a = gdal.Open('$T/exp/report/tiny-pair.%s.png' % f).ReadAsArray()
+    assert a.shape[-2:] == (360, 640) and a.std() > 10, f" 2>"$T/er.py"; then
+	pass "experiments-report.sh: results table with run times, task-loss, validation-IoU and critic-W curves as PNG"
+else
+	fail "experiments-report.sh" "$(cat "$T/er.err" "$T/er.py" | tail -n 3)"
+fi
 for sim in critic dann; do
 	key='"w":'; [ $sim = dann ] && key='"domain_loss":'
 	if $BIN/critic-train --model "$T/dsn.model" --method dsn --similarity $sim --source "$T/src.frames" \
