@@ -8,11 +8,12 @@
 #include "opt.h"
 
 static const char *model_path;
-static int class_index;
+static int class_index, batch = 4;
 
 static const struct ls_opt opts[] = {
 	{ "model", LS_OPT_STR, &model_path, "FILE", "the model that encoded the features" },
 	{ "class-index", LS_OPT_FLAG, &class_index, NULL, "write the most probable class (u8) instead of probabilities" },
+	{ "batch", LS_OPT_INT, &batch, "N", "tiles per forward pass (same output, faster; memory grows with N)" },
 	{ 0 }
 };
 
@@ -22,9 +23,9 @@ static const struct ls_cmd cmd = {
 	"encode --model m.model < tiles | decode --model m.model | stitch probs.tif", opts
 };
 
-static int run(void *ctx, const struct ls_frame *in, struct ls_frame *out)
+static int run(void *ctx, const struct ls_frame *const *in, int n, struct ls_frame **out)
 {
-	return ls_infer_decode(ctx, in, out, class_index);
+	return ls_infer_decode_batch(ctx, in, n, out, class_index);
 }
 
 int main(int argc, char **argv)
@@ -38,7 +39,10 @@ int main(int argc, char **argv)
 	ls_threads_set(ls_threads);
 	if (ls_infer_open(&in, model_path, NULL) < 0)
 		ls_die_err();
-	ls_map_stream(pos.n ? pos.v[0] : "-", run, &in);
+	if (batch < 1 || batch > 256)
+		ls_die(LS_EXIT_USAGE, "--batch must be 1..256");
+	ls_infer_set_batch(&in, batch);
+	ls_map_stream_batch(pos.n ? pos.v[0] : "-", batch, run, &in);
 	ls_infer_close(&in);
 	return 0;
 }

@@ -1221,6 +1221,75 @@ void ls_stream_progress_end(struct ls_stream_progress *sp)
 		ls_progress_end(&sp->p);
 }
 
+/* Frames that can share a forward pass: same kind, dtype, shape and domain. */
+static int same_batch(const struct ls_frame *a, const struct ls_frame *b)
+{
+	if (strcmp(a->kind, b->kind) || a->t.dtype != b->t.dtype || a->t.ndim != b->t.ndim)
+		return 0;
+	for (int i = 0; i < a->t.ndim; i++)
+		if (a->t.shape[i] != b->t.shape[i])
+			return 0;
+	return !strcmp(a->domain ? a->domain : "", b->domain ? b->domain : "");
+}
+
+void ls_map_stream_batch(const char *in, int batch, ls_map_batch_fn fn, void *ctx)
+{
+	struct ls_reader *r = ls_reader_open_path(in);
+	struct ls_writer *w = ls_writer_open(1, "stdout");
+	struct ls_stream_progress sp = { 0 };
+	int n = 0, rc;
+	batch = batch < 1 ? 1 : batch;
+	if (!w)
+		ls_die_err();
+	/* batch + 1 input frames: the one that ends a batch starts the next */
+	struct ls_frame *f = ls_xcalloc((size_t)batch + 1, sizeof *f), *o = ls_xcalloc((size_t)batch, sizeof *o);
+	const struct ls_frame **fp = ls_xcalloc((size_t)batch, sizeof *fp);
+	struct ls_frame **op = ls_xcalloc((size_t)batch, sizeof *op);
+	for (int i = 0; i <= batch; i++)
+		ls_frame_init(&f[i]);
+	for (int i = 0; i < batch; i++) {
+		ls_frame_init(&o[i]);
+		op[i] = &o[i];
+	}
+	for (;;) {
+		rc = ls_reader_next(r, &f[n]);
+		if (rc < 0)
+			ls_die_err();
+		int full = rc == 1 && n > 0 && (n == batch || !same_batch(&f[0], &f[n]));
+		if (rc == 0 || full) {
+			int m = n;
+			for (int i = 0; i < m; i++)
+				fp[i] = &f[i];
+			if (m && fn(ctx, fp, m, op) < 0)
+				ls_die_err();
+			for (int i = 0; i < m; i++) {
+				ls_writer_put_or_die(w, &o[i]);
+				ls_stream_progress(&sp, &f[i]);
+			}
+			if (rc == 0)
+				break;
+			/* the frame that did not fit starts the next batch */
+			struct ls_frame t = f[0];
+			f[0] = f[n];
+			f[n] = t;
+			n = 1;
+		} else {
+			n++;
+		}
+	}
+	ls_stream_progress_end(&sp);
+	ls_writer_close_or_die(w);
+	for (int i = 0; i <= batch; i++)
+		ls_frame_free(&f[i]);
+	for (int i = 0; i < batch; i++)
+		ls_frame_free(&o[i]);
+	free(f);
+	free(o);
+	free(fp);
+	free(op);
+	ls_reader_close(r);
+}
+
 void ls_map_stream(const char *in, ls_map_fn fn, void *ctx)
 {
 	struct ls_frame f, out;

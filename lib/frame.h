@@ -141,6 +141,12 @@ long ls_frame_grid_tiles(const struct ls_frame *f);
 void ls_stream_progress(struct ls_stream_progress *sp, const struct ls_frame *f);
 void ls_stream_progress_end(struct ls_stream_progress *sp);
 
+/* The same loop over batches: up to `batch` consecutive frames of one kind,
+ * dtype, shape and domain go to fn together (n of them), which fills n
+ * output frames; they are written in input order. */
+typedef int (*ls_map_batch_fn)(void *ctx, const struct ls_frame *const *in, int n, struct ls_frame **out);
+void ls_map_stream_batch(const char *in, int batch, ls_map_batch_fn fn, void *ctx);
+
 /* Open "-" or NULL as stdin, otherwise the named file; dies on failure. */
 struct ls_reader *ls_reader_open_path(const char *path);
 

@@ -10,11 +10,20 @@ static const char *const class_names[] = { "background", "building", "tree", "ro
 int ls_infer_open(struct ls_infer *in, const char *path, const char *stem)
 {
 	memset(in, 0, sizeof *in);
+	in->batch = 1;
 	if (ls_model_load(path, &in->net, &in->meta) < 0)
 		return -1;
 	in->path = ls_xstrdup(path);
 	in->stem = stem;
 	return 0;
+}
+
+void ls_infer_set_batch(struct ls_infer *in, int batch)
+{
+	batch = batch < 1 ? 1 : batch;
+	if (batch != in->batch && in->act.arena)
+		ls_unet_act_free(&in->act);
+	in->batch = batch;
 }
 
 void ls_infer_close(struct ls_infer *in)
@@ -41,6 +50,7 @@ static int pick_stem(struct ls_infer *in, const struct ls_frame *f)
 	return d;
 }
 
+/* Activations for up to in->batch images of h x w, sized once per tile shape. */
 static int ensure_act(struct ls_infer *in, int h, int w)
 {
 	if (in->act.arena && in->act_h == h && in->act_w == w)
@@ -49,7 +59,19 @@ static int ensure_act(struct ls_infer *in, int h, int w)
 		ls_unet_act_free(&in->act);
 	in->act_h = h;
 	in->act_w = w;
-	return ls_unet_act_init(&in->act, &in->net, 1, h, w);
+	return ls_unet_act_init_infer(&in->act, &in->net, in->batch, h, w);
+}
+
+/* One stem and one shape for a whole batch: the batcher groups frames so. */
+static int batch_check(struct ls_infer *in, const struct ls_frame *const *f, int n)
+{
+	if (n > in->batch)
+		return ls_err("batch of %d frames, at most %d (ls_infer_set_batch)", n, in->batch);
+	for (int i = 1; i < n; i++)
+		if (ls_frame_h(f[i]) != ls_frame_h(f[0]) || ls_frame_w(f[i]) != ls_frame_w(f[0]) ||
+		    ls_frame_c(f[i]) != ls_frame_c(f[0]))
+			return ls_err("frame %s: a batch needs tiles of one shape", f[i]->key);
+	return 0;
 }
 
 static int check_bands(struct ls_infer *in, const struct ls_frame *f, int d)
@@ -83,55 +105,69 @@ int ls_infer_stem(struct ls_infer *in, const struct ls_frame *f)
 	return d < 0 || check_bands(in, f, d) < 0 ? -1 : d;
 }
 
-static int run_encoder(struct ls_infer *in, const struct ls_frame *f, int *dom)
+static int run_encoder(struct ls_infer *in, const struct ls_frame *const *f, int n, int *dom)
 {
-	int d = ls_infer_stem(in, f);
-	if (d < 0 || ensure_act(in, (int)ls_frame_h(f), (int)ls_frame_w(f)) < 0)
+	int d = ls_infer_stem(in, f[0]);
+	if (d < 0 || batch_check(in, f, n) < 0)
 		return -1;
-	struct ls_t4 x = ls_t4_make(in->act.in, 1, (int)ls_frame_c(f), (int)ls_frame_h(f), (int)ls_frame_w(f));
-	memcpy(x.d, f->t.data, f->t.nbytes);
+	for (int i = 1; i < n; i++) {
+		int di = ls_infer_stem(in, f[i]);
+		if (di < 0)
+			return -1;
+		if (di != d)
+			return ls_err("frame %s: a batch needs tiles of one domain", f[i]->key);
+	}
+	if (ensure_act(in, (int)ls_frame_h(f[0]), (int)ls_frame_w(f[0])) < 0)
+		return -1;
+	struct ls_t4 x = ls_t4_make(in->act.in, n, (int)ls_frame_c(f[0]), (int)ls_frame_h(f[0]), (int)ls_frame_w(f[0]));
+	for (int i = 0; i < n; i++)
+		memcpy(ls_t4_img(&x, i), f[i]->t.data, f[i]->t.nbytes);
 	ls_unet_encode(&in->net, &in->act, &x, d, 0);
 	*dom = d;
 	return 0;
 }
 
-static void copy_out(struct ls_tensor *t, const struct ls_t4 *a)
+/* image i of activation a as a [c, h, w] tensor */
+static void copy_img(struct ls_tensor *t, const struct ls_t4 *a, int i)
 {
 	int64_t shape[3] = { a->c, a->h, a->w };
 	ls_tensor_alloc(t, LS_F32, 3, shape);
-	memcpy(t->data, a->d, t->nbytes);
+	memcpy(t->data, ls_t4_img(a, i), t->nbytes);
 }
 
-int ls_infer_encode(struct ls_infer *in, const struct ls_frame *f, struct ls_frame *out)
+int ls_infer_encode_batch(struct ls_infer *in, const struct ls_frame *const *f, int n, struct ls_frame **out)
 {
 	int dom, D = in->net.spec.depth;
 	char name[32];
-	if (run_encoder(in, f, &dom) < 0)
+	if (run_encoder(in, f, n, &dom) < 0)
 		return -1;
-	ls_frame_copy_meta(out, f);
-	out->nextra = 0;
-	snprintf(out->kind, sizeof out->kind, "features");
-	ls_frame_set_str(&out->domain, in->net.spec.dom[dom]);
-	ls_strlist_free(&out->bands);
-	ls_norm_alloc(&out->norm, 0);
-	copy_out(&out->t, &in->act.ea[0][1]);
-	for (int l = 1; l < D; l++) {
-		snprintf(name, sizeof name, l == D - 1 ? "bottleneck" : "skip%d", l);
-		const struct ls_t4 *a = &in->act.ea[l][1];
-		int64_t shape[3] = { a->c, a->h, a->w };
-		struct ls_tensor *t = ls_frame_add_extra(out, name, LS_F32, 3, shape);
-		memcpy(t->data, a->d, t->nbytes);
+	for (int i = 0; i < n; i++) {
+		struct ls_frame *o = out[i];
+		ls_frame_copy_meta(o, f[i]);
+		o->nextra = 0;
+		snprintf(o->kind, sizeof o->kind, "features");
+		ls_frame_set_str(&o->domain, in->net.spec.dom[dom]);
+		ls_strlist_free(&o->bands);
+		ls_norm_alloc(&o->norm, 0);
+		copy_img(&o->t, &in->act.ea[0][1], i);
+		for (int l = 1; l < D; l++) {
+			snprintf(name, sizeof name, l == D - 1 ? "bottleneck" : "skip%d", l);
+			const struct ls_t4 *a = &in->act.ea[l][1];
+			int64_t shape[3] = { a->c, a->h, a->w };
+			struct ls_tensor *t = ls_frame_add_extra(o, name, LS_F32, 3, shape);
+			memcpy(t->data, ls_t4_img(a, i), t->nbytes);
+		}
+		ls_frame_chain_push(o, "encode");
 	}
-	ls_frame_chain_push(out, "encode");
 	return 0;
 }
 
-static void probs_out(struct ls_infer *in, struct ls_frame *out, int class_index)
+/* the probabilities (or classes) of image i of the batch's logits, softmaxed in place */
+static void probs_out(struct ls_infer *in, int i, struct ls_frame *out, int class_index)
 {
 	int k = in->net.spec.classes, h = in->act.logits.h, w = in->act.logits.w;
 	size_t hw = (size_t)h * w;
-	struct ls_t4 p = in->act.logits;
-	ls_softmax(&in->act.logits, &p);
+	const real *p = ls_t4_img(&in->act.logits, i);
 	snprintf(out->kind, sizeof out->kind, "probs");
 	ls_strlist_free(&out->bands);
 	ls_norm_alloc(&out->norm, 0);
@@ -140,12 +176,12 @@ static void probs_out(struct ls_infer *in, struct ls_frame *out, int class_index
 		int64_t shape[3] = { 1, h, w };
 		ls_frame_alloc(out, LS_U8, 3, shape);
 		uint8_t *c = out->t.data;
-		for (size_t i = 0; i < hw; i++) {
+		for (size_t j = 0; j < hw; j++) {
 			int best = 0;
-			for (int j = 1; j < k; j++)
-				if (p.d[j * hw + i] > p.d[best * hw + i])
-					best = j;
-			c[i] = (uint8_t)best;
+			for (int q = 1; q < k; q++)
+				if (p[q * hw + j] > p[best * hw + j])
+					best = q;
+			c[j] = (uint8_t)best;
 		}
 		ls_strlist_push(&out->bands, "class");
 		out->has_nodata = 1;
@@ -153,51 +189,90 @@ static void probs_out(struct ls_infer *in, struct ls_frame *out, int class_index
 	} else {
 		int64_t shape[3] = { k, h, w };
 		ls_frame_alloc(out, LS_F32, 3, shape);
-		memcpy(out->t.data, p.d, out->t.nbytes);
-		for (int j = 0; j < k; j++)
-			ls_strlist_push(&out->bands, j < 4 ? class_names[j] : "class");
+		memcpy(out->t.data, p, out->t.nbytes);
+		for (int q = 0; q < k; q++)
+			ls_strlist_push(&out->bands, q < 4 ? class_names[q] : "class");
 	}
+}
+
+static void softmax_logits(struct ls_infer *in)
+{
+	struct ls_t4 p = in->act.logits;
+	ls_softmax(&in->act.logits, &p);
+}
+
+int ls_infer_decode_batch(struct ls_infer *in, const struct ls_frame *const *f, int n, struct ls_frame **out,
+			  int class_index)
+{
+	const struct ls_unet_spec *s = &in->net.spec;
+	int D = s->depth, d = pick_stem(in, f[0]);
+	char name[32];
+	if (d < 0 || batch_check(in, f, n) < 0)
+		return -1;
+	for (int i = 0; i < n; i++) {
+		if (strcmp(f[i]->kind, "features") || f[i]->t.dtype != LS_F32 || ls_frame_c(f[i]) != s->width)
+			return ls_err("frame %s is not a features frame of this model (encode --model %s makes them)",
+				      f[i]->key, in->path);
+		if (i && pick_stem(in, f[i]) != d)
+			return ls_err("frame %s: a batch needs tiles of one domain", f[i]->key);
+	}
+	if (ensure_act(in, (int)ls_frame_h(f[0]), (int)ls_frame_w(f[0])) < 0)
+		return -1;
+	for (int l = 0; l < D; l++)
+		in->act.ea[l][1].n = n;
+	for (int i = 0; i < n; i++) {
+		memcpy(ls_t4_img(&in->act.ea[0][1], i), f[i]->t.data, f[i]->t.nbytes);
+		for (int l = 1; l < D; l++) {
+			snprintf(name, sizeof name, l == D - 1 ? "bottleneck" : "skip%d", l);
+			const struct ls_tensor *t = ls_frame_find_extra(f[i], name);
+			struct ls_t4 *a = &in->act.ea[l][1];
+			size_t img = (size_t)a->c * a->h * a->w * sizeof(real);
+			if (!t || t->dtype != LS_F32 || t->nbytes != img)
+				return ls_err("frame %s: features '%s' missing or of the wrong size for %s", f[i]->key,
+					      name, in->path);
+			memcpy(ls_t4_img(a, i), t->data, t->nbytes);
+		}
+	}
+	ls_unet_decode(&in->net, &in->act, d, 0);
+	softmax_logits(in);
+	for (int i = 0; i < n; i++) {
+		ls_frame_copy_meta(out[i], f[i]);
+		out[i]->nextra = 0;
+		probs_out(in, i, out[i], class_index);
+		ls_frame_chain_push(out[i], "decode");
+	}
+	return 0;
+}
+
+int ls_infer_predict_batch(struct ls_infer *in, const struct ls_frame *const *f, int n, struct ls_frame **out,
+			   int class_index)
+{
+	int dom;
+	if (run_encoder(in, f, n, &dom) < 0)
+		return -1;
+	ls_unet_decode(&in->net, &in->act, dom, 0);
+	softmax_logits(in);
+	for (int i = 0; i < n; i++) {
+		ls_frame_copy_meta(out[i], f[i]);
+		out[i]->nextra = 0;
+		probs_out(in, i, out[i], class_index);
+		ls_frame_chain_push(out[i], "encode");
+		ls_frame_chain_push(out[i], "decode");
+	}
+	return 0;
+}
+
+int ls_infer_encode(struct ls_infer *in, const struct ls_frame *f, struct ls_frame *out)
+{
+	return ls_infer_encode_batch(in, &f, 1, &out);
 }
 
 int ls_infer_decode(struct ls_infer *in, const struct ls_frame *f, struct ls_frame *out, int class_index)
 {
-	const struct ls_unet_spec *s = &in->net.spec;
-	int D = s->depth, d = pick_stem(in, f);
-	char name[32];
-	if (d < 0)
-		return -1;
-	if (strcmp(f->kind, "features") || f->t.dtype != LS_F32 || ls_frame_c(f) != s->width)
-		return ls_err("frame %s is not a features frame of this model (encode --model %s makes them)", f->key,
-			      in->path);
-	if (ensure_act(in, (int)ls_frame_h(f), (int)ls_frame_w(f)) < 0)
-		return -1;
-	memcpy(in->act.ea[0][1].d, f->t.data, f->t.nbytes);
-	for (int l = 1; l < D; l++) {
-		snprintf(name, sizeof name, l == D - 1 ? "bottleneck" : "skip%d", l);
-		const struct ls_tensor *t = ls_frame_find_extra(f, name);
-		struct ls_t4 *a = &in->act.ea[l][1];
-		if (!t || t->dtype != LS_F32 || t->nbytes != ls_t4_len(a) * sizeof(real))
-			return ls_err("frame %s: features '%s' missing or of the wrong size for %s", f->key, name, in->path);
-		memcpy(a->d, t->data, t->nbytes);
-	}
-	ls_unet_decode(&in->net, &in->act, d, 0);
-	ls_frame_copy_meta(out, f);
-	out->nextra = 0;
-	probs_out(in, out, class_index);
-	ls_frame_chain_push(out, "decode");
-	return 0;
+	return ls_infer_decode_batch(in, &f, 1, &out, class_index);
 }
 
 int ls_infer_predict(struct ls_infer *in, const struct ls_frame *f, struct ls_frame *out, int class_index)
 {
-	int dom;
-	if (run_encoder(in, f, &dom) < 0)
-		return -1;
-	ls_unet_decode(&in->net, &in->act, dom, 0);
-	ls_frame_copy_meta(out, f);
-	out->nextra = 0;
-	probs_out(in, out, class_index);
-	ls_frame_chain_push(out, "encode");
-	ls_frame_chain_push(out, "decode");
-	return 0;
+	return ls_infer_predict_batch(in, &f, 1, &out, class_index);
 }

@@ -20,6 +20,7 @@ struct ls_infer {
 	char *path;
 	const char *stem;	/* force this stem (domain) */
 	int act_h, act_w;
+	int batch;		/* images per forward pass (1 unless ls_infer_set_batch) */
 };
 
 int ls_infer_open(struct ls_infer *in, const char *model_path, const char *stem);
@@ -33,5 +34,14 @@ int ls_infer_encode(struct ls_infer *in, const struct ls_frame *tile, struct ls_
 int ls_infer_decode(struct ls_infer *in, const struct ls_frame *feat, struct ls_frame *out, int class_index);
 /* tile frame -> probs frame in one process (encode and decode) */
 int ls_infer_predict(struct ls_infer *in, const struct ls_frame *tile, struct ls_frame *out, int class_index);
+/* The same over n <= batch frames of one shape and one domain at a time
+ * (ls_map_stream_batch groups them): one forward pass, n output frames.
+ * Every output equals what the one-frame call gives. */
+void ls_infer_set_batch(struct ls_infer *in, int batch);
+int ls_infer_encode_batch(struct ls_infer *in, const struct ls_frame *const *tiles, int n, struct ls_frame **out);
+int ls_infer_decode_batch(struct ls_infer *in, const struct ls_frame *const *feats, int n, struct ls_frame **out,
+			  int class_index);
+int ls_infer_predict_batch(struct ls_infer *in, const struct ls_frame *const *tiles, int n, struct ls_frame **out,
+			   int class_index);
 
 #endif

@@ -197,7 +197,21 @@ static size_t max_ws(const struct ls_unet *m, int h, int w)
 	return mx;
 }
 
+static int act_init(struct ls_unet_act *a, const struct ls_unet *m, int n, int h, int w, int zero);
+
 int ls_unet_act_init(struct ls_unet_act *a, const struct ls_unet *m, int n, int h, int w)
+{
+	return act_init(a, m, n, h, w, 1);
+}
+
+/* Inference: the arena is not zeroed, so the pages of the gradient buffers,
+ * which a forward pass never touches, are never mapped in. */
+int ls_unet_act_init_infer(struct ls_unet_act *a, const struct ls_unet *m, int n, int h, int w)
+{
+	return act_init(a, m, n, h, w, 0);
+}
+
+static int act_init(struct ls_unet_act *a, const struct ls_unet *m, int n, int h, int w, int zero)
 {
 	int div = 1 << (m->spec.depth - 1);
 	struct plan p = { 0, NULL };
@@ -215,7 +229,13 @@ int ls_unet_act_init(struct ls_unet_act *a, const struct ls_unet *m, int n, int 
 		maxb = m->spec.bands[d] > maxb ? m->spec.bands[d] : maxb;
 	size_t inb = (size_t)n * maxb * h * w;
 	size_t acts = p.off, wsz = max_ws(m, h, w) * (size_t)ls_nthreads;
-	a->arena = ls_alloc_real(acts + 3 * gmax + wsz + inb);
+	if (zero) {
+		a->arena = ls_alloc_real(acts + 3 * gmax + wsz + inb);
+	} else {
+		size_t bytes = ((acts + 3 * gmax + wsz + inb) * sizeof(real) + 63) & ~(size_t)63;
+		if (!(a->arena = aligned_alloc(64, bytes)))
+			return ls_err("out of memory allocating %zu bytes of activations", bytes);
+	}
 	p.off = 0;
 	p.base = a->arena;
 	layout(a, m, &p, &gmax);

@@ -64,6 +64,8 @@ int ls_unet_init(struct ls_unet *m, const struct ls_unet_spec *s, uint64_t seed)
 void ls_unet_free(struct ls_unet *m);
 /* Activations for batches of n tiles of h x w (h, w divisible by 2^(depth-1)). */
 int ls_unet_act_init(struct ls_unet_act *a, const struct ls_unet *m, int n, int h, int w);
+/* The same for inference only (gradient buffers left unmapped). */
+int ls_unet_act_init_infer(struct ls_unet_act *a, const struct ls_unet *m, int n, int h, int w);
 void ls_unet_act_free(struct ls_unet_act *a);
 /* The bottleneck features (output of the deepest level) of the last forward. */
 struct ls_t4 *ls_unet_bottleneck(struct ls_unet_act *a, const struct ls_unet *m);
