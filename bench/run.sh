@@ -55,10 +55,10 @@ mb() { awk '/Maximum resident/ {printf "%.0f", $NF / 1024}' "$T/time.$1"; }
 BIG=${BIG:-8000}
 echo "== tile | normalise-bands | stitch on a ${BIG} x ${BIG} RGB raster (tiles 256, overlap 32)"
 gdal_translate -q -outsize "$BIG" "$BIG" -co TILED=YES "${DATA:-../shared/data}/atlanta_sn4/rgb_nadir10.tif" "$T/big.tif"
-bin/tile --quiet --size 256 --overlap 32 "$T/big.tif" | bin/normalise-bands --fit "$T/big.stats"
+bin/tile --quiet --size 256 --overlap 32 "$T/big.tif" | bin/normalise-bands --quiet --fit "$T/big.stats"
 s=$(date +%s.%N)
 stage tile bin/tile --quiet --size 256 --overlap 32 "$T/big.tif" |
-	stage norm bin/normalise-bands --stats "$T/big.stats" |
+	stage norm bin/normalise-bands --quiet --stats "$T/big.stats" |
 	stage stitch bin/stitch --quiet "$T/big_out.tif"
 e=$(date +%s.%N)
 awk -v a="$s" -v b="$e" -v n="$BIG" -v t="$(mb tile)" -v m="$(mb norm)" -v st="$(mb stitch)" \
@@ -69,14 +69,14 @@ echo "== whole-scene inference, UNet-S width 16: tile | normalise-bands | encode
 gdal_translate -q -outsize "$SCENE" "$SCENE" -co TILED=YES "${DATA:-../shared/data}/atlanta_sn4/rgb_nadir10.tif" "$T/scene.tif"
 bin/tile --quiet --size 256 --labels "${DATA:-../shared/data}/atlanta_sn4/rgb_nadir10_buildings.geojson" --sample 16 \
 	"${DATA:-../shared/data}/atlanta_sn4/rgb_nadir10.tif" >"$T/train.frames"
-bin/normalise-bands --fit "$T/train.stats" <"$T/train.frames"
-bin/normalise-bands --stats "$T/train.stats" <"$T/train.frames" |
+bin/normalise-bands --quiet --fit "$T/train.stats" <"$T/train.frames"
+bin/normalise-bands --quiet --stats "$T/train.stats" <"$T/train.frames" |
 	bin/critic-train --quiet --model "$T/bench.model" --source - --width 16 --epochs 1 --val-frac 0
-bin/tile --quiet --size 256 --overlap 32 "$T/scene.tif" | bin/normalise-bands --fit "$T/scene.stats"
+bin/tile --quiet --size 256 --overlap 32 "$T/scene.tif" | bin/normalise-bands --quiet --fit "$T/scene.stats"
 for r in 1 2; do
 	s=$(date +%s.%N)
 	stage tile bin/tile --quiet --size 256 --overlap 32 "$T/scene.tif" |
-		stage norm bin/normalise-bands --stats "$T/scene.stats" |
+		stage norm bin/normalise-bands --quiet --stats "$T/scene.stats" |
 		stage encode bin/encode --quiet --model "$T/bench.model" |
 		stage decode bin/decode --quiet --model "$T/bench.model" |
 		stage stitch bin/stitch --quiet "$T/scene_probs.tif"

@@ -1,6 +1,6 @@
 #!/bin/bash
 # pipelines/trees.sh - tree detection on the NAIP chips of Santa Monica.
-# Inputs: DATA (../shared/data), OUT (out/trees), EPOCHS (12), SEED (1).
+# Inputs: DATA (../shared/data), OUT (out/trees), EPOCHS (30), SEED (1).
 # Trains on the first three quarters of the chips (all four bands, labels:
 # the 2.4 m discs around surveyed trees, class 2), maps the remaining
 # quarter and scores detection: predicted tree objects matched one to one
@@ -9,7 +9,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 DATA=${DATA:-../shared/data}
 OUT=${OUT:-out/trees}
-EPOCHS=${EPOCHS:-12}
+EPOCHS=${EPOCHS:-30}
 SEED=${SEED:-1}
 BIN=${BIN:-bin}
 N=$DATA/naip_trees
