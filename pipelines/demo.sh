@@ -1,8 +1,8 @@
 #!/bin/bash
 # pipelines/demo.sh - the main job on the sample data (make demo).
 # Inputs: DATA (default ../shared/data), OUT (default out/demo), EPOCHS (40:
-# about 7 minutes on 2 cores; EPOCHS=80 trains the model README's results
-# table quotes, building IoU above 0.5, in about 15 minutes).
+# about 6 minutes on 2 cores; EPOCHS=80 trains the model README's results
+# table quotes, building IoU above 0.5, in 11-18 minutes).
 # Trains a source-only building detector on Rio de Janeiro (SpaceNet 1) and
 # the western two thirds of the Atlanta scene (SpaceNet 4), maps the eastern
 # third, which training never sees, and scores it against the SpaceNet
