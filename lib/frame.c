@@ -1290,28 +1290,21 @@ void ls_map_stream_batch(const char *in, int batch, ls_map_batch_fn fn, void *ct
 	ls_reader_close(r);
 }
 
+/* The one-frame loop is the batch loop with batches of one. */
+struct map_one {
+	ls_map_fn fn;
+	void *ctx;
+};
+
+static int map_one(void *ctx, const struct ls_frame *const *in, int n, struct ls_frame **out)
+{
+	struct map_one *m = ctx;
+	(void)n;
+	return m->fn(m->ctx, in[0], out[0]);
+}
+
 void ls_map_stream(const char *in, ls_map_fn fn, void *ctx)
 {
-	struct ls_frame f, out;
-	int rc;
-	struct ls_reader *r = ls_reader_open_path(in);
-	struct ls_writer *w = ls_writer_open(1, "stdout");
-	struct ls_stream_progress sp = { 0 };
-	if (!w)
-		ls_die_err();
-	ls_frame_init(&f);
-	ls_frame_init(&out);
-	while ((rc = ls_reader_next(r, &f)) == 1) {
-		if (fn(ctx, &f, &out) < 0)
-			ls_die_err();
-		ls_writer_put_or_die(w, &out);
-		ls_stream_progress(&sp, &f);
-	}
-	if (rc < 0)
-		ls_die_err();
-	ls_stream_progress_end(&sp);
-	ls_writer_close_or_die(w);
-	ls_frame_free(&f);
-	ls_frame_free(&out);
-	ls_reader_close(r);
+	struct map_one m = { fn, ctx };
+	ls_map_stream_batch(in, 1, map_one, &m);
 }

@@ -195,10 +195,21 @@ static void probs_out(struct ls_infer *in, int i, struct ls_frame *out, int clas
 	}
 }
 
-static void softmax_logits(struct ls_infer *in)
+/* The batch's probability frames, after the decoder ran: softmax, then one
+ * frame per input with its metadata and the filters it went through. */
+static void emit_probs(struct ls_infer *in, const struct ls_frame *const *f, int n, struct ls_frame **out,
+		       int class_index, int encoded_here)
 {
 	struct ls_t4 p = in->act.logits;
 	ls_softmax(&in->act.logits, &p);
+	for (int i = 0; i < n; i++) {
+		ls_frame_copy_meta(out[i], f[i]);
+		out[i]->nextra = 0;
+		probs_out(in, i, out[i], class_index);
+		if (encoded_here)
+			ls_frame_chain_push(out[i], "encode");
+		ls_frame_chain_push(out[i], "decode");
+	}
 }
 
 int ls_infer_decode_batch(struct ls_infer *in, const struct ls_frame *const *f, int n, struct ls_frame **out,
@@ -234,13 +245,7 @@ int ls_infer_decode_batch(struct ls_infer *in, const struct ls_frame *const *f, 
 		}
 	}
 	ls_unet_decode(&in->net, &in->act, d, 0);
-	softmax_logits(in);
-	for (int i = 0; i < n; i++) {
-		ls_frame_copy_meta(out[i], f[i]);
-		out[i]->nextra = 0;
-		probs_out(in, i, out[i], class_index);
-		ls_frame_chain_push(out[i], "decode");
-	}
+	emit_probs(in, f, n, out, class_index, 0);
 	return 0;
 }
 
@@ -251,14 +256,7 @@ int ls_infer_predict_batch(struct ls_infer *in, const struct ls_frame *const *f,
 	if (run_encoder(in, f, n, &dom) < 0)
 		return -1;
 	ls_unet_decode(&in->net, &in->act, dom, 0);
-	softmax_logits(in);
-	for (int i = 0; i < n; i++) {
-		ls_frame_copy_meta(out[i], f[i]);
-		out[i]->nextra = 0;
-		probs_out(in, i, out[i], class_index);
-		ls_frame_chain_push(out[i], "encode");
-		ls_frame_chain_push(out[i], "decode");
-	}
+	emit_probs(in, f, n, out, class_index, 1);
 	return 0;
 }
 
