@@ -19,15 +19,33 @@
 #include "progress.h"
 #include "raster.h"
 
-static const char *ref_path, *points_path, *ref_map, *errors_path;
+static const char *ref_path, *points_path, *ref_map, *errors_path, *class_names = "background,building,tree,road";
 static int ref_class = 1, object_class = 1, point_class = 2, eight;
 static double min_iou = 0.5, match_dist = 3;
-static const char *const names[] = { "background", "building", "tree", "road" };
+
+/* Class c's name: the c-th of --class-names, or "classC". */
+static const char *cname(int c)
+{
+	static char buf[64][32];
+	const char *s = class_names;
+	for (int i = 0; i < c && s; i++)
+		if ((s = strchr(s, ',')))
+			s++;
+	size_t len = s ? strcspn(s, ",") : 0;
+	if (c < 0 || c >= 64)
+		return "class";
+	if (!len || len >= sizeof buf[c])
+		snprintf(buf[c], sizeof buf[c], "class%d", c);
+	else
+		snprintf(buf[c], sizeof buf[c], "%.*s", (int)len, s);
+	return buf[c];
+}
 
 static const struct ls_opt opts[] = {
 	{ "ref", LS_OPT_STR, &ref_path, "FILE", "reference labels: a class raster or a vector source" },
 	{ "ref-class", LS_OPT_INT, &ref_class, "N", "class of a vector reference's features" },
 	{ "ref-map", LS_OPT_STR, &ref_map, "V=C,...", "map reference raster values to classes" },
+	{ "class-names", LS_OPT_STR, &class_names, "LIST", "names of classes 0, 1, ... in the output (background,building,tree,road)" },
 	{ "object-class", LS_OPT_INT, &object_class, "N", "class scored as objects (object F1)" },
 	{ "min-iou", LS_OPT_DOUBLE, &min_iou, "T", "IoU for an object match" },
 	{ "eight", LS_OPT_FLAG, &eight, NULL, "8-connected objects" },
@@ -196,6 +214,8 @@ int main(int argc, char **argv)
 	ls_opt_parse(&cmd, argc, argv, &pos);
 	if (pos.n != 1 || (!ref_path && !points_path))
 		ls_die(LS_EXIT_USAGE, "usage: evaluate %s", cmd.usage);
+	if (class_names[strspn(class_names, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-,")])
+		ls_die(LS_EXIT_USAGE, "evaluate: --class-names '%s': names are letters, digits, '_' and '-', separated by commas", class_names);
 	ls_gdal_init((size_t)128 << 20);
 	if (ls_raster_open(&r, pos.v[0], &ro) < 0)
 		ls_die_err();
@@ -242,7 +262,7 @@ int main(int argc, char **argv)
 	for (int c = 0; c < kc; c++) {
 		ls_class_score(conf, kc, c, &sc[c]);
 		printf("%s\"%s\":{\"iou\":%.6f,\"precision\":%.6f,\"recall\":%.6f,\"f1\":%.6f,\"ref_pixels\":%llu}", c ? "," : "",
-		       c < 4 ? names[c] : "class", sc[c].iou, sc[c].precision, sc[c].recall, sc[c].f1,
+		       cname(c), sc[c].iou, sc[c].precision, sc[c].recall, sc[c].f1,
 		       (unsigned long long)sc[c].ref);
 	}
 	printf("},\"confusion\":[");
@@ -253,8 +273,8 @@ int main(int argc, char **argv)
 		printf("]");
 	}
 	printf("]");
-	for (int c = 1; c < kc && c < 4; c++)
-		printf(",\"%s_iou\":%.6f,\"%s_f1\":%.6f", names[c], sc[c].iou, names[c], sc[c].f1);
+	for (int c = 1; c < kc; c++)
+		printf(",\"%s_iou\":%.6f,\"%s_f1\":%.6f", cname(c), sc[c].iou, cname(c), sc[c].f1);
 	struct ls_match om = { 0 }, pm = { 0 };
 	if (ref_path) {
 		int32_t *pid = ls_xmalloc(n * sizeof *pid), *rid = ls_xmalloc(n * sizeof *rid);
@@ -264,7 +284,7 @@ int main(int argc, char **argv)
 		int32_t np = ls_components(pv, r.w, r.h, object_class, eight, pid);
 		int32_t nr = ls_components(ref, r.w, r.h, object_class, eight, rid);
 		ls_match_objects(pid, np, rid, nr, n, min_iou, &om);
-		printf(",\"object\":{\"class\":\"%s\",\"min_iou\":%.2f", object_class < 4 ? names[object_class] : "class",
+		printf(",\"object\":{\"class\":\"%s\",\"min_iou\":%.2f", cname(object_class),
 		       min_iou);
 		print_match("match", &om);
 		printf("},\"object_f1\":%.6f", om.f1);
@@ -298,7 +318,7 @@ int main(int argc, char **argv)
 			sy[i - 1] = sy[i] / cnt[i];
 		}
 		ls_match_points(sx, sy, np, qx, qy, nq, match_dist, &pm);
-		printf(",\"points\":{\"class\":\"%s\",\"distance\":%g", point_class < 4 ? names[point_class] : "class",
+		printf(",\"points\":{\"class\":\"%s\",\"distance\":%g", cname(point_class),
 		       match_dist);
 		print_match("match", &pm);
 		printf("},\"point_f1\":%.6f", pm.f1);
@@ -314,15 +334,15 @@ int main(int argc, char **argv)
 	if (!ls_quiet) {
 		fprintf(stderr, "%-12s %8s %9s %8s %8s\n", "class", "IoU", "precision", "recall", "F1");
 		for (int c = 0; c < kc && ref_path; c++)
-			fprintf(stderr, "%-12s %8.3f %9.3f %8.3f %8.3f\n", c < 4 ? names[c] : "class", sc[c].iou,
+			fprintf(stderr, "%-12s %8.3f %9.3f %8.3f %8.3f\n", cname(c), sc[c].iou,
 				sc[c].precision, sc[c].recall, sc[c].f1);
 		if (ref_path)
 			fprintf(stderr, "objects (%s, IoU >= %.2f): F1 %.3f, precision %.3f, recall %.3f (%ld matched of %ld predicted, %ld reference)\n",
-				object_class < 4 ? names[object_class] : "class", min_iou, om.f1, om.precision, om.recall,
+				cname(object_class), min_iou, om.f1, om.precision, om.recall,
 				om.tp, om.pred, om.ref);
 		if (points_path)
 			fprintf(stderr, "points (%s within %g): F1 %.3f, precision %.3f, recall %.3f (%ld of %ld objects, %ld points)\n",
-				point_class < 4 ? names[point_class] : "class", match_dist, pm.f1, pm.precision, pm.recall,
+				cname(point_class), match_dist, pm.f1, pm.precision, pm.recall,
 				pm.tp, pm.pred, pm.ref);
 	}
 	if (fflush(stdout) || ferror(stdout))

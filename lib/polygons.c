@@ -24,29 +24,47 @@ struct src {
 	int w, h, nb, is_class;
 };
 
-/* The class raster: a MEM dataset (1 byte a pixel) written band-block by block. */
-static GDALDatasetH class_raster(struct src *s, const struct ls_vec_opts *o, const uint8_t *keep)
+/* The class raster, 1 byte a pixel: a temporary GeoTIFF of deflated strips
+ * beside the output (`path`; ZSTD at level 1, as fast as an in-memory raster
+ * here), written ROWS rows at a time, so that memory stays a few strips wide
+ * however tall the scene (GDALPolygonize reads it back a line at a time
+ * through GDAL's block cache). */
+enum { ROWS = 64 };
+static GDALDatasetH class_raster(struct src *s, const struct ls_vec_opts *o, const uint8_t *keep, const char *path,
+				 const char *in, const char *out)
 {
-	GDALDatasetH mem = GDALCreate(GDALGetDriverByName("MEM"), "", s->w, s->h, 1, GDT_Byte, NULL);
+	char rows_s[16];
+	snprintf(rows_s, sizeof rows_s, "%d", ROWS);
+	GDALDriverH gtiff = GDALGetDriverByName("GTiff");
+	const char *col = GDALGetMetadataItem(gtiff, GDAL_DMD_CREATIONOPTIONLIST, NULL);
+	char **co = CSLSetNameValue(NULL, "COMPRESS", col && strstr(col, "ZSTD") ? "ZSTD" : "DEFLATE");
+	co = CSLSetNameValue(co, "ZLEVEL", "1");
+	co = CSLSetNameValue(co, "ZSTD_LEVEL", "1");
+	co = CSLSetNameValue(co, "BLOCKYSIZE", rows_s);
+	co = CSLSetNameValue(co, "BIGTIFF", "IF_SAFER");
+	GDALDatasetH cls = GDALCreate(gtiff, path, s->w, s->h, 1, GDT_Byte, co);
+	CSLDestroy(co);
 	double gt[6];
-	if (!mem)
+	if (!cls) {
+		ls_err("cannot create %s (the class raster that becomes %s): %s", path, out, ls_gdal_msg());
 		return NULL;
+	}
+	ls_cleanup_add(path);
 	GDALGetGeoTransform(s->ds, gt);
-	GDALSetGeoTransform(mem, gt);
-	GDALSetProjection(mem, GDALGetProjectionRef(s->ds));
-	int rows = 256;
-	float *p = ls_xmalloc((size_t)s->w * rows * s->nb * sizeof *p);
-	uint8_t *c = ls_xmalloc((size_t)s->w * rows);
+	GDALSetGeoTransform(cls, gt);
+	GDALSetProjection(cls, GDALGetProjectionRef(s->ds));
+	float *p = ls_xmalloc((size_t)s->w * ROWS * s->nb * sizeof *p);
+	uint8_t *c = ls_xmalloc((size_t)s->w * ROWS);
 	struct ls_progress prog;
+	int ok = 1;
 	ls_progress_start(&prog, "classifying rows", s->h);
-	for (int y0 = 0; y0 < s->h; y0 += rows) {
+	for (int y0 = 0; ok && y0 < s->h; y0 += ROWS) {
 		ls_progress_update(&prog, y0);
-		int n = y0 + rows > s->h ? s->h - y0 : rows;
+		int n = y0 + ROWS > s->h ? s->h - y0 : ROWS;
 		size_t px = (size_t)s->w * n;
 		if (GDALDatasetRasterIO(s->ds, GF_Read, 0, y0, s->w, n, p, s->w, n, GDT_Float32, s->nb, NULL, 0, 0, 0) !=
 		    CE_None) {
-			GDALClose(mem);
-			mem = NULL;
+			ok = 0;
 			break;
 		}
 		for (size_t i = 0; i < px; i++) {
@@ -63,16 +81,24 @@ static GDALDatasetH class_raster(struct src *s, const struct ls_vec_opts *o, con
 			}
 			c[i] = keep[best] ? (uint8_t)best : 0;
 		}
-		if (GDALRasterIO(GDALGetRasterBand(mem, 1), GF_Write, 0, y0, s->w, n, c, s->w, n, GDT_Byte, 0, 0) != CE_None) {
-			GDALClose(mem);
-			mem = NULL;
-			break;
-		}
+		ok = GDALRasterIO(GDALGetRasterBand(cls, 1), GF_Write, 0, y0, s->w, n, c, s->w, n, GDT_Byte, 0, 0) == CE_None;
 	}
 	ls_progress_end(&prog);
 	free(p);
 	free(c);
-	return mem;
+	if (ok) {	/* GDAL 3.6's GDALFlushCache returns nothing: look at the error state */
+		CPLErrorReset();
+		GDALFlushCache(cls);
+		ok = CPLGetLastErrorType() < CE_Failure;
+	}
+	if (!ok) {
+		ls_err("%s: classifying into %s failed: %s", in, path, ls_gdal_msg());
+		GDALClose(cls);
+		unlink(path);
+		ls_cleanup_forget(path);
+		return NULL;
+	}
+	return cls;
 }
 
 /* Mean probability of class cls under the polygon, from its bounding window. */
@@ -225,10 +251,12 @@ int ls_vectorise(const char *in, const char *out, const struct ls_vec_opts *o, l
 			keep[atoi(l.v[i]) & 255] = 1;
 		ls_strlist_free(&l);
 	}
-	GDALDatasetH cls = class_raster(&s, o, keep);
+	char clspath[4096];
+	snprintf(clspath, sizeof clspath, "%s.tmp.%d.classes.tif", out, (int)getpid());
+	GDALDatasetH cls = class_raster(&s, o, keep, clspath, in, out);
 	if (!cls) {
 		GDALClose(s.ds);
-		return ls_err("%s: reading the raster failed: %s", in, ls_gdal_msg());
+		return -1;
 	}
 	/* polygonise into memory, then write the kept polygons */
 	GDALDatasetH memv = GDALCreate(GDALGetDriverByName("Memory"), "", 0, 0, 0, GDT_Unknown, NULL);
@@ -271,6 +299,8 @@ int ls_vectorise(const char *in, const char *out, const struct ls_vec_opts *o, l
 	}
 	GDALClose(memv);
 	GDALClose(cls);
+	unlink(clspath);
+	ls_cleanup_forget(clspath);
 	GDALClose(s.ds);
 	return rc;
 }

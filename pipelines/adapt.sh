@@ -13,27 +13,32 @@
 #   --target-bands LIST [--target-band-names LIST]   bands read from target and eval
 #                         rasters (tile --bands), e.g. 1,1,1 and red,green,blue to show a
 #                         panchromatic target to a source-only RGB model as grey RGB
+#   --source-bands LIST [--source-band-names LIST]   bands read from source rasters, e.g.
+#                         1,2,3 to train a source-only RGB model on R, G, B, NIR imagery
+#   --class-name NAME     what class 1 is (building): names the polygons (NAMEs_*.gpkg)
+#                         and the scores (NAME_iou, NAME_f1 beside iou, f1 in metrics.json)
 #   --seed N              random seed (default 1)
 #   --norm per-raster|per-domain   band statistics fitted on each raster alone (default),
 #                         or pooled over all rasters of a domain
 #   --out DIR             outputs: model, probs_*.tif, buildings_*.gpkg, metrics.json
 # Tuning: --epochs N (12) --tile N (128) --overlap N (32) --width N (16) --batch N (8)
 #         --lr R (0.002) --class-weights W0,W1 (1,3) --label-class N (class burned for
-#         vector labels, 1 = building) --label-map V=C,... (for label rasters, e.g. 2=0
-#         to train trees as background)
+#         vector labels, 1 = building) --label-map V=C,... (for label rasters, training
+#         and scoring alike: e.g. 2=0 to take trees as background, 1=0,2=1 to map trees)
 # WDGRL:  --lambda L (0.1) --n-critic N (5) --critic-level pixel|tile (pixel)
 #         --adapt-warmup EPOCHS (2)
 # DSN:    --alpha A (0.1, reconstruction) --beta B (0.05, difference)
 #         --similarity critic|dann (critic; its weight is --lambda), and the WDGRL options
 # Outputs in DIR: model, source.stats, target.stats, probs_<name>.tif (per-class
 # probabilities on the eval raster's grid), buildings_<name>.gpkg, eval_<name>.json,
-# metrics.json (building_iou, building_f1, object_f1, per raster and overall), train.jsonl.
+# metrics.json (building_iou, building_f1, object_f1, per raster and overall; with
+# --class-name tree: tree_iou, tree_f1), train.jsonl.
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
 BIN=${BIN:-$here/bin}
 [ -x "$BIN/tile" ] || BIN=$(cd "$here/../../bin" 2>/dev/null && pwd)	# installed: PREFIX/share/landshift -> PREFIX/bin
 export GDAL_PAM_ENABLED=NO
-method="" out="" gsd="" seed=1 epochs=12 tile=128 overlap=32 width=16 batch=8 lr=0.002 label_class=1 cw=1,3 norm=per-raster lambda=0.1 ncritic=5 level=pixel awarm=2 alpha=0.1 beta=0.05 sim=critic lmap="" tb="" tbn=""
+method="" out="" gsd="" seed=1 epochs=12 tile=128 overlap=32 width=16 batch=8 lr=0.002 label_class=1 cw=1,3 norm=per-raster lambda=0.1 ncritic=5 level=pixel awarm=2 alpha=0.1 beta=0.05 sim=critic lmap="" tb="" tbn="" sb="" sbn="" cname=building
 src=() srcl=() tgt=() tgtl=() ev=() evl=()
 die() { echo "adapt: $*" >&2; exit 2; }
 while [ $# -gt 0 ]; do
@@ -47,6 +52,7 @@ while [ $# -gt 0 ]; do
 	--lambda) lambda=$2 ;; --n-critic) ncritic=$2 ;; --critic-level) level=$2 ;; --adapt-warmup) awarm=$2 ;;
 	--alpha) alpha=$2 ;; --beta) beta=$2 ;; --similarity) sim=$2 ;; --label-map) lmap=$2 ;;
 	--target-bands) tb=$2 ;; --target-band-names) tbn=$2 ;;
+	--source-bands) sb=$2 ;; --source-band-names) sbn=$2 ;; --class-name) cname=$2 ;;
 	-h|--help) sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
 	*) die "unknown argument '$1' (see --help)" ;;
 	esac
@@ -78,6 +84,7 @@ mkdir -p "$out"
 } >"$out/run.txt"
 G=(); [ -n "$gsd" ] && G=(--gsd "$gsd")
 TB=(); [ -n "$tb" ] && TB=(--bands "$tb"); [ -n "$tbn" ] && TB+=(--band-names "$tbn")
+SB=(); [ -n "$sb" ] && SB=(--bands "$sb"); [ -n "$sbn" ] && SB+=(--band-names "$sbn")
 log() { echo "adapt: $*" >&2; }
 
 # tile_domain DOMAIN NAME IMG [LABELS]: append IMG's tiles to NAME.frames (raw)
@@ -85,6 +92,7 @@ log() { echo "adapt: $*" >&2; }
 tile_domain() {
 	local dom=$1 name=$2 img=$3 lab=${4:-} k=$5 L=() B=()
 	[ "$dom" = target ] && B=("${TB[@]}")
+	[ "$dom" = source ] && B=("${SB[@]}")
 	[ -n "$lab" ] && L=(--labels "$lab" --class "$label_class")
 	[ -n "$lab" ] && [ -n "$lmap" ] && L+=(--label-map "$lmap")
 	"$BIN"/tile --quiet --size "$tile" --overlap "$overlap" "${G[@]}" --domain "$dom" --min-valid 0.5 "${B[@]}" "${L[@]}" \
@@ -143,18 +151,19 @@ for i in "${!ev[@]}"; do
 		"$BIN"/decode --model "$out/model" |
 		"$BIN"/stitch --quiet "$out/probs_$name.tif"
 	"$BIN"/vectorise --quiet --classes "$label_class" --min-area 4 --simplify 0.25 \
-		"$out/probs_$name.tif" "$out/buildings_$name.gpkg"
+		"$out/probs_$name.tif" "$out/${cname}s_$name.gpkg"
 done
 
 log "[5/5] scoring"
 if [ ${#evl[@]} -gt 0 ]; then
 	for i in "${!ev[@]}"; do
-		"$BIN"/evaluate --quiet --ref "${evl[$i]}" --ref-class "$label_class" --errors "$out/errors_${names[$i]}.tif" "$out/probs_${names[$i]}.tif" \
+		RM=(); [ -n "$lmap" ] && RM=(--ref-map "$lmap")
+		"$BIN"/evaluate --quiet --ref "${evl[$i]}" --ref-class "$label_class" "${RM[@]}" --class-names "background,$cname" --errors "$out/errors_${names[$i]}.tif" "$out/probs_${names[$i]}.tif" \
 			>"$out/eval_${names[$i]}.json"
 	done
-	/usr/bin/python3 - "$out" "$method" "${names[@]}" <<'PY'
+	/usr/bin/python3 - "$out" "$method" "$cname" "${names[@]}" <<'PY'
 import json, sys
-out, method, names = sys.argv[1], sys.argv[2], sys.argv[3:]
+out, method, cname, names = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4:]
 runs = {n: json.load(open(f"{out}/eval_{n}.json")) for n in names}
 k = max(len(r["confusion"]) for r in runs.values())
 conf = [[0] * k for _ in range(k)]
@@ -171,14 +180,14 @@ def scores(c):
 iou, f1 = scores(1)
 op = tp / pred if pred else 0; orc = tp / ref if ref else 0
 of1 = 2 * op * orc / (op + orc) if op + orc else 0
-m = {"method": method, "building_iou": iou, "building_f1": f1, "object_f1": of1,
-     "object_precision": op, "object_recall": orc, "per_raster": runs}
+m = {"method": method, "class": cname, "iou": iou, "f1": f1, f"{cname}_iou": iou, f"{cname}_f1": f1,
+     "object_f1": of1, "object_precision": op, "object_recall": orc, "per_raster": runs}
 json.dump(m, open(f"{out}/metrics.json", "w"), indent=1)
-print(f"adapt: building IoU {iou:.3f}, F1 {f1:.3f}, object F1 {of1:.3f}", file=sys.stderr)
+print(f"adapt: {cname} IoU {iou:.3f}, F1 {f1:.3f}, object F1 {of1:.3f}", file=sys.stderr)
 PY
 else
 	log "no --eval-labels: nothing to score"
 fi
 "$(dirname "$0")/report.sh" "$out"
-log "outputs in $out: model, probs_*.tif, buildings_*.gpkg$( [ ${#evl[@]} -gt 0 ] && echo ', errors_*.tif, metrics.json')"
+log "outputs in $out: model, probs_*.tif, ${cname}s_*.gpkg$( [ ${#evl[@]} -gt 0 ] && echo ', errors_*.tif, metrics.json')"
 log "report: $out/report.html"

@@ -85,7 +85,7 @@ p = ['<!doctype html><html><head><meta charset="utf-8"><title>Landshift experime
      'body{font:14px sans-serif;margin:2em;max-width:1900px} table{border-collapse:collapse;margin:1em 0}',
      'td,th{border:1px solid #bbb;padding:3px 8px;text-align:left} .ql{display:inline-block;margin:0 1em 1em 0}',
      '</style></head><body><h1>Landshift: domain adaptation experiments</h1>',
-     '<p>Target building IoU (trees for atlanta-zurich) on the part of each target scene that no method '
+     '<p>Target IoU (buildings; trees for naip-zurich) on the part of each target scene that no method '
      'trains on; mean &plusmn; standard deviation over seeds. Gap closed = (method &minus; source-only) / '
      '(oracle &minus; source-only).</p>',
      '<table><tr><th>pair</th><th>method</th><th>seeds</th><th>IoU</th><th>object F1</th><th>gap closed</th>'
@@ -104,7 +104,7 @@ for pair in pairs:
                 mt = json.load(open(f))
                 sec = float(open(f"{d}/{s}/seconds").read()) if os.path.exists(f"{d}/{s}/seconds") else None
                 total += sec or 0
-                runs.append((s, mt["building_iou"], mt["object_f1"], sec))
+                runs.append((s, mt.get("iou", mt.get("building_iou")), mt["object_f1"], sec))
         if runs:
             res[m] = runs
     mean = {m: sum(r[1] for r in rs) / len(rs) for m, rs in res.items()}

@@ -2,7 +2,7 @@
 # pipelines/report.sh DIR - a static HTML report of a pipelines/adapt.sh run,
 # readable offline in any browser: DIR/report.html with its images in
 # DIR/report/. It shows the run's inputs and options, the metrics table,
-# quick-looks of every mapped raster (the imagery, the predicted buildings
+# quick-looks of every mapped raster (the imagery, the predicted objects
 # and the reference over it, errors coloured as false positives and false
 # negatives) and the training curves (losses, validation IoU, and the
 # critic's W estimate or the DSN terms when the run adapted).
@@ -82,7 +82,7 @@ plot "$R/epochs.dat" using 1:2 with linespoints title "training (task)", "" usin
 set output "$R/val_iou.png"
 set title "source validation IoU (the label-free model choice)"
 set yrange [0:1]
-plot "$R/epochs.dat" using 1:4 with linespoints title "building IoU"
+plot "$R/epochs.dat" using 1:4 with linespoints title "validation IoU"
 GP
 if [ -s "$R/steps.dat" ]; then
 	gnuplot <<GP
@@ -114,14 +114,15 @@ p.append("<h2>Inputs and options</h2><table>")
 for k, v in run:
     p.append(f"<tr><th>{e(k)}</th><td><code>{e(v)}</code></td></tr>")
 p.append("</table>")
+c = m.get("class", "building") if m else "building"
 if m:
-    p.append("<h2>Metrics (target, never seen in training)</h2><table><tr><th>raster</th><th>building IoU</th>"
-             "<th>building F1</th><th>precision</th><th>recall</th><th>object F1 (IoU &ge; 0.5)</th></tr>")
+    p.append(f"<h2>Metrics (target, never seen in training)</h2><table><tr><th>raster</th><th>{c} IoU</th>"
+             f"<th>{c} F1</th><th>precision</th><th>recall</th><th>object F1 (IoU &ge; 0.5)</th></tr>")
     for name, r in m["per_raster"].items():
-        b = r["classes"]["building"]
+        b = r["classes"][c]
         p.append(f'<tr><td>{e(name)}</td><td>{b["iou"]:.3f}</td><td>{b["f1"]:.3f}</td><td>{b["precision"]:.3f}</td>'
                  f'<td>{b["recall"]:.3f}</td><td>{r["object"]["match"]["f1"]:.3f}</td></tr>')
-    p.append(f'<tr><th>all</th><th>{m["building_iou"]:.3f}</th><th>{m["building_f1"]:.3f}</th><th></th><th></th>'
+    p.append(f'<tr><th>all</th><th>{m[c + "_iou"]:.3f}</th><th>{m[c + "_f1"]:.3f}</th><th></th><th></th>'
              f'<th>{m["object_f1"]:.3f}</th></tr></table>')
 p.append("<h2>Quick-looks</h2>")
 for k, v in run:
@@ -135,9 +136,9 @@ for k, v in run:
         imgs = "".join(f'<img src="report/{name}.{l}.png" alt="{e(title)}">' for l in layers)
         p.append(f'<div class="ql"><div class="stack">{imgs}</div><div>{e(title)}</div></div>')
     ql("imagery", ["image"])
-    ql("predicted buildings (red)", ["image", "pred"])
+    ql(f"predicted {c}s (red)", ["image", "pred"])
     if os.path.exists(f"{R}/{name}.ref.png"):
-        ql("reference buildings (blue)", ["image", "ref"])
+        ql(f"reference {c}s (blue)", ["image", "ref"])
         ql("errors: true positive green, false positive red, false negative blue", ["image", "err"])
 p.append("<h2>Training</h2>")
 for f, t in (("loss", "loss"), ("val_iou", "validation IoU"), ("adapt", "adaptation terms")):

@@ -156,6 +156,21 @@ $BIN/tile --size 128 --overlap 16 "$A/rgb_nadir10_mask.tif" | $BIN/stitch --quie
 n2=$($BIN/vectorise "$T/mask_tiled.tif" "$T/b2.gpkg" 2>&1 | grep -o '[0-9]* polygons')
 [ "$n2" = "$n polygons" ] && pass "buildings crossing tile seams come out whole ($n2 after tile | stitch)" || fail "seams" "$n2 vs $n"
 ogrinfo -q "$T/b.gpkg" polygons -fid 1 | grep -q 'score (Real) = 1' && pass "polygons carry class and score" || fail "attributes" "no score"
+# a 16384 x 16384 scene: the class raster goes through a temporary file
+# beside the output, so memory does not grow with the scene (the whole-scene
+# class raster alone would be 268 MB)
+gdal_translate -q -co TILED=YES -co COMPRESS=DEFLATE -outsize 16384 16384 -r near "$A/rgb_nadir10_mask.tif" "$T/m16k.tif"
+mkdir -p "$T/v16"
+/usr/bin/time -f %M -o "$T/v16.kb" $BIN/vectorise --quiet "$T/m16k.tif" "$T/v16/b.gpkg"
+n16=$(ogrinfo -so "$T/v16/b.gpkg" polygons | awk '/Feature Count/ {print $3}')
+kb=$(tail -n 1 "$T/v16.kb") lim=300000
+case ${BUILD:-} in *san*) lim=1000000 ;; esac	# sanitizer shadow memory
+if [ "$n16" = "$n" ] && [ "$kb" -lt $lim ] && [ "$(ls "$T/v16")" = b.gpkg ]; then
+	pass "vectorise a 16384 x 16384 scene in $((kb / 1024)) MB (455 MB when the class raster was held whole), $n16 polygons, no temporary left"
+else
+	fail "vectorise memory" "$n16 polygons, peak $kb KB, files: $(ls "$T/v16" | tr '\n' ' ')"
+fi
+rm -f "$T/m16k.tif"
 
 # evaluate
 $BIN/evaluate --quiet --ref "$A/rgb_nadir10_buildings.geojson" "$A/rgb_nadir10_mask.tif" >"$T/e.json"
@@ -169,6 +184,22 @@ $PY -c "
 import json; r = json.load(open('$T/e2.json')); b = r['classes']['building']; c = r['confusion']
 assert abs(b['iou'] - c[1][1] / (c[1][1] + c[0][1] + c[1][0])) < 1e-5 and 0 <= r['object_f1'] <= 1
 " && pass "evaluate on a probability raster: IoU consistent with its confusion matrix" || fail "evaluate probs" "$(head -c 200 "$T/e2.json")"
+# a tree raster scored as class 1 under its own name (--ref-map, --class-names)
+$PY -c "
+from osgeo import gdal
+s = gdal.Open('$DATA/zurich_lidar/labels.tif'); a = s.ReadAsArray()
+d = gdal.GetDriverByName('GTiff').CreateCopy('$T/ztree.tif', s); d.GetRasterBand(1).WriteArray((a == 2).astype('uint8')); d = None"
+$BIN/evaluate --quiet --ref "$DATA/zurich_lidar/labels.tif" --ref-map 1=0,2=1 --class-names background,tree \
+	"$T/ztree.tif" >"$T/z.json" 2>"$T/z.err"
+if $PY -c "
+import json; r = json.load(open('$T/z.json')); t = r['classes']['tree']
+assert set(r['classes']) == {'background', 'tree'} and t['ref_pixels'] > 1000 and r['tree_iou'] == 1, r['classes']" 2>/dev/null; then
+	pass "evaluate --ref-map 1=0,2=1 --class-names background,tree: class 1 scored and named tree"
+else
+	fail "class names" "$(head -c 300 "$T/z.err") $(head -c 300 "$T/z.json")"
+fi
+must_fail "evaluate refuses class names that would break its JSON" 2 'names are letters' \
+	"$BIN/evaluate --ref $A/rgb_nadir10_buildings.geojson --class-names 'a\"b' $A/rgb_nadir10_mask.tif"
 N=$DATA/naip_trees
 $BIN/evaluate --quiet --points "$N/json/santa_monica_2020_0.json" --ref "$N/masks/santa_monica_2020_0.tif" "$N/masks/santa_monica_2020_0.tif" >"$T/pt.json" 2>"$T/pt.err" || true
 if $PY -c "
