@@ -102,7 +102,12 @@ static int ensure_mask(struct ls_mosaic *m, int64_t upto)
 {
 	if (m->mask_made)
 		return 0;
-	if (GDALCreateDatasetMaskBand(m->ds, GMF_PER_DATASET) != CE_None)
+	/* inside the TIFF: GDAL before 3.9 puts it in a .msk side-car, which
+	 * would keep the temporary name when the output is renamed */
+	CPLSetThreadLocalConfigOption("GDAL_TIFF_INTERNAL_MASK", "YES");
+	CPLErr e = GDALCreateDatasetMaskBand(m->ds, GMF_PER_DATASET);
+	CPLSetThreadLocalConfigOption("GDAL_TIFF_INTERNAL_MASK", NULL);
+	if (e != CE_None)
 		return ls_err("%s: cannot create the mask band: %s", m->path, ls_gdal_msg());
 	m->mask_made = 1;
 	GDALRasterBandH mb = GDALGetMaskBand(GDALGetRasterBand(m->ds, 1));
@@ -113,25 +118,27 @@ static int ensure_mask(struct ls_mosaic *m, int64_t upto)
 	return 0;
 }
 
-/* Write rows [base, upto) and slide the window down. */
+/* Write rows [base, upto) and slide the window down. Rows past the window
+ * (a gap of dropped tiles longer than it) have no data. */
 static int flush_rows(struct ls_mosaic *m, int64_t upto)
 {
 	size_t es = ls_dtype_size(m->dtype), w = (size_t)m->w;
 	if (upto > m->h)
 		upto = m->h;
 	for (int64_t y = m->base; y < upto; y++) {
-		const float *ws = m->wsum + (size_t)(y - m->base) * w;
+		int in = y - m->base < m->cap;
+		const float *ws = in ? m->wsum + (size_t)(y - m->base) * w : NULL;
 		int any_invalid = 0;
 		for (int c = 0; c < m->c; c++) {
-			const float *s = m->sum + ((size_t)c * m->cap + (size_t)(y - m->base)) * w;
+			const float *s = in ? m->sum + ((size_t)c * m->cap + (size_t)(y - m->base)) * w : NULL;
 			for (size_t x = 0; x < w; x++) {
-				double v = ws[x] > 0 ? s[x] / ws[x] : m->has_nodata ? m->nodata : 0;
+				double v = in && ws[x] > 0 ? s[x] / ws[x] : m->has_nodata ? m->nodata : 0;
 				ls_px_set(m->row, m->dtype, c * w + x, v);
 			}
 		}
 		for (size_t x = 0; x < w; x++) {
-			m->mrow[x] = ws[x] > 0 ? 255 : 0;
-			any_invalid |= ws[x] <= 0;
+			m->mrow[x] = in && ws[x] > 0 ? 255 : 0;
+			any_invalid |= !m->mrow[x];
 		}
 		if (GDALDatasetRasterIO(m->ds, GF_Write, 0, (int)y, m->w, 1, m->row, m->w, 1, ls_dtype_to_gdal(m->dtype),
 					m->c, NULL, 0, 0, (int)(w * es)) != CE_None)
@@ -146,6 +153,8 @@ static int flush_rows(struct ls_mosaic *m, int64_t upto)
 	int64_t k = upto - m->base;
 	if (k <= 0)
 		return 0;
+	if (k > m->cap)
+		k = m->cap;
 	size_t keep = (size_t)(m->cap - k) * w;
 	for (int c = 0; c < m->c; c++) {
 		float *s = m->sum + (size_t)c * m->cap * w;
