@@ -126,6 +126,7 @@ bench: all
 
 experiments: all
 	@DATA=$(DATA) pipelines/experiments.sh
+	@DATA=$(DATA) pipelines/rotterdam.sh
 
 # Man pages from each filter's --help (tools/man.sh), and installation.
 PREFIX ?= /usr/local

@@ -15,6 +15,8 @@
 #                         panchromatic target to a source-only RGB model as grey RGB
 #   --source-bands LIST [--source-band-names LIST]   bands read from source rasters, e.g.
 #                         1,2,3 to train a source-only RGB model on R, G, B, NIR imagery
+#   --view-bands LIST     bands of the eval rasters shown as red, green, blue in the report
+#                         (default 1,2,3; e.g. 3,2,1 for B, G, R, NIR imagery)
 #   --class-name NAME     what class 1 is (building): names the polygons (NAMEs_*.gpkg)
 #                         and the scores (NAME_iou, NAME_f1 beside iou, f1 in metrics.json)
 #   --seed N              random seed (default 1)
@@ -38,7 +40,7 @@ here=$(cd "$(dirname "$0")/.." && pwd)
 BIN=${BIN:-$here/bin}
 [ -x "$BIN/tile" ] || BIN=$(cd "$here/../../bin" 2>/dev/null && pwd)	# installed: PREFIX/share/landshift -> PREFIX/bin
 export GDAL_PAM_ENABLED=NO
-method="" out="" gsd="" seed=1 epochs=12 tile=128 overlap=32 width=16 batch=8 lr=0.002 label_class=1 cw=1,3 norm=per-raster lambda=0.1 ncritic=5 level=pixel awarm=2 alpha=0.1 beta=0.05 sim=critic lmap="" tb="" tbn="" sb="" sbn="" cname=building
+method="" out="" gsd="" seed=1 epochs=12 tile=128 overlap=32 width=16 batch=8 lr=0.002 label_class=1 cw=1,3 norm=per-raster lambda=0.1 ncritic=5 level=pixel awarm=2 alpha=0.1 beta=0.05 sim=critic lmap="" tb="" tbn="" sb="" sbn="" cname=building vb=""
 src=() srcl=() tgt=() tgtl=() ev=() evl=()
 die() { echo "adapt: $*" >&2; exit 2; }
 while [ $# -gt 0 ]; do
@@ -53,6 +55,7 @@ while [ $# -gt 0 ]; do
 	--alpha) alpha=$2 ;; --beta) beta=$2 ;; --similarity) sim=$2 ;; --label-map) lmap=$2 ;;
 	--target-bands) tb=$2 ;; --target-band-names) tbn=$2 ;;
 	--source-bands) sb=$2 ;; --source-band-names) sbn=$2 ;; --class-name) cname=$2 ;;
+	--view-bands) vb=$2 ;;
 	-h|--help) sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
 	*) die "unknown argument '$1' (see --help)" ;;
 	esac
@@ -75,6 +78,7 @@ mkdir -p "$out"
 	for i in "${!ev[@]}"; do n=$(basename "${ev[$i]}"); echo "eval ${n%.*} ${ev[$i]}"; done
 	for i in "${!evl[@]}"; do echo "eval-labels ${evl[$i]}"; done
 	echo "gsd ${gsd:-native}"
+	[ -n "$vb" ] && echo "view-bands $vb"
 	echo "seed $seed"
 	echo "training epochs $epochs, tile $tile, overlap $overlap, width $width, batch $batch, lr $lr, class weights $cw"
 	echo "normalisation $norm"

@@ -41,6 +41,8 @@ print(gt[0], gt[3] + h * gt[5], gt[0] + w * gt[1], gt[3], w, h)')
 		-ts "$w" "$h" -r bilinear "$img" "$R/$name.image.vrt"
 	nb=$(gdalinfo "$R/$name.image.vrt" | grep -c '^Band ')
 	bands=(-b 1); [ "$nb" -ge 3 ] && bands=(-b 1 -b 2 -b 3)
+	vb=$(awk '$1 == "view-bands" {print $2}' "$out/run.txt")
+	[ -n "$vb" ] && read -ra bands <<<"$(echo "$vb" | sed 's/^/-b /; s/,/ -b /g')"
 	gdal_translate -q -of PNG -ot Byte -scale "${bands[@]}" -outsize "$ow" "$oh" "$R/$name.image.vrt" "$R/$name.image.png"
 	if [ -f "$out/errors_$name.tif" ]; then
 		for k in pred ref err; do

@@ -252,6 +252,19 @@ else
 	fail "report in Chromium" "chromium is not installed (tools/deps.sh install)"
 fi
 
+# a new modality with no labels: the Rotterdam SAR scene (4 x float32 dB,
+# 39 % NaN) as a DSN target through pipelines/rotterdam.sh, one epoch
+R=$T/rot/sar/dsn
+if OUT=$T/rot METHODS=dsn TARGETS=sar EPOCHS=1 pipelines/rotterdam.sh 2>"$T/rot.err" && [ -s "$R/report/sar_masked.pred.png" ] &&
+	$PY -c "
+from osgeo import gdal
+d = gdal.Open('$R/probs_sar_masked.tif'); m = d.GetRasterBand(1).GetMaskBand().ReadAsArray()
+assert d.RasterCount == 2 and 0.3 < (m == 0).mean() < 0.5, (m == 0).mean()" 2>>"$T/rot.err"; then
+	pass "rotterdam.sh: DSN to the unlabelled SAR scene maps it (its NaN areas masked) and reports the predictions"
+else
+	fail "rotterdam SAR" "$(tail -n 3 "$T/rot.err")"
+fi
+
 # bad input
 must_fail "encode refuses tiles with the wrong band count" 1 'bands; .* takes 3' "$BIN/tile --size 128 $A/pan.tif | $BIN/normalise-bands --stats $T/p.stats 2>/dev/null; $BIN/tile --size 128 $A/pan.tif | $BIN/normalise-bands --fit $T/p.stats; $BIN/tile --size 128 --domain source $A/pan.tif | $BIN/normalise-bands --stats $T/p.stats | $BIN/encode --model $T/m.model"
 must_fail "encode refuses raw (not normalised) tiles" 1 'normalise-bands first' "$BIN/tile --size 128 $A/rgb_nadir10.tif | $BIN/encode --model $T/m.model"
