@@ -1,7 +1,8 @@
 #!/bin/bash
 # bench/run.sh - the benchmarks (make bench). Everything that is compared is
 # run side by side in this one invocation, alternating, and reported as
-# ratios: these machines are shared and noisy.
+# ratios: these machines are shared and noisy. Each section prints its
+# rounds; the end prints one summary table of them all (markdown).
 set -eu
 cd "$(dirname "$0")/.."
 SHARED=${SHARED:-$(dirname "${DATA:-../shared/data}")}
@@ -9,9 +10,11 @@ TORCH=$SHARED/bench/torch_unet.py
 ROUNDS=${ROUNDS:-2}
 T=$(mktemp -d)
 trap 'rm -rf "$T"' EXIT
+row() { echo "| $* |" >>"$T/summary"; }	# row MEASURE | LANDSHIFT | PEER | RATIO
 
 echo "== frame stream through a pipe (write, read, validate f32 4x256x256 tiles)"
-for i in 1 2 3; do bin/bench-frames --count 2000 | grep gb_per_s; done
+for i in 1 2 3; do bin/bench-frames --count 2000 | grep gb_per_s | tee -a "$T/frames"; done
+row "frame stream through a pipe (f32 4x256x256 tiles) | $(awk '{s += $2} END {printf "%.2f GB/s", s / NR}' "$T/frames") | | "
 
 echo "== UNet-S, 4 bands, 2 classes, width 16, 256x256 tiles, batch 8, 2 threads"
 have_torch=0
@@ -26,11 +29,19 @@ for r in $(seq 1 "$ROUNDS"); do
 		echo "pytorch   round $r: $(grep tiles_per_s "$T/pt.$r" | tr '\n' ' ') peak_mb $(peak "$T/pt.time.$r")"
 	fi
 done
+cat "$T"/ls.[0-9]* | awk '/^train_tiles/ {t += $2; n++} /^infer_tiles/ {i += $2} END {print "landshift mean: train", t / n, "infer", i / n}' >"$T/lsm"
+cat "$T/lsm"
+lsmb=$(for r in $(seq 1 "$ROUNDS"); do peak "$T/ls.time.$r"; echo; done | sort -n | tail -n 1)
 if [ $have_torch = 1 ]; then
-	cat "$T"/ls.[0-9]* | awk '/^train_tiles/ {t += $2; n++} /^infer_tiles/ {i += $2} END {print "landshift mean: train", t / n, "infer", i / n}' >"$T/lsm"
 	cat "$T"/pt.[0-9]* | awk '/^train_tiles/ {t += $2; n++} /^infer_tiles/ {i += $2} END {print "pytorch mean: train", t / n, "infer", i / n}' >"$T/ptm"
-	cat "$T/lsm" "$T/ptm"
+	cat "$T/ptm"
 	paste "$T/lsm" "$T/ptm" | awk '{printf "ratio landshift/pytorch: train %.2f infer %.2f\n", $4 / $10, $6 / $12}'
+	ptmb=$(for r in $(seq 1 "$ROUNDS"); do peak "$T/pt.time.$r"; echo; done | sort -n | tail -n 1)
+	paste "$T/lsm" "$T/ptm" | awk -v a="$lsmb" -v b="$ptmb" -v r="$ROUNDS" '{
+		printf "| UNet-S training, batch 8 of 4x256x256, 2 threads (mean of %d rounds; peak memory) | %.2f tiles/s, %s MB | PyTorch %.2f tiles/s, %s MB | %.2fx |\n", r, $4, a, $10, b, $4 / $10
+		printf "| UNet-S inference | %.2f tiles/s | PyTorch %.2f tiles/s | %.2fx |\n", $6, $12, $6 / $12 }' >>"$T/summary"
+else
+	awk -v a="$lsmb" '{printf "| UNet-S training, batch 8 of 4x256x256, 2 threads | %.2f tiles/s, %s MB | (no PyTorch) | |\n| UNet-S inference | %.2f tiles/s | | |\n", $4, a, $6}' "$T/lsm" >>"$T/summary"
 fi
 
 echo "== vectorise vs gdal_polygonize.py on a 4096 x 4096 building mask, 3 rounds alternating"
@@ -40,8 +51,9 @@ for i in 1 2 3; do
 	rm -f "$T/gp.gpkg" "$T/lv.gpkg"
 	s=$(date +%s.%N); gdal_polygonize.py -q "$T/m.tif" -f GPKG "$T/gp.gpkg" >/dev/null 2>&1; e=$(date +%s.%N)
 	bin/vectorise --quiet "$T/m.tif" "$T/lv.gpkg"; f=$(date +%s.%N)
-	awk -v a="$s" -v b="$e" -v c="$f" 'BEGIN {printf "gdal_polygonize.py %.3f s, vectorise %.3f s, ratio %.2f\n", b - a, c - b, (c - b) / (b - a)}'
+	awk -v a="$s" -v b="$e" -v c="$f" 'BEGIN {printf "gdal_polygonize.py %.3f s, vectorise %.3f s, ratio %.2f\n", b - a, c - b, (c - b) / (b - a)}' | tee -a "$T/vec"
 done
+awk '{g += $2; v += $5} END {printf "| vectorise a 4096x4096 building mask to GeoPackage (mean of 3) | %.2f s | gdal_polygonize.py %.2f s | %.2fx the time |\n", v / NR, g / NR, v / g}' "$T/vec" >>"$T/summary"
 
 # Streaming stages on a large raster, and whole-scene inference: each stage
 # of the pipeline runs under /usr/bin/time in the same pipe, so its peak
@@ -62,7 +74,9 @@ stage tile bin/tile --quiet --size 256 --overlap 32 "$T/big.tif" |
 	stage stitch bin/stitch --quiet "$T/big_out.tif"
 e=$(date +%s.%N)
 awk -v a="$s" -v b="$e" -v n="$BIG" -v t="$(mb tile)" -v m="$(mb norm)" -v st="$(mb stitch)" \
-	'BEGIN {printf "%.1f megapixels/s (%.1f s); peak MB: tile %s, normalise-bands %s, stitch %s\n", n * n / 1e6 / (b - a), b - a, t, m, st}'
+	'BEGIN {printf "%.1f megapixels/s (%.1f s); peak MB: tile %s, normalise-bands %s, stitch %s\n", n * n / 1e6 / (b - a), b - a, t, m, st}' |
+	tee "$T/big"
+row "tile \\| normalise-bands \\| stitch, ${BIG}x${BIG} RGB | $(sed 's/ (.*); peak MB:/, peak MB/' "$T/big") | | "
 
 SCENE=${SCENE:-4000}
 echo "== whole-scene inference, UNet-S width 16: tile | normalise-bands | encode | decode | stitch, ${SCENE} x ${SCENE} RGB"
@@ -83,5 +97,13 @@ for r in 1 2; do
 	e=$(date +%s.%N)
 	awk -v a="$s" -v b="$e" -v n="$SCENE" -v t="$(mb tile)" -v m="$(mb norm)" -v en="$(mb encode)" -v de="$(mb decode)" \
 		-v st="$(mb stitch)" 'BEGIN {printf "round %d: %.2f megapixels/s (%.1f s); peak MB: tile %s, normalise-bands %s, encode %s, decode %s, stitch %s\n",
-		'"$r"', n * n / 1e6 / (b - a), b - a, t, m, en, de, st}'
+		'"$r"', n * n / 1e6 / (b - a), b - a, t, m, en, de, st}' | tee -a "$T/scene"
 done
+best=$(sort -k3 -g "$T/scene" | tail -n 1 | sed 's/^round [0-9]*: //; s/ (.*); peak MB:/, peak MB/')
+row "whole-scene inference, ${SCENE}x${SCENE} RGB: tile \\| normalise-bands \\| encode \\| decode \\| stitch (best of 2) | $best | | "
+
+echo
+echo "== summary ($(lscpu | awk -F: '/Model name/ {gsub(/^ +/, "", $2); print $2; exit}'), $(nproc) cores, $(date -u +%Y-%m-%d))"
+echo "| measure | Landshift | peer | ratio |"
+echo "|---|---|---|---|"
+cat "$T/summary"
