@@ -18,6 +18,11 @@
 #   EPOCHS   12
 #   OUT      out/experiments; a run whose metrics.json exists is not run again,
 #            so an interrupted sweep continues where it stopped
+#   RESULTS  docs/experiments: each finished run's small files (metrics.json,
+#            train.jsonl, run.txt, seconds) are kept here, in the repository,
+#            and a run found here is not run again (its files are copied into
+#            OUT), so a sweep spread over several machines and days adds up;
+#            results.md, results.json and the curve PNGs are copied here too
 #   DATA     ../shared/data
 # Outputs: OUT/PAIR/METHOD/seedN/ (adapt.sh's outputs and the run's seconds),
 # OUT/results.json, OUT/results.md (the table README quotes) and
@@ -27,6 +32,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 DATA=$(cd "${DATA:-../shared/data}" && pwd)	# absolute: the scene VRTs name their source
 OUT=${OUT:-out/experiments}
+RESULTS=${RESULTS:-docs/experiments}
 PAIRS=${PAIRS:-rio-atlanta atlanta-pan rio-kampala naip-zurich}
 METHODS=${METHODS:-source-only adabn wdgrl dsn oracle}
 SEEDS=${SEEDS:-1 2 3}
@@ -44,6 +50,16 @@ split() {
 	local cut=$((w * ${3:-2} / 3))
 	[ -f "$S/$2_west.vrt" ] || gdal_translate -q -of VRT -srcwin 0 0 "$cut" "$h" "$1" "$S/$2_west.vrt"
 	[ -f "$S/$2_east.vrt" ] || gdal_translate -q -of VRT -srcwin "$cut" 0 $((w - cut)) "$h" "$1" "$S/$2_east.vrt"
+}
+
+# keep DIR RES: a finished run's small files into RESULTS
+keep() {
+	[ -f "$2/metrics.json" ] && return 0
+	mkdir -p "$2"
+	local f
+	for f in train.jsonl run.txt seconds metrics.json; do	# metrics.json last: it marks the run done
+		[ ! -f "$1/$f" ] || cp "$1/$f" "$2/"
+	done
 }
 
 rio=()
@@ -102,8 +118,14 @@ for p in $PAIRS; do
 	for m in $METHODS; do
 		pair "$p" "$m"
 		for s in $SEEDS; do
-			dir=$OUT/$p/$m/seed$s
-			[ -f "$dir/metrics.json" ] && continue
+			dir=$OUT/$p/$m/seed$s res=$RESULTS/$p/$m/seed$s
+			if [ ! -f "$dir/metrics.json" ] && [ -f "$res/metrics.json" ]; then
+				mkdir -p "$dir" && cp "$res"/* "$dir"/
+			fi
+			if [ -f "$dir/metrics.json" ]; then
+				keep "$dir" "$res"
+				continue
+			fi
 			echo "experiments: $p $m seed $s" >&2
 			rm -rf "$dir"
 			t0=$(date +%s)
@@ -111,6 +133,7 @@ for p in $PAIRS; do
 				2>"$OUT/$p.$m.seed$s.log" || { echo "experiments: $p $m seed $s failed, see $OUT/$p.$m.seed$s.log" >&2; exit 1; }
 			echo $(( $(date +%s) - t0 )) >"$dir/seconds"
 			rm -f "$dir"/*.frames
+			keep "$dir" "$res"
 		done
 	done
 done
@@ -119,7 +142,7 @@ done
 import json, os, statistics, sys
 out = sys.argv[1]
 rows, res = [], {}
-for pair in sorted(d for d in os.listdir(out) if os.path.isdir(f"{out}/{d}") and d != "scenes"):
+for pair in sorted(d for d in os.listdir(out) if os.path.isdir(f"{out}/{d}") and d not in ("scenes", "report")):
     res[pair] = {}
     for method in sorted(os.listdir(f"{out}/{pair}")):
         runs = []
@@ -156,3 +179,5 @@ open(f"{out}/results.md", "w").write("\n".join(lines) + "\n")
 print("\n".join(lines))
 PY
 pipelines/experiments-report.sh "$OUT"
+cp "$OUT"/results.md "$OUT"/results.json "$RESULTS"/
+cp "$OUT"/report/*.png "$RESULTS"/ 2>/dev/null || true
