@@ -8,38 +8,40 @@
 
 /* ---- batch normalisation ---- */
 
-/* Sum of x (shift = 0) or of (x - shift)^2, in blocks the compiler
+/* Sums of (x - k) and (x - k)^2 in one pass, in blocks the compiler
  * vectorises, blocks added in double. */
-static double block_sum(const real *x, size_t n, real shift)
+static void block_sums(const real *x, size_t n, real k, double *s1, double *s2)
 {
-	double total = 0;
+	double t1 = 0, t2 = 0;
 	for (size_t i = 0; i < n; i += 256) {
 		size_t e = i + 256 < n ? i + 256 : n;
-		real acc = 0;
-		if (shift == 0) {
-#pragma omp simd reduction(+ : acc)
-			for (size_t j = i; j < e; j++)
-				acc += x[j];
-		} else {
-#pragma omp simd reduction(+ : acc)
-			for (size_t j = i; j < e; j++)
-				acc += (x[j] - shift) * (x[j] - shift);
+		real a = 0, b = 0;
+#pragma omp simd reduction(+ : a, b)
+		for (size_t j = i; j < e; j++) {
+			real d = x[j] - k;
+			a += d;
+			b += d * d;
 		}
-		total += acc;
+		t1 += a;
+		t2 += b;
 	}
-	return total;
+	*s1 += t1;
+	*s2 += t2;
 }
 
-/* Sums of g and g * (x - mean) where g = dy masked by y > 0 (when y). */
-static void bn_grad_sums(const real *x, const real *y, const real *dy, size_t n, real mean, double *sg, double *sgx)
+/* Sums of g and g * (x - mean) where g = dy, masked (relu) where the
+ * forward pass's x * scale + shift was not above zero: the ReLU's mask,
+ * recomputed from x rather than read from its output. */
+static void bn_grad_sums(const real *x, int relu, real scale, real shift, const real *dy, size_t n, real mean,
+			 double *sg, double *sgx)
 {
 	for (size_t i = 0; i < n; i += 256) {
 		size_t e = i + 256 < n ? i + 256 : n;
 		real a = 0, b = 0;
-		if (y) {
+		if (relu) {
 #pragma omp simd reduction(+ : a, b)
 			for (size_t j = i; j < e; j++) {
-				real g = y[j] > 0 ? dy[j] : 0;
+				real g = x[j] * scale + shift > 0 ? dy[j] : 0;
 				a += g;
 				b += g * (x[j] - mean);
 			}
@@ -102,31 +104,26 @@ void ls_bn_forward(struct ls_bn *b, const struct ls_t4 *x, struct ls_t4 *y, int 
 	if (dom < 0 || dom >= b->ndom)
 		dom = 0;
 	if (train) {
-		/* two passes (sum, then squared deviations), each summed over the
-		 * ranks of a data-parallel run: the statistics of the whole batch */
+		/* one pass: sums of x and x^2 about the running mean (the same on
+		 * every rank of a data-parallel run, and near the batch mean, so
+		 * that nothing cancels), summed over the ranks: the statistics of
+		 * the whole batch */
 		double *s = b->sums, *s2 = s + C, mt = (double)m;
-#pragma omp parallel for schedule(static)
-		for (int c = 0; c < C; c++) {
-			double t = 0;
-			for (int n = 0; n < x->n; n++)
-				t += block_sum(ls_t4_img(x, n) + c * hw, hw, 0);
-			s[c] = t;
-		}
-		ls_dist_sum_d(s, C);
-		ls_dist_sum_d(&mt, 1);
-		for (int c = 0; c < C; c++)
-			b->mean[c] = (real)(s[c] / mt);
-#pragma omp parallel for schedule(static)
-		for (int c = 0; c < C; c++) {
-			double t = 0;
-			for (int n = 0; n < x->n; n++)
-				t += block_sum(ls_t4_img(x, n) + c * hw, hw, b->mean[c]);
-			s2[c] = t;
-		}
-		ls_dist_sum_d(s2, C);
 		real *rm = b->rmean->w + (size_t)dom * b->c, *rv = b->rvar->w + (size_t)dom * b->c;
+#pragma omp parallel for schedule(static)
 		for (int c = 0; c < C; c++) {
-			double var = s2[c] / mt;
+			double t1 = 0, t2 = 0;
+			for (int n = 0; n < x->n; n++)
+				block_sums(ls_t4_img(x, n) + c * hw, hw, rm[c], &t1, &t2);
+			s[c] = t1;
+			s2[c] = t2;
+		}
+		ls_dist_sum_d(s, 2 * (size_t)C);
+		ls_dist_sum_d(&mt, 1);
+		for (int c = 0; c < C; c++) {
+			double d = s[c] / mt, var = s2[c] / mt - d * d;
+			var = var > 0 ? var : 0;
+			b->mean[c] = (real)(rm[c] + d);
 			b->invstd[c] = (real)(1 / sqrt(var + b->eps));
 			rm[c] = (1 - b->momentum) * rm[c] + b->momentum * b->mean[c];
 			rv[c] = (1 - b->momentum) * rv[c] + b->momentum * (real)(mt > 1 ? var * mt / (mt - 1) : var);
@@ -165,12 +162,14 @@ void ls_bn_backward(struct ls_bn *b, const struct ls_t4 *x, const struct ls_t4 *
 	int C = x->c;
 	*dx = ls_t4_make(dx->d, x->n, x->c, x->h, x->w);
 	double *sum = b->sums, mt = (double)m;
+	int relu = y != NULL;	/* y = relu(bn(x)): its mask is recomputed from x */
 #pragma omp parallel for schedule(static)
 	for (int c = 0; c < C; c++) {
 		double sdy = 0, sdyx = 0;
+		real g = b->gamma->w[c] * b->invstd[c], sh = b->beta->w[c] - b->mean[c] * g;
 		for (int n = 0; n < x->n; n++)
-			bn_grad_sums(ls_t4_img(x, n) + c * hw, y ? ls_t4_img(y, n) + c * hw : NULL, ls_t4_img(dy, n) + c * hw,
-				     hw, b->mean[c], &sdy, &sdyx);
+			bn_grad_sums(ls_t4_img(x, n) + c * hw, relu, g, sh, ls_t4_img(dy, n) + c * hw, hw, b->mean[c], &sdy,
+				     &sdyx);
 		sdyx *= b->invstd[c];
 		/* this rank's share of the affine parameters' gradient */
 		b->gamma->g[c] += (real)sdyx;
@@ -185,15 +184,15 @@ void ls_bn_backward(struct ls_bn *b, const struct ls_t4 *x, const struct ls_t4 *
 	for (int c = 0; c < C; c++) {
 		real is = b->invstd[c], mean = b->mean[c];
 		real k = b->gamma->w[c] * is / (real)mt, a = (real)sum[2 * c], bb = (real)sum[2 * c + 1];
+		real sc = b->gamma->w[c] * is, sh = b->beta->w[c] - mean * sc;
 		for (int n = 0; n < x->n; n++) {
 			const real *p = ls_t4_img(x, n) + c * hw, *d = ls_t4_img(dy, n) + c * hw;
-			const real *act = y ? ls_t4_img(y, n) + c * hw : NULL;
 			real *q = ls_t4_img(dx, n) + c * hw;
 			real km = k * (real)mt, ka = k * a, kb = k * is * bb;
-			if (act)
+			if (relu)
 #pragma omp simd
 				for (size_t i = 0; i < hw; i++) {
-					real g = act[i] > 0 ? d[i] : 0;
+					real g = p[i] * sc + sh > 0 ? d[i] : 0;
 					q[i] = km * g - ka - (p[i] - mean) * kb;
 				}
 			else

@@ -22,8 +22,9 @@ void ls_bn_free(struct ls_bn *b);
 /* train: batch statistics (and update running statistics of domain dom).
  * relu: apply ReLU to the output in the same pass. */
 void ls_bn_forward(struct ls_bn *b, const struct ls_t4 *x, struct ls_t4 *y, int train, int dom, int relu);
-/* y: the forward output when it went through ReLU (dy is then masked by
- * y > 0 on the fly), NULL otherwise. */
+/* y: non-NULL when the forward output went through ReLU: dy is then masked
+ * where x * gamma * invstd + (beta - mean * gamma * invstd) was not above
+ * zero, recomputed from x (y itself is not read). */
 void ls_bn_backward(struct ls_bn *b, const struct ls_t4 *x, const struct ls_t4 *y, const struct ls_t4 *dy,
 		    struct ls_t4 *dx);
 
