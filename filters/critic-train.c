@@ -38,6 +38,7 @@ static const struct ls_opt opts[] = {
 	{ "select", LS_OPT_STR, &o.select, "HOW", "the epoch kept as MODEL: val-iou or val-loss (source validation), or last; adapted runs choose among the epochs after --adapt-warmup" },
 	{ "metrics", LS_OPT_STR, &o.metrics_path, "FILE", "per-epoch metrics as JSON lines" },
 	{ "resume", LS_OPT_FLAG, &o.resume, NULL, "continue from MODEL.ckpt exactly where it stopped" },
+	{ "lambda-schedule", LS_OPT_STR, &o.lambda_schedule, "HOW", "wdgrl, dsn: const, or ramp (from 0 to --lambda over the adaptation epochs, 2 / (1 + exp(-10 p)) - 1, as in DANN)" },
 	{ "lambda", LS_OPT_DOUBLE, &o.lambda, "L", "wdgrl, dsn: weight of the similarity term (the Wasserstein estimate W, or the reversed domain-classifier loss) in the encoder's loss" },
 	{ "gamma", LS_OPT_DOUBLE, &o.gamma, "G", "wdgrl, dsn: gradient-penalty weight in the critic's loss" },
 	{ "n-critic", LS_OPT_INT, &o.n_critic, "N", "wdgrl, dsn: critic steps per encoder step" },
@@ -79,6 +80,10 @@ int main(int argc, char **argv)
 		ls_die(LS_EXIT_USAGE, "--method %s needs unlabelled target tiles (--target)", o.method);
 	if (strcmp(o.similarity, "critic") && strcmp(o.similarity, "dann"))
 		ls_die(LS_EXIT_USAGE, "--similarity must be critic or dann, not %s", o.similarity);
+	if (strcmp(o.lambda_schedule, "const") && strcmp(o.lambda_schedule, "ramp"))
+		ls_die(LS_EXIT_USAGE, "--lambda-schedule must be const or ramp, not %s", o.lambda_schedule);
+	if (strcmp(o.critic_level, "pixel") && strcmp(o.critic_level, "tile"))
+		ls_die(LS_EXIT_USAGE, "--critic-level must be pixel or tile, not %s", o.critic_level);
 	if (o.epochs < 1 || o.batch < 1 || o.batch > 256 || !(o.lr > 0) || o.val_frac < 0 || o.val_frac >= 1)
 		ls_die(LS_EXIT_USAGE, "need --epochs >= 1, --batch 1..256, --lr > 0 and 0 <= --val-frac < 1");
 	if (strcmp(o.select, "val-iou") && strcmp(o.select, "val-loss") && strcmp(o.select, "last"))

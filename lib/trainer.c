@@ -38,6 +38,7 @@ void ls_train_defaults(struct ls_train_opts *o)
 	o->critic_hidden = 64;
 	o->adapt_warmup = 2;
 	o->critic_level = "pixel";
+	o->lambda_schedule = "const";
 	o->select = "val-iou";
 	o->alpha = 0.1;
 	o->beta = 0.05;
@@ -68,6 +69,7 @@ struct run {
 	real *hs, *ht, *gfs, *gft, *alpha;
 	int npts;
 	double last_w, last_gp;
+	double lam;		/* lambda of this step (--lambda-schedule) */
 	/* DSN */
 	int dsn, dann;
 	struct ls_dsn net_dsn;
@@ -185,18 +187,20 @@ static void describe(struct run *r)
 	ls_meta_set(&r->meta, "method", r->o->method);
 	if (!strcmp(r->o->method, "wdgrl")) {
 		char v[256];
-		snprintf(v, sizeof v, "lambda=%g gamma=%g n_critic=%d critic_lr=%g critic_hidden=%d level=%s warmup_epochs=%d",
-			 r->o->lambda, r->o->gamma, r->o->n_critic, r->o->critic_lr, r->o->critic_hidden, r->o->critic_level,
-			 r->o->adapt_warmup);
+		snprintf(v, sizeof v,
+			 "lambda=%g lambda_schedule=%s gamma=%g n_critic=%d critic_lr=%g critic_hidden=%d level=%s "
+			 "warmup_epochs=%d",
+			 r->o->lambda, r->o->lambda_schedule, r->o->gamma, r->o->n_critic, r->o->critic_lr,
+			 r->o->critic_hidden, r->o->critic_level, r->o->adapt_warmup);
 		ls_meta_set(&r->meta, "wdgrl", v);
 	}
 	if (!strcmp(r->o->method, "dsn")) {
 		char v[320];
 		snprintf(v, sizeof v,
-			 "alpha=%g beta=%g lambda=%g similarity=%s gamma=%g n_critic=%d critic_lr=%g critic_hidden=%d level=%s "
-			 "warmup_epochs=%d",
-			 r->o->alpha, r->o->beta, r->o->lambda, r->o->similarity, r->o->gamma, r->o->n_critic, r->o->critic_lr,
-			 r->o->critic_hidden, r->o->critic_level, r->o->adapt_warmup);
+			 "alpha=%g beta=%g lambda=%g lambda_schedule=%s similarity=%s gamma=%g n_critic=%d critic_lr=%g "
+			 "critic_hidden=%d level=%s warmup_epochs=%d",
+			 r->o->alpha, r->o->beta, r->o->lambda, r->o->lambda_schedule, r->o->similarity, r->o->gamma,
+			 r->o->n_critic, r->o->critic_lr, r->o->critic_hidden, r->o->critic_level, r->o->adapt_warmup);
 		ls_meta_set(&r->meta, "dsn", v);
 	}
 	ls_meta_set(&r->meta, "target_labels", d->labelled_ignored ? "present-and-ignored" : "none-read");
@@ -485,6 +489,18 @@ static void adapt_batches(struct run *r, const int *idx, int n, struct ls_t4 *xs
 	*dom_t = dt;
 }
 
+/* lambda at batch b of nb in epoch e: constant, or ramped up from 0 over
+ * the adaptation epochs as in DANN (2 / (1 + exp(-10 p)) - 1). */
+static double lambda_at(const struct ls_train_opts *o, int e, int b, int nb)
+{
+	if (strcmp(o->lambda_schedule, "ramp") != 0)
+		return o->lambda;
+	int n = o->epochs - o->adapt_warmup;
+	double p = n > 0 ? (e - o->adapt_warmup + (double)b / (nb > 0 ? nb : 1)) / n : 1;
+	p = p < 0 ? 0 : p > 1 ? 1 : p;
+	return o->lambda * (2 / (1 + exp(-10 * p)) - 1);
+}
+
 /* The domain-similarity term on the two bottlenecks fs, ft: trains the
  * critic (n steps on -W + gamma GP) or the domain classifier (one step),
  * then writes the encoder's gradient of lambda * (W, or the reversed
@@ -503,8 +519,8 @@ static void similarity(struct run *r, const struct ls_t4 *fs, const struct ls_t4
 		average(r, &r->cparams);
 		ls_optim_step(&r->copt, &r->cparams);
 		for (size_t i = 0; i < nd; i++) {	/* gradient reversal */
-			r->hs[i] = (real)-o->lambda * ds[i];
-			r->ht[i] = (real)-o->lambda * dt[i];
+			r->hs[i] = (real)-r->lam * ds[i];
+			r->ht[i] = (real)-r->lam * dt[i];
 		}
 	} else {
 		for (int k = 0; k < o->n_critic; k++) {
@@ -516,8 +532,8 @@ static void similarity(struct run *r, const struct ls_t4 *fs, const struct ls_t4
 			average(r, &r->cparams);
 			ls_optim_step(&r->copt, &r->cparams);
 		}
-		ls_critic_input_grad(&r->critic, r->hs, m, (real)(o->lambda / m), r->hs);
-		ls_critic_input_grad(&r->critic, r->ht, m, (real)(-o->lambda / m), r->ht);
+		ls_critic_input_grad(&r->critic, r->hs, m, (real)(r->lam / m), r->hs);
+		ls_critic_input_grad(&r->critic, r->ht, m, (real)(-r->lam / m), r->ht);
 	}
 	from_points(r->hs, fs, r->gfs, pixel);
 	from_points(r->ht, ft, r->gft, pixel);
@@ -558,8 +574,8 @@ static double step_wdgrl(struct run *r, const int *idx, int n)
 	ls_optim_step(&r->opt, &r->net.params);
 	loss = mean_over_ranks(loss);
 	if (r->metrics)
-		fprintf(r->metrics, "{\"step\":%ld,\"task_loss\":%.6g,\"w\":%.6g,\"gp\":%.6g}\n", r->opt.t, loss,
-			r->last_w, r->last_gp);
+		fprintf(r->metrics, "{\"step\":%ld,\"task_loss\":%.6g,\"w\":%.6g,\"gp\":%.6g,\"lambda\":%.4g}\n",
+			r->opt.t, loss, r->last_w, r->last_gp, r->lam);
 	return loss;
 }
 
@@ -724,6 +740,7 @@ int ls_train_run(const struct ls_train_opts *o, struct ls_dataset *d)
 		for (int b = 0; b < nb; b++) {
 			if (sizes[b] < 2 && nb > 1)
 				continue;	/* batch norm needs more than one tile */
+			r.lam = lambda_at(o, e, b, nb);
 			if (r.wdgrl && e >= o->adapt_warmup)
 				sum += step_wdgrl(&r, r.order + batches[b], sizes[b]);
 			else if (r.dsn && e >= o->adapt_warmup)

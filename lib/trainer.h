@@ -30,6 +30,8 @@ struct ls_train_opts {
 	double lambda, gamma, critic_lr;
 	int n_critic, critic_hidden, adapt_warmup;	/* warm-up in epochs of source-only training */
 	const char *critic_level;	/* "pixel" (bottleneck vectors) or "tile" (pooled) */
+	const char *lambda_schedule;	/* "const", or "ramp": lambda * (2 / (1 + exp(-10 p)) - 1),
+					 * p the share of the adaptation epochs done */
 	/* DSN: lambda weighs the similarity term (gamma of the DSN paper;
 	 * --gamma stays the critic's gradient-penalty weight) */
 	double alpha, beta;		/* reconstruction and difference weights */

@@ -289,6 +289,18 @@ if $BIN/critic-train --model "$T/wd.model" --method wdgrl --source "$T/src.frame
 else
 	fail "wdgrl" "$(tail -n 2 "$T/wd.err")"
 fi
+# --lambda-schedule ramp: lambda rises from 0 over the adaptation epochs towards --lambda
+if $BIN/critic-train --quiet --model "$T/wr.model" --method wdgrl --source "$T/src.frames" --target "$T/tgt.frames" --epochs 3 \
+	--adapt-warmup 1 --width 4 --lambda 0.5 --lambda-schedule ramp --n-critic 1 --metrics "$T/wr.jsonl" 2>"$T/wr.err" &&
+	$PY -c "
+import json
+l = [json.loads(x)['lambda'] for x in open('$T/wr.jsonl') if '\"lambda\"' in x]
+assert len(l) >= 4 and l[0] < 0.1 and 0.35 < l[-1] <= 0.5 and all(a <= b for a, b in zip(l, l[1:])), l" 2>>"$T/wr.err" &&
+	grep -aq 'lambda_schedule=ramp' "$T/wr.model"; then
+	pass "--lambda-schedule ramp: lambda logged per step rises from near 0 towards --lambda; the model records the schedule"
+else
+	fail "lambda ramp" "$(tail -n 2 "$T/wr.err")"
+fi
 # the experiments report over a sweep's folder layout, filled from the two real runs above
 E=$T/exp/tiny-pair
 mkdir -p "$E/source-only/seed1" "$E/wdgrl/seed1"
