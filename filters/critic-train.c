@@ -35,7 +35,7 @@ static const struct ls_opt opts[] = {
 	{ "bn-per-domain", LS_OPT_FLAG, &o.bn_per_domain, NULL, "separate batch-norm statistics per domain" },
 	{ "no-augment", LS_OPT_FLAG, &no_augment, NULL, "no flips, turns or jitter" },
 	{ "jitter", LS_OPT_DOUBLE, &o.aug.jitter, "J", "brightness and contrast jitter" },
-	{ "select", LS_OPT_STR, &o.select, "HOW", "the epoch kept as MODEL: val-iou or val-loss (source validation), or last; adapted runs choose among the epochs after --adapt-warmup" },
+	{ "select", LS_OPT_STR, &o.select, "HOW", "the epoch kept as MODEL: val-iou or val-loss (source validation), target-entropy (mean prediction entropy on up to 64 target tiles; wdgrl, dsn), or last; adapted runs choose among the epochs after --adapt-warmup" },
 	{ "metrics", LS_OPT_STR, &o.metrics_path, "FILE", "per-epoch metrics as JSON lines" },
 	{ "resume", LS_OPT_FLAG, &o.resume, NULL, "continue from MODEL.ckpt exactly where it stopped" },
 	{ "lambda-schedule", LS_OPT_STR, &o.lambda_schedule, "HOW", "wdgrl, dsn: const, or ramp (from 0 to --lambda over the adaptation epochs, 2 / (1 + exp(-10 p)) - 1, as in DANN)" },
@@ -86,8 +86,11 @@ int main(int argc, char **argv)
 		ls_die(LS_EXIT_USAGE, "--critic-level must be pixel or tile, not %s", o.critic_level);
 	if (o.epochs < 1 || o.batch < 1 || o.batch > 256 || !(o.lr > 0) || o.val_frac < 0 || o.val_frac >= 1)
 		ls_die(LS_EXIT_USAGE, "need --epochs >= 1, --batch 1..256, --lr > 0 and 0 <= --val-frac < 1");
-	if (strcmp(o.select, "val-iou") && strcmp(o.select, "val-loss") && strcmp(o.select, "last"))
-		ls_die(LS_EXIT_USAGE, "--select must be val-iou, val-loss or last");
+	if (strcmp(o.select, "val-iou") && strcmp(o.select, "val-loss") && strcmp(o.select, "last") &&
+	    strcmp(o.select, "target-entropy"))
+		ls_die(LS_EXIT_USAGE, "--select must be val-iou, val-loss, target-entropy or last");
+	if (!strcmp(o.select, "target-entropy") && strcmp(o.method, "wdgrl") && strcmp(o.method, "dsn"))
+		ls_die(LS_EXIT_USAGE, "--select target-entropy needs an adapted method (wdgrl or dsn) and its --target tiles");
 	if (no_augment)
 		memset(&o.aug, 0, sizeof o.aug);
 	ls_threads_set(ls_threads);

@@ -680,6 +680,47 @@ static double validate(struct run *r, double *iou)
 	return counted ? loss / counted : NAN;
 }
 
+/* Mean entropy (nats) of the model's per-pixel class distribution over up
+ * to 64 target tiles spread through the target set, in inference mode: a
+ * label-free signal for choosing the epoch (--select target-entropy; lower
+ * is more confident). */
+static double target_entropy(struct run *r)
+{
+	int k = r->o->classes, nt = r->ntgt, step = nt > 64 ? nt / 64 : 1;
+	double sum = 0;
+	size_t count = 0;
+	for (int b = 0; b < nt;) {
+		int n = 0, idx[256] = { 0 }, dom = r->d->s[r->tgt[b]].dom;
+		while (n < r->o->batch && n < 256 && b < nt && r->d->s[r->tgt[b]].dom == dom) {
+			idx[n++] = r->tgt[b];
+			b += step;
+		}
+		const struct ls_sample *s0 = &r->d->s[idx[0]];
+		size_t img = (size_t)s0->c * s0->h * s0->w, hw = (size_t)s0->h * s0->w;
+		for (int i = 0; i < n; i++)
+			ls_batch_put(&r->d->s[idx[i]], r->act.in + i * img, NULL, NULL, NULL);
+		struct ls_t4 xt = ls_t4_make(r->act.in, n, s0->c, s0->h, s0->w);
+		ls_unet_forward(&r->net, &r->act, &xt, dom, 0);
+		for (int i = 0; i < n; i++) {
+			const real *z = ls_t4_img(&r->act.logits, i);
+			for (size_t p = 0; p < hw; p++) {
+				double m = z[p], e = 0, h = 0;
+				for (int c = 1; c < k; c++)
+					m = z[c * hw + p] > m ? z[c * hw + p] : m;
+				for (int c = 0; c < k; c++)
+					e += exp(z[c * hw + p] - m);
+				for (int c = 0; c < k; c++) {
+					double q = exp(z[c * hw + p] - m) / e;
+					h -= q > 0 ? q * log(q) : 0;
+				}
+				sum += h;
+			}
+			count += hw;
+		}
+	}
+	return count ? sum / count : NAN;
+}
+
 /* Shuffle, then cut batches of one domain each. */
 static int next_batches(struct run *r, int *batches, int *sizes)
 {
@@ -763,9 +804,12 @@ int ls_train_run(const struct ls_train_opts *o, struct ls_dataset *d)
 		if ((r.wdgrl || r.dsn) && e == o->adapt_warmup)
 			r.best_val = INFINITY;
 		/* lower is better: validation loss, or minus validation IoU */
-		double score = !strcmp(o->select, "val-loss") ? vl : -viou;
-		int improved = !strcmp(o->select, "last") || !r.nval || isnan(score) ? 1 : score < r.best_val;
-		if (improved && r.nval && !isnan(score))
+		int adapting = (r.wdgrl || r.dsn) && e >= o->adapt_warmup;
+		double tent = adapting && !strcmp(o->select, "target-entropy") ? target_entropy(&r) : NAN;
+		double score = !strcmp(o->select, "val-loss") ? vl : !strcmp(o->select, "target-entropy") ? tent : -viou;
+		int needs_val = strcmp(o->select, "target-entropy") != 0;
+		int improved = !strcmp(o->select, "last") || (needs_val && !r.nval) || isnan(score) ? 1 : score < r.best_val;
+		if (improved && (r.nval || !needs_val) && !isnan(score))
 			r.best_val = score;
 		char wtxt[128] = "";
 		if (r.wdgrl && e >= o->adapt_warmup)
@@ -773,15 +817,17 @@ int ls_train_run(const struct ls_train_opts *o, struct ls_dataset *d)
 		else if (r.dsn && e >= o->adapt_warmup)
 			snprintf(wtxt, sizeof wtxt, ", recon %.4f, diff %.4f, %s %.4f", r.last_recon, r.last_diff,
 				 r.dann ? "domain loss" : "W", r.dann ? r.last_dom : r.last_w);
+		if (!isnan(tent))
+			snprintf(wtxt + strlen(wtxt), sizeof wtxt - strlen(wtxt), ", target entropy %.4f", tent);
 		ls_info("epoch %d/%d: loss %.4f, validation loss %.4f, validation IoU %.3f%s, lr %.2g, %.1f s%s", e + 1,
 			o->epochs, train_loss, vl, viou, wtxt, ls_optim_lr(&r.opt, r.opt.t), now() - t0,
 			improved ? " (best)" : "");
 		if (r.metrics) {
 			fprintf(r.metrics,
 				"{\"epoch\":%d,\"step\":%ld,\"loss\":%.6g,\"val_loss\":%.6g,\"val_iou\":%.6g,\"lr\":%.6g,"
-				"\"seconds\":%.2f}\n",
+				"\"seconds\":%.2f,\"target_entropy\":%.6g}\n",
 				e + 1, r.opt.t, train_loss, isnan(vl) ? -1 : vl, isnan(viou) ? -1 : viou,
-				ls_optim_lr(&r.opt, r.opt.t), now() - t0);
+				ls_optim_lr(&r.opt, r.opt.t), now() - t0, isnan(tent) ? -1 : tent);
 			fflush(r.metrics);
 		}
 		if (checkpoint(&r, e + 1, improved) < 0)

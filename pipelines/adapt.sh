@@ -29,6 +29,8 @@
 #         and scoring alike: e.g. 2=0 to take trees as background, 1=0,2=1 to map trees)
 # WDGRL:  --lambda L (0.1) --lambda-schedule const|ramp (const) --n-critic N (5)
 #         --critic-level pixel|tile (pixel) --adapt-warmup EPOCHS (2)
+#         --select val-iou|val-loss|target-entropy|last (val-iou: the epoch kept, chosen
+#         without target labels; target-entropy for wdgrl and dsn only)
 # DSN:    --alpha A (0.1, reconstruction) --beta B (0.05, difference)
 #         --similarity critic|dann (critic; its weight is --lambda), and the WDGRL options
 # Outputs in DIR: model, source.stats, target.stats, probs_<name>.tif (per-class
@@ -40,7 +42,7 @@ here=$(cd "$(dirname "$0")/.." && pwd)
 BIN=${BIN:-$here/bin}
 [ -x "$BIN/tile" ] || BIN=$(cd "$here/../../bin" 2>/dev/null && pwd)	# installed: PREFIX/share/landshift -> PREFIX/bin
 export GDAL_PAM_ENABLED=NO
-method="" out="" gsd="" seed=1 epochs=12 tile=128 overlap=32 width=16 batch=8 lr=0.002 label_class=1 cw=1,3 norm=per-raster lambda=0.1 lsched=const ncritic=5 level=pixel awarm=2 alpha=0.1 beta=0.05 sim=critic lmap="" tb="" tbn="" sb="" sbn="" cname=building vb=""
+method="" out="" gsd="" seed=1 epochs=12 tile=128 overlap=32 width=16 batch=8 lr=0.002 label_class=1 cw=1,3 norm=per-raster lambda=0.1 lsched=const sel=val-iou ncritic=5 level=pixel awarm=2 alpha=0.1 beta=0.05 sim=critic lmap="" tb="" tbn="" sb="" sbn="" cname=building vb=""
 src=() srcl=() tgt=() tgtl=() ev=() evl=()
 die() { echo "adapt: $*" >&2; exit 2; }
 while [ $# -gt 0 ]; do
@@ -51,7 +53,7 @@ while [ $# -gt 0 ]; do
 	--eval) ev+=("$2") ;; --eval-labels) evl+=("$2") ;;
 	--epochs) epochs=$2 ;; --tile) tile=$2 ;; --overlap) overlap=$2 ;; --width) width=$2 ;;
 	--batch) batch=$2 ;; --lr) lr=$2 ;; --label-class) label_class=$2 ;; --class-weights) cw=$2 ;;
-	--lambda) lambda=$2 ;; --lambda-schedule) lsched=$2 ;; --n-critic) ncritic=$2 ;; --critic-level) level=$2 ;; --adapt-warmup) awarm=$2 ;;
+	--lambda) lambda=$2 ;; --lambda-schedule) lsched=$2 ;; --select) sel=$2 ;; --n-critic) ncritic=$2 ;; --critic-level) level=$2 ;; --adapt-warmup) awarm=$2 ;;
 	--alpha) alpha=$2 ;; --beta) beta=$2 ;; --similarity) sim=$2 ;; --label-map) lmap=$2 ;;
 	--target-bands) tb=$2 ;; --target-band-names) tbn=$2 ;;
 	--source-bands) sb=$2 ;; --source-band-names) sbn=$2 ;; --class-name) cname=$2 ;;
@@ -82,6 +84,7 @@ mkdir -p "$out"
 	echo "seed $seed"
 	echo "training epochs $epochs, tile $tile, overlap $overlap, width $width, batch $batch, lr $lr, class weights $cw"
 	echo "normalisation $norm"
+	echo "model chosen by $sel"
 	[ "$method" = wdgrl ] || [ "$method" = dsn ] &&
 		echo "adaptation lambda $lambda ($lsched), n-critic $ncritic, critic level $level, warm-up $awarm epochs$([ "$method" = dsn ] && echo ", alpha $alpha, beta $beta, similarity $sim")"
 	echo "started $(date -u +%Y-%m-%dT%H:%M:%SZ) on $(hostname)"
@@ -133,7 +136,7 @@ train=(--source "$out/source.norm.frames" --method source-only)
 	--alpha "$alpha" --beta "$beta" --similarity "$sim"
 	--lambda "$lambda" --lambda-schedule "$lsched" --n-critic "$ncritic" --critic-level "$level" --adapt-warmup "$awarm")
 "$BIN"/critic-train --model "$out/model" "${train[@]}" --epochs "$epochs" --batch "$batch" --lr "$lr" \
-	--width "$width" --seed "$seed" --class-weights "$cw" --metrics "$out/train.jsonl"
+	--width "$width" --seed "$seed" --class-weights "$cw" --select "$sel" --metrics "$out/train.jsonl"
 if [ "$method" = adabn ]; then	# the source-only model with batch-norm statistics of the target
 	"$BIN"/adapt-bn --quiet --model "$out/model" --out "$out/model" --stem source <"$out/target.norm.frames"
 fi

@@ -291,13 +291,17 @@ else
 fi
 # --lambda-schedule ramp: lambda rises from 0 over the adaptation epochs towards --lambda
 if $BIN/critic-train --quiet --model "$T/wr.model" --method wdgrl --source "$T/src.frames" --target "$T/tgt.frames" --epochs 3 \
-	--adapt-warmup 1 --width 4 --lambda 0.5 --lambda-schedule ramp --n-critic 1 --metrics "$T/wr.jsonl" 2>"$T/wr.err" &&
+	--adapt-warmup 1 --width 4 --lambda 0.5 --lambda-schedule ramp --n-critic 1 --select target-entropy \
+	--metrics "$T/wr.jsonl" 2>"$T/wr.err" &&
 	$PY -c "
-import json
-l = [json.loads(x)['lambda'] for x in open('$T/wr.jsonl') if '\"lambda\"' in x]
-assert len(l) >= 4 and l[0] < 0.1 and 0.35 < l[-1] <= 0.5 and all(a <= b for a, b in zip(l, l[1:])), l" 2>>"$T/wr.err" &&
-	grep -aq 'lambda_schedule=ramp' "$T/wr.model"; then
-	pass "--lambda-schedule ramp: lambda logged per step rises from near 0 towards --lambda; the model records the schedule"
+import json, math
+r = [json.loads(x) for x in open('$T/wr.jsonl')]
+l = [x['lambda'] for x in r if 'lambda' in x]
+assert len(l) >= 4 and l[0] < 0.1 and 0.35 < l[-1] <= 0.5 and all(a <= b for a, b in zip(l, l[1:])), l
+h = [x['target_entropy'] for x in r if 'epoch' in x]
+assert h[0] == -1 and all(0 < v <= math.log(2) for v in h[1:]), h" 2>>"$T/wr.err" &&
+	grep -aq 'lambda_schedule=ramp' "$T/wr.model" && grep -aq 'target-entropy' "$T/wr.model"; then
+	pass "--lambda-schedule ramp: lambda per step rises from near 0 towards --lambda; --select target-entropy: entropy per adapted epoch in (0, ln 2]; both recorded in the model"
 else
 	fail "lambda ramp" "$(tail -n 2 "$T/wr.err")"
 fi
