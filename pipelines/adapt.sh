@@ -29,6 +29,7 @@
 #         and scoring alike: e.g. 2=0 to take trees as background, 1=0,2=1 to map trees)
 # WDGRL:  --lambda L (0.1) --lambda-schedule const|ramp (const) --n-critic N (5)
 #         --critic-level pixel|tile (pixel) --adapt-warmup EPOCHS (2)
+#         --bn-per-domain (separate batch-norm statistics per domain, training and mapping)
 #         --select val-iou|val-loss|target-entropy|last (val-iou: the epoch kept, chosen
 #         without target labels; target-entropy for wdgrl and dsn only)
 # DSN:    --alpha A (0.1, reconstruction) --beta B (0.05, difference)
@@ -42,7 +43,7 @@ here=$(cd "$(dirname "$0")/.." && pwd)
 BIN=${BIN:-$here/bin}
 [ -x "$BIN/tile" ] || BIN=$(cd "$here/../../bin" 2>/dev/null && pwd)	# installed: PREFIX/share/landshift -> PREFIX/bin
 export GDAL_PAM_ENABLED=NO
-method="" out="" gsd="" seed=1 epochs=12 tile=128 overlap=32 width=16 batch=8 lr=0.002 label_class=1 cw=1,3 norm=per-raster lambda=0.1 lsched=const sel=val-iou ncritic=5 level=pixel awarm=2 alpha=0.1 beta=0.05 sim=critic lmap="" tb="" tbn="" sb="" sbn="" cname=building vb=""
+method="" out="" gsd="" seed=1 epochs=12 tile=128 overlap=32 width=16 batch=8 lr=0.002 label_class=1 cw=1,3 norm=per-raster lambda=0.1 lsched=const sel=val-iou ncritic=5 level=pixel awarm=2 alpha=0.1 beta=0.05 sim=critic lmap="" tb="" tbn="" sb="" sbn="" cname=building vb="" bnpd=()
 src=() srcl=() tgt=() tgtl=() ev=() evl=()
 die() { echo "adapt: $*" >&2; exit 2; }
 while [ $# -gt 0 ]; do
@@ -58,6 +59,7 @@ while [ $# -gt 0 ]; do
 	--target-bands) tb=$2 ;; --target-band-names) tbn=$2 ;;
 	--source-bands) sb=$2 ;; --source-band-names) sbn=$2 ;; --class-name) cname=$2 ;;
 	--view-bands) vb=$2 ;;
+	--bn-per-domain) bnpd=(--bn-per-domain); shift; continue ;;
 	-h|--help) sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
 	*) die "unknown argument '$1' (see --help)" ;;
 	esac
@@ -85,6 +87,7 @@ mkdir -p "$out"
 	echo "training epochs $epochs, tile $tile, overlap $overlap, width $width, batch $batch, lr $lr, class weights $cw"
 	echo "normalisation $norm"
 	echo "model chosen by $sel"
+	[ ${#bnpd[@]} -eq 0 ] || echo "batch-norm statistics per domain"
 	[ "$method" = wdgrl ] || [ "$method" = dsn ] &&
 		echo "adaptation lambda $lambda ($lsched), n-critic $ncritic, critic level $level, warm-up $awarm epochs$([ "$method" = dsn ] && echo ", alpha $alpha, beta $beta, similarity $sim")"
 	echo "started $(date -u +%Y-%m-%dT%H:%M:%SZ) on $(hostname)"
@@ -136,7 +139,7 @@ train=(--source "$out/source.norm.frames" --method source-only)
 	--alpha "$alpha" --beta "$beta" --similarity "$sim"
 	--lambda "$lambda" --lambda-schedule "$lsched" --n-critic "$ncritic" --critic-level "$level" --adapt-warmup "$awarm")
 "$BIN"/critic-train --model "$out/model" "${train[@]}" --epochs "$epochs" --batch "$batch" --lr "$lr" \
-	--width "$width" --seed "$seed" --class-weights "$cw" --select "$sel" --metrics "$out/train.jsonl"
+	--width "$width" --seed "$seed" --class-weights "$cw" --select "$sel" "${bnpd[@]}" --metrics "$out/train.jsonl"
 if [ "$method" = adabn ]; then	# the source-only model with batch-norm statistics of the target
 	"$BIN"/adapt-bn --quiet --model "$out/model" --out "$out/model" --stem source <"$out/target.norm.frames"
 fi
