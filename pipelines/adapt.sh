@@ -45,6 +45,7 @@ BIN=${BIN:-$here/bin}
 export GDAL_PAM_ENABLED=NO
 method="" out="" gsd="" seed=1 epochs=12 tile=128 overlap=32 width=16 batch=8 lr=0.002 label_class=1 cw=1,3 norm=per-raster lambda=0.1 lsched=const sel=val-iou ncritic=5 level=pixel awarm=2 alpha=0.1 beta=0.05 sim=critic lmap="" tb="" tbn="" sb="" sbn="" cname=building vb="" bnpd=()
 src=() srcl=() tgt=() tgtl=() ev=() evl=()
+cmdline=$(printf '%q ' "$0" "$@")	# for run.txt: the arguments are shifted away below
 die() { echo "adapt: $*" >&2; exit 2; }
 while [ $# -gt 0 ]; do
 	case $1 in
@@ -75,7 +76,7 @@ case $norm in per-raster|per-domain) ;; *) die "--norm must be per-raster or per
 if [ "$method" = oracle ]; then [ ${#tgtl[@]} -eq ${#tgt[@]} ] || die "oracle needs one --target-labels per --target"; fi
 mkdir -p "$out"
 {	# what the report shows: the command and every setting
-	echo "command $(printf '%q ' "$0" "$@")"
+	echo "command $cmdline"
 	echo "method $method"
 	for i in "${!src[@]}"; do echo "source ${src[$i]} (labels ${srcl[$i]})"; done
 	for i in "${!tgt[@]}"; do echo "target ${tgt[$i]}"; done

@@ -217,8 +217,9 @@ if pipelines/adapt.sh --method source-only --source "$T/west.vrt" --source-label
 	--target "$T/east.vrt" --eval-labels "$A/rgb_nadir10_buildings.geojson" --out "$T/run" --epochs 1 --width 4 \
 	2>"$T/adapt.err" && $PY -c "
 import json; m = json.load(open('$T/run/metrics.json')); assert all(k in m for k in ('building_iou', 'building_f1', 'object_f1'))" &&
-	[ -s "$T/run/probs_east.tif" ] && [ -s "$T/run/buildings_east.gpkg" ] && [ -s "$T/run/model" ]; then
-	pass "pipelines/adapt.sh writes model, probability GeoTIFF, GeoPackage and metrics.json"
+	[ -s "$T/run/probs_east.tif" ] && [ -s "$T/run/buildings_east.gpkg" ] && [ -s "$T/run/model" ] &&
+	grep -q '^command .*adapt.sh --method source-only --source .*--epochs 1 --width 4' "$T/run/run.txt"; then
+	pass "pipelines/adapt.sh writes model, probability GeoTIFF, GeoPackage, metrics.json, and run.txt with its whole command"
 else
 	fail "adapt.sh" "$(tail -n 3 "$T/adapt.err")"
 fi
