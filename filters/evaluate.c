@@ -19,26 +19,16 @@
 #include "progress.h"
 #include "raster.h"
 
-static const char *ref_path, *points_path, *ref_map, *errors_path, *class_names = "background,building,tree,road";
+static const char *ref_path, *points_path, *ref_map, *errors_path, *class_names = LS_CLASS_NAMES;
 static int ref_class = 1, object_class = 1, point_class = 2, eight;
 static double min_iou = 0.5, match_dist = 3;
 
-/* Class c's name: the c-th of --class-names, or "classC". */
+/* Class c's name (--class-names); a buffer per class, so that one printf
+ * can name several. */
 static const char *cname(int c)
 {
-	static char buf[64][32];
-	const char *s = class_names;
-	for (int i = 0; i < c && s; i++)
-		if ((s = strchr(s, ',')))
-			s++;
-	size_t len = s ? strcspn(s, ",") : 0;
-	if (c < 0 || c >= 64)
-		return "class";
-	if (!len || len >= sizeof buf[c])
-		snprintf(buf[c], sizeof buf[c], "class%d", c);
-	else
-		snprintf(buf[c], sizeof buf[c], "%.*s", (int)len, s);
-	return buf[c];
+	static char buf[256][32];
+	return ls_class_name(class_names, c, buf[c & 255], sizeof buf[0]);
 }
 
 static const struct ls_opt opts[] = {

@@ -7,7 +7,7 @@
 #include "polygons.h"
 #include "raster.h"
 
-static struct ls_vec_opts o = { 0.5, 2.0, 0.0, 0, NULL, NULL };
+static struct ls_vec_opts o = { 0.5, 2.0, 0.0, 0, NULL, NULL, NULL };
 
 static const struct ls_opt opts[] = {
 	{ "threshold", LS_OPT_DOUBLE, &o.threshold, "P", "probability rasters: keep a pixel's best class when p >= P" },
@@ -16,6 +16,7 @@ static const struct ls_opt opts[] = {
 	{ "eight", LS_OPT_FLAG, &o.eight, NULL, "8-connected polygons (default 4-connected)" },
 	{ "classes", LS_OPT_STR, &o.classes, "LIST", "only these classes (e.g. 1 for buildings)" },
 	{ "layer", LS_OPT_STR, &o.layer, "NAME", "layer name (default polygons)" },
+	{ "class-names", LS_OPT_STR, &o.class_names, "LIST", "the class_name of classes 0, 1, ... (background,building,tree,road)" },
 	{ 0 }
 };
 

@@ -453,3 +453,17 @@ void ls_labels_free(struct ls_labels *l)
 		GDALClose(l->mem);
 	memset(l, 0, sizeof *l);
 }
+
+const char *ls_class_name(const char *list, int c, char *buf, size_t n)
+{
+	const char *s = list ? list : LS_CLASS_NAMES;
+	for (int i = 0; i < c && s; i++)
+		if ((s = strchr(s, ',')))
+			s++;
+	size_t len = s && c >= 0 ? strcspn(s, ",") : 0;
+	if (!len || len >= n)
+		snprintf(buf, n, "class%d", c);
+	else
+		snprintf(buf, n, "%.*s", (int)len, s);
+	return buf;
+}

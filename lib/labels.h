@@ -42,4 +42,9 @@ int ls_labels_read_window(struct ls_labels *l, const struct ls_raster *img, int 
 			  uint8_t *out);
 void ls_labels_free(struct ls_labels *l);
 
+/* The class codes' names, "background,building,tree,road", and the c-th name
+ * of such a comma-separated list (into buf), or "classC" when it has none. */
+#define LS_CLASS_NAMES "background,building,tree,road"
+const char *ls_class_name(const char *list, int c, char *buf, size_t n);
+
 #endif

@@ -13,18 +13,18 @@
 #include <ogr_srs_api.h>
 
 #include "err.h"
+#include "labels.h"
 #include "polygons.h"
 #include "progress.h"
 #include "raster.h"
 
-static const char *const names[] = { "background", "building", "tree", "road" };
 
 struct src {
 	GDALDatasetH ds;
 	int w, h, nb, is_class;
 };
 
-/* The class raster, 1 byte a pixel: a temporary GeoTIFF of deflated strips
+/* The class raster, 1 byte a pixel: a temporary GeoTIFF of compressed strips
  * beside the output (`path`; ZSTD at level 1, as fast as an in-memory raster
  * here), written ROWS rows at a time, so that memory stays a few strips wide
  * however tall the scene (GDALPolygonize reads it back a line at a time
@@ -194,7 +194,8 @@ static long finish_layer(struct src *s, OGRLayerH raw, OGRLayerH dst, const stru
 			}
 			OGRFeatureH nf = OGR_F_Create(def);
 			OGR_F_SetFieldInteger(nf, 0, cls);
-			OGR_F_SetFieldString(nf, 1, cls < 4 ? names[cls] : "class");
+			char cn[32];
+			OGR_F_SetFieldString(nf, 1, ls_class_name(o->class_names, cls, cn, sizeof cn));
 			OGR_F_SetFieldDouble(nf, 2, mean_score(s, g, cls, gt));
 			OGR_F_SetFieldDouble(nf, 3, area);
 			OGR_F_SetGeometryDirectly(nf, out);

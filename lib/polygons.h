@@ -18,6 +18,7 @@ struct ls_vec_opts {
 	int eight;		/* 8-connected polygons */
 	const char *classes;	/* "1,2" to keep only these; NULL = every non-zero class */
 	const char *layer;
+	const char *class_names;	/* names of classes 0, 1, ... (NULL: LS_CLASS_NAMES) */
 };
 
 int ls_vectorise(const char *in, const char *out, const struct ls_vec_opts *o, long *count);

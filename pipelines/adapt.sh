@@ -161,7 +161,7 @@ for i in "${!ev[@]}"; do
 		"$BIN"/encode --model "$out/model" |
 		"$BIN"/decode --model "$out/model" |
 		"$BIN"/stitch --quiet "$out/probs_$name.tif"
-	"$BIN"/vectorise --quiet --classes "$label_class" --min-area 4 --simplify 0.25 \
+	"$BIN"/vectorise --quiet --classes "$label_class" --class-names "background,$cname" --min-area 4 --simplify 0.25 \
 		"$out/probs_$name.tif" "$out/${cname}s_$name.gpkg"
 done
 

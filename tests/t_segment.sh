@@ -156,6 +156,9 @@ $BIN/tile --size 128 --overlap 16 "$A/rgb_nadir10_mask.tif" | $BIN/stitch --quie
 n2=$($BIN/vectorise "$T/mask_tiled.tif" "$T/b2.gpkg" 2>&1 | grep -o '[0-9]* polygons')
 [ "$n2" = "$n polygons" ] && pass "buildings crossing tile seams come out whole ($n2 after tile | stitch)" || fail "seams" "$n2 vs $n"
 ogrinfo -q "$T/b.gpkg" polygons -fid 1 | grep -q 'score (Real) = 1' && pass "polygons carry class and score" || fail "attributes" "no score"
+$BIN/vectorise --quiet --class-names background,tree "$A/rgb_nadir10_mask.tif" "$T/tr.gpkg"
+ogrinfo -q "$T/tr.gpkg" polygons -fid 1 | grep -q 'class_name (String) = tree' && pass "vectorise --class-names names class 1 tree" ||
+	fail "vectorise --class-names" "$(ogrinfo -q "$T/tr.gpkg" polygons -fid 1 | grep class_name)"
 # a 16384 x 16384 scene: the class raster goes through a temporary file
 # beside the output, so memory does not grow with the scene (the whole-scene
 # class raster alone would be 268 MB)
