@@ -44,7 +44,8 @@ static const struct ls_opt opts[] = {
 	{ "n-critic", LS_OPT_INT, &o.n_critic, "N", "wdgrl, dsn: critic steps per encoder step" },
 	{ "critic-lr", LS_OPT_DOUBLE, &o.critic_lr, "RATE", "wdgrl, dsn: critic (or domain classifier) learning rate (Adam)" },
 	{ "critic-hidden", LS_OPT_INT, &o.critic_hidden, "N", "wdgrl, dsn: critic (or domain classifier) hidden width" },
-	{ "critic-level", LS_OPT_STR, &o.critic_level, "LEVEL", "wdgrl, dsn: what the critic sees: pixel (bottleneck vectors) or tile (pooled per tile)" },
+	{ "critic-level", LS_OPT_STR, &o.critic_level, "LEVEL", "wdgrl, dsn: what the critic sees: pixel (bottleneck vectors), tile (bottleneck pooled per tile) or output (patches of class probabilities; the target runs through the whole network)" },
+	{ "critic-patch", LS_OPT_INT, &o.critic_patch, "P", "wdgrl, dsn with --critic-level output: P x P pixels of class probabilities per critic point" },
 	{ "adapt-warmup", LS_OPT_INT, &o.adapt_warmup, "EPOCHS", "wdgrl, dsn: source-only epochs before adaptation starts" },
 	{ "alpha", LS_OPT_DOUBLE, &o.alpha, "A", "dsn: weight of the scale-invariant reconstruction loss" },
 	{ "beta", LS_OPT_DOUBLE, &o.beta, "B", "dsn: weight of the difference loss between shared and private codes" },
@@ -82,8 +83,10 @@ int main(int argc, char **argv)
 		ls_die(LS_EXIT_USAGE, "--similarity must be critic or dann, not %s", o.similarity);
 	if (strcmp(o.lambda_schedule, "const") && strcmp(o.lambda_schedule, "ramp"))
 		ls_die(LS_EXIT_USAGE, "--lambda-schedule must be const or ramp, not %s", o.lambda_schedule);
-	if (strcmp(o.critic_level, "pixel") && strcmp(o.critic_level, "tile"))
-		ls_die(LS_EXIT_USAGE, "--critic-level must be pixel or tile, not %s", o.critic_level);
+	if (strcmp(o.critic_level, "pixel") && strcmp(o.critic_level, "tile") && strcmp(o.critic_level, "output"))
+		ls_die(LS_EXIT_USAGE, "--critic-level must be pixel, tile or output, not %s", o.critic_level);
+	if (o.critic_patch < 1 || o.critic_patch > 32)
+		ls_die(LS_EXIT_USAGE, "--critic-patch must be 1 to 32, not %d", o.critic_patch);
 	if (o.epochs < 1 || o.batch < 1 || o.batch > 256 || !(o.lr > 0) || o.val_frac < 0 || o.val_frac >= 1)
 		ls_die(LS_EXIT_USAGE, "need --epochs >= 1, --batch 1..256, --lr > 0 and 0 <= --val-frac < 1");
 	if (strcmp(o.select, "val-iou") && strcmp(o.select, "val-loss") && strcmp(o.select, "last") &&

@@ -182,3 +182,55 @@ double ls_critic_grad(struct ls_critic *c, const real *hs, const real *ht, int m
 	*gp_out = gp;
 	return w;
 }
+
+/* Index of class c at pixel (y, x) of image i in the patch points. */
+static size_t patch_index(const struct ls_t4 *z, int p, int i, int c, int y, int x)
+{
+	size_t pw = (size_t)(z->w / p), ph = (size_t)(z->h / p), d = (size_t)z->c * p * p;
+	size_t point = ((size_t)i * ph + (size_t)(y / p)) * pw + (size_t)(x / p);
+	return point * d + ((size_t)c * p + (size_t)(y % p)) * p + (size_t)(x % p);
+}
+
+int ls_prob_patches(const struct ls_t4 *z, int p, real *prob, real *pts)
+{
+	int k = z->c;
+	size_t hw = (size_t)z->h * z->w;
+	for (int i = 0; i < z->n; i++) {
+		const real *zi = ls_t4_img(z, i);
+		real *pi = prob + (size_t)i * k * hw;
+		for (size_t q = 0; q < hw; q++) {
+			real mx = zi[q];
+			for (int c = 1; c < k; c++)
+				mx = zi[c * hw + q] > mx ? zi[c * hw + q] : mx;
+			double s = 0;
+			for (int c = 0; c < k; c++)
+				s += pi[c * hw + q] = (real)exp(zi[c * hw + q] - mx);
+			for (int c = 0; c < k; c++)
+				pi[c * hw + q] = (real)(pi[c * hw + q] / s);
+		}
+		for (int c = 0; c < k; c++)
+			for (int y = 0; y < z->h; y++)
+				for (int x = 0; x < z->w; x++)
+					pts[patch_index(z, p, i, c, y, x)] = pi[c * hw + (size_t)y * z->w + x];
+	}
+	return z->n * (z->h / p) * (z->w / p);
+}
+
+void ls_prob_patches_backward(const struct ls_t4 *z, int p, const real *prob, const real *g, real *dz)
+{
+	int k = z->c;
+	size_t hw = (size_t)z->h * z->w;
+	for (int i = 0; i < z->n; i++) {
+		const real *pi = prob + (size_t)i * k * hw;
+		real *di = dz + (size_t)i * k * hw;
+		for (int y = 0; y < z->h; y++)
+			for (int x = 0; x < z->w; x++) {
+				size_t q = (size_t)y * z->w + x;
+				double dot = 0;
+				for (int c = 0; c < k; c++)
+					dot += pi[c * hw + q] * g[patch_index(z, p, i, c, y, x)];
+				for (int c = 0; c < k; c++)
+					di[c * hw + q] += (real)(pi[c * hw + q] * (g[patch_index(z, p, i, c, y, x)] - dot));
+			}
+	}
+}

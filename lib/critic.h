@@ -42,4 +42,15 @@ double ls_domain_clf_grad(struct ls_critic *c, const real *hs, const real *ht, i
 /* Input gradient of f at n points: out[n][d] = grad_h f(h_i), scaled by s. */
 void ls_critic_input_grad(struct ls_critic *c, const real *x, int n, real s, real *out);
 
+/* The critic's points at the output level (--critic-level output): the
+ * per-pixel class probabilities (softmax of logits z [n][k][h][w]) cut into
+ * non-overlapping p x p patches, one point of k * p * p values per patch,
+ * ordered [class][row][column]; h and w divisible by p. prob [n][k][h][w]
+ * keeps the probabilities for the backward. Returns the number of points,
+ * n * (h / p) * (w / p). */
+int ls_prob_patches(const struct ls_t4 *z, int p, real *prob, real *pts);
+/* Its backward: per-point gradients g [points][k * p * p] through the
+ * softmax, added into dz (the layout of z). */
+void ls_prob_patches_backward(const struct ls_t4 *z, int p, const real *prob, const real *g, real *dz);
+
 #endif

@@ -38,6 +38,7 @@ void ls_train_defaults(struct ls_train_opts *o)
 	o->critic_hidden = 64;
 	o->adapt_warmup = 2;
 	o->critic_level = "pixel";
+	o->critic_patch = 4;
 	o->lambda_schedule = "const";
 	o->select = "val-iou";
 	o->alpha = 0.1;
@@ -68,6 +69,8 @@ struct run {
 	struct ls_optim copt;
 	real *hs, *ht, *gfs, *gft, *alpha;
 	int npts;
+	int output;		/* --critic-level output: the critic sees class-probability patches */
+	real *prob_s, *prob_t;	/* their softmax, kept for the backward */
 	double last_w, last_gp;
 	double lam;		/* lambda of this step (--lambda-schedule) */
 	/* DSN */
@@ -189,18 +192,19 @@ static void describe(struct run *r)
 		char v[256];
 		snprintf(v, sizeof v,
 			 "lambda=%g lambda_schedule=%s gamma=%g n_critic=%d critic_lr=%g critic_hidden=%d level=%s "
-			 "warmup_epochs=%d",
+			 "patch=%d warmup_epochs=%d",
 			 r->o->lambda, r->o->lambda_schedule, r->o->gamma, r->o->n_critic, r->o->critic_lr,
-			 r->o->critic_hidden, r->o->critic_level, r->o->adapt_warmup);
+			 r->o->critic_hidden, r->o->critic_level, r->o->critic_patch, r->o->adapt_warmup);
 		ls_meta_set(&r->meta, "wdgrl", v);
 	}
 	if (!strcmp(r->o->method, "dsn")) {
 		char v[320];
 		snprintf(v, sizeof v,
 			 "alpha=%g beta=%g lambda=%g lambda_schedule=%s similarity=%s gamma=%g n_critic=%d critic_lr=%g "
-			 "critic_hidden=%d level=%s warmup_epochs=%d",
+			 "critic_hidden=%d level=%s patch=%d warmup_epochs=%d",
 			 r->o->alpha, r->o->beta, r->o->lambda, r->o->lambda_schedule, r->o->similarity, r->o->gamma,
-			 r->o->n_critic, r->o->critic_lr, r->o->critic_hidden, r->o->critic_level, r->o->adapt_warmup);
+			 r->o->n_critic, r->o->critic_lr, r->o->critic_hidden, r->o->critic_level, r->o->critic_patch,
+			 r->o->adapt_warmup);
 		ls_meta_set(&r->meta, "dsn", v);
 	}
 	ls_meta_set(&r->meta, "target_labels", d->labelled_ignored ? "present-and-ignored" : "none-read");
@@ -297,15 +301,25 @@ static int setup_wdgrl(struct run *r)
 		return ls_err("--method %s needs unlabelled target tiles (--target)", o->method);
 	if (ls_unet_act_init(&r->act_t, &r->net, o->batch, r->d->s[0].h, r->d->s[0].w) < 0)
 		return -1;
-	int pixel = strcmp(o->critic_level, "tile") != 0;
+	int pixel = strcmp(o->critic_level, "tile") != 0, d = c;
+	r->output = !strcmp(o->critic_level, "output");
 	r->npts = o->batch * (pixel ? h * w : 1);
+	if (r->output) {
+		int p = o->critic_patch, th = r->d->s[0].h, tw = r->d->s[0].w;
+		if (p < 1 || th % p || tw % p)
+			return ls_err("--critic-patch %d must divide the tile size %dx%d", p, th, tw);
+		r->npts = o->batch * (th / p) * (tw / p);
+		d = o->classes * p * p;
+		r->prob_s = ls_alloc_real((size_t)o->batch * o->classes * th * tw);
+		r->prob_t = ls_alloc_real((size_t)o->batch * o->classes * th * tw);
+	}
 	ls_rng_seed(&g, (uint64_t)o->seed * 31 + 7);
-	ls_critic_init(&r->critic, &r->cparams, c, o->critic_hidden, r->npts, &g);
+	ls_critic_init(&r->critic, &r->cparams, d, o->critic_hidden, r->npts, &g);
 	ls_optim_defaults(&r->copt, LS_ADAM, o->critic_lr);
-	size_t n = (size_t)r->npts * c;
+	size_t n = (size_t)r->npts * d;
 	r->hs = ls_alloc_real(n);
 	r->ht = ls_alloc_real(n);
-	r->gfs = ls_alloc_real((size_t)o->batch * c * h * w);
+	r->gfs = ls_alloc_real((size_t)o->batch * c * h * w);	/* zero: stays so at the output level but for DSN's terms */
 	r->gft = ls_alloc_real((size_t)o->batch * c * h * w);
 	r->alpha = ls_alloc_real(r->npts);
 	if (r->dsn) {
@@ -508,12 +522,17 @@ static double lambda_at(const struct ls_train_opts *o, int e, int b, int nb)
 static void similarity(struct run *r, const struct ls_t4 *fs, const struct ls_t4 *ft)
 {
 	const struct ls_train_opts *o = r->o;
-	int pixel = strcmp(o->critic_level, "tile") != 0;
-	int m = to_points(fs, r->hs, pixel);
-	to_points(ft, r->ht, pixel);
+	int pixel = strcmp(o->critic_level, "tile") != 0, m;
+	if (r->output) {
+		m = ls_prob_patches(&r->act.logits, o->critic_patch, r->prob_s, r->hs);
+		ls_prob_patches(&r->act_t.logits, o->critic_patch, r->prob_t, r->ht);
+	} else {
+		m = to_points(fs, r->hs, pixel);
+		to_points(ft, r->ht, pixel);
+	}
 	if (r->dann) {
 		ls_params_zero_grad(&r->cparams);
-		size_t nd = (size_t)m * fs->c;
+		size_t nd = (size_t)m * r->critic.d;
 		real *ds = r->critic.pts, *dt = r->critic.pts + nd;	/* 3m points of room */
 		r->last_dom = mean_over_ranks(ls_domain_clf_grad(&r->critic, r->hs, r->ht, m, ds, dt));
 		average(r, &r->cparams);
@@ -535,6 +554,8 @@ static void similarity(struct run *r, const struct ls_t4 *fs, const struct ls_t4
 		ls_critic_input_grad(&r->critic, r->hs, m, (real)(r->lam / m), r->hs);
 		ls_critic_input_grad(&r->critic, r->ht, m, (real)(-r->lam / m), r->ht);
 	}
+	if (r->output)	/* onto the logits' gradients, once the task loss has put its own there */
+		return;
 	from_points(r->hs, fs, r->gfs, pixel);
 	from_points(r->ht, ft, r->gft, pixel);
 }
@@ -549,13 +570,23 @@ static double adapt_forward(struct run *r, const int *idx, int n, struct ls_t4 *
 {
 	adapt_batches(r, idx, n, xs, xt, dom_s, dom_t);
 	ls_unet_forward(&r->net, &r->act, xs, *dom_s, 1);
-	ls_unet_encode(&r->net, &r->act_t, xt, *dom_t, 1);
+	if (r->output)	/* the target through the whole network */
+		ls_unet_forward(&r->net, &r->act_t, xt, *dom_t, 1);
+	else
+		ls_unet_encode(&r->net, &r->act_t, xt, *dom_t, 1);
 	*fs = ls_unet_bottleneck(&r->act, &r->net);
 	*ft = ls_unet_bottleneck(&r->act_t, &r->net);
 	similarity(r, *fs, *ft);
 	ls_params_zero_grad(&r->net.params);
 	double loss = ls_softmax_xent(&r->act.logits, r->y, r->cw, &r->act.dlogits, NULL);
-	return loss * xent_scale(r, (*fs)->n, (size_t)r->act.logits.h * r->act.logits.w, &r->act.dlogits);
+	loss *= xent_scale(r, (*fs)->n, (size_t)r->act.logits.h * r->act.logits.w, &r->act.dlogits);
+	if (r->output) {
+		int p = r->o->critic_patch;
+		ls_prob_patches_backward(&r->act.logits, p, r->prob_s, r->hs, r->act.dlogits.d);
+		memset(r->act_t.dlogits.d, 0, ls_t4_len(&r->act_t.logits) * sizeof(real));
+		ls_prob_patches_backward(&r->act_t.logits, p, r->prob_t, r->ht, r->act_t.dlogits.d);
+	}
+	return loss;
 }
 
 /* One WDGRL iteration: n critic steps on -W + gamma GP with the encoder
@@ -567,9 +598,12 @@ static double step_wdgrl(struct run *r, const int *idx, int n)
 	/* encoder + head: task loss + lambda W, critic frozen */
 	double loss = adapt_forward(r, idx, n, &xs, &xt, &dom_s, &dom_t, &fs, &ft);
 	struct ls_t4 dfs = ls_t4_make(r->gfs, fs->n, fs->c, fs->h, fs->w);
-	ls_unet_backward(&r->net, &r->act, &r->act.dlogits, &dfs, dom_s);
+	ls_unet_backward(&r->net, &r->act, &r->act.dlogits, r->output ? NULL : &dfs, dom_s);
 	struct ls_t4 dft = ls_t4_make(r->gft, ft->n, ft->c, ft->h, ft->w);
-	ls_unet_backward(&r->net, &r->act_t, NULL, &dft, dom_t);
+	if (r->output)
+		ls_unet_backward(&r->net, &r->act_t, &r->act_t.dlogits, NULL, dom_t);
+	else
+		ls_unet_backward(&r->net, &r->act_t, NULL, &dft, dom_t);
 	average(r, &r->net.params);
 	ls_optim_step(&r->opt, &r->net.params);
 	loss = mean_over_ranks(loss);
@@ -607,12 +641,16 @@ static double step_dsn(struct run *r, const int *idx, int n)
 	double rs, rt, ds, dt;
 	ls_params_zero_grad(&r->net_dsn.params);
 	double loss = adapt_forward(r, idx, n, &xs, &xt, &dom_s, &dom_t, &fs, &ft);
+	if (r->output) {	/* the similarity went onto the logits: the shared codes get DSN's terms alone */
+		memset(r->gfs, 0, ls_t4_len(fs) * sizeof(real));
+		memset(r->gft, 0, ls_t4_len(ft) * sizeof(real));
+	}
 	dsn_domain(r, &xs, fs, dom_s, r->gfs, &rs, &ds);	/* private encoder of the source's domain */
 	struct ls_t4 dfs = ls_t4_make(r->gfs, fs->n, fs->c, fs->h, fs->w);
 	ls_unet_backward(&r->net, &r->act, &r->act.dlogits, &dfs, dom_s);
 	dsn_domain(r, &xt, ft, r->net_dsn.ndom - 1, r->gft, &rt, &dt);	/* the target's own */
 	struct ls_t4 dft = ls_t4_make(r->gft, ft->n, ft->c, ft->h, ft->w);
-	ls_unet_backward(&r->net, &r->act_t, NULL, &dft, dom_t);
+	ls_unet_backward(&r->net, &r->act_t, r->output ? &r->act_t.dlogits : NULL, &dft, dom_t);
 	average(r, &r->net.params);
 	average(r, &r->net_dsn.params);
 	ls_optim_step(&r->opt, &r->net.params);
@@ -855,6 +893,8 @@ int ls_train_run(const struct ls_train_opts *o, struct ls_dataset *d)
 		free(r.gfs);
 		free(r.gft);
 		free(r.alpha);
+		free(r.prob_s);
+		free(r.prob_t);
 	}
 	free(r.xskip);
 	free(r.yskip);

@@ -28,7 +28,8 @@
 #         vector labels, 1 = building) --label-map V=C,... (for label rasters, training
 #         and scoring alike: e.g. 2=0 to take trees as background, 1=0,2=1 to map trees)
 # WDGRL:  --lambda L (0.1) --lambda-schedule const|ramp (const) --n-critic N (5)
-#         --critic-level pixel|tile (pixel) --adapt-warmup EPOCHS (2)
+#         --critic-level pixel|tile|output (pixel: bottleneck vectors; tile: pooled per tile;
+#         output: P x P patches of class probabilities) --critic-patch P (4) --adapt-warmup EPOCHS (2)
 #         --bn-per-domain (separate batch-norm statistics per domain, training and mapping)
 #         --select val-iou|val-loss|target-entropy|last (val-iou: the epoch kept, chosen
 #         without target labels; target-entropy for wdgrl and dsn only)
@@ -43,7 +44,7 @@ here=$(cd "$(dirname "$0")/.." && pwd)
 BIN=${BIN:-$here/bin}
 [ -x "$BIN/tile" ] || BIN=$(cd "$here/../../bin" 2>/dev/null && pwd)	# installed: PREFIX/share/landshift -> PREFIX/bin
 export GDAL_PAM_ENABLED=NO
-method="" out="" gsd="" seed=1 epochs=12 tile=128 overlap=32 width=16 batch=8 lr=0.002 label_class=1 cw=1,3 norm=per-raster lambda=0.1 lsched=const sel=val-iou ncritic=5 level=pixel awarm=2 alpha=0.1 beta=0.05 sim=critic lmap="" tb="" tbn="" sb="" sbn="" cname=building vb="" bnpd=()
+method="" out="" gsd="" seed=1 epochs=12 tile=128 overlap=32 width=16 batch=8 lr=0.002 label_class=1 cw=1,3 norm=per-raster lambda=0.1 lsched=const sel=val-iou ncritic=5 level=pixel patch=4 awarm=2 alpha=0.1 beta=0.05 sim=critic lmap="" tb="" tbn="" sb="" sbn="" cname=building vb="" bnpd=()
 src=() srcl=() tgt=() tgtl=() ev=() evl=()
 cmdline=$(printf '%q ' "$0" "$@")	# for run.txt: the arguments are shifted away below
 die() { echo "adapt: $*" >&2; exit 2; }
@@ -55,7 +56,7 @@ while [ $# -gt 0 ]; do
 	--eval) ev+=("$2") ;; --eval-labels) evl+=("$2") ;;
 	--epochs) epochs=$2 ;; --tile) tile=$2 ;; --overlap) overlap=$2 ;; --width) width=$2 ;;
 	--batch) batch=$2 ;; --lr) lr=$2 ;; --label-class) label_class=$2 ;; --class-weights) cw=$2 ;;
-	--lambda) lambda=$2 ;; --lambda-schedule) lsched=$2 ;; --select) sel=$2 ;; --n-critic) ncritic=$2 ;; --critic-level) level=$2 ;; --adapt-warmup) awarm=$2 ;;
+	--lambda) lambda=$2 ;; --lambda-schedule) lsched=$2 ;; --select) sel=$2 ;; --n-critic) ncritic=$2 ;; --critic-level) level=$2 ;; --critic-patch) patch=$2 ;; --adapt-warmup) awarm=$2 ;;
 	--alpha) alpha=$2 ;; --beta) beta=$2 ;; --similarity) sim=$2 ;; --label-map) lmap=$2 ;;
 	--target-bands) tb=$2 ;; --target-band-names) tbn=$2 ;;
 	--source-bands) sb=$2 ;; --source-band-names) sbn=$2 ;; --class-name) cname=$2 ;;
@@ -90,7 +91,7 @@ mkdir -p "$out"
 	echo "model chosen by $sel"
 	[ ${#bnpd[@]} -eq 0 ] || echo "batch-norm statistics per domain"
 	[ "$method" = wdgrl ] || [ "$method" = dsn ] &&
-		echo "adaptation lambda $lambda ($lsched), n-critic $ncritic, critic level $level, warm-up $awarm epochs$([ "$method" = dsn ] && echo ", alpha $alpha, beta $beta, similarity $sim")"
+		echo "adaptation lambda $lambda ($lsched), n-critic $ncritic, critic level $level$([ "$level" = output ] && echo " ($patch x $patch patches)"), warm-up $awarm epochs$([ "$method" = dsn ] && echo ", alpha $alpha, beta $beta, similarity $sim")"
 	echo "started $(date -u +%Y-%m-%dT%H:%M:%SZ) on $(hostname)"
 } >"$out/run.txt"
 G=(); [ -n "$gsd" ] && G=(--gsd "$gsd")
@@ -135,10 +136,10 @@ log "[3/5] training ($method, $epochs epochs)"
 train=(--source "$out/source.norm.frames" --method source-only)
 [ "$method" = oracle ] && train=(--source "$out/target.norm.frames" --method oracle)
 [ "$method" = wdgrl ] && train=(--source "$out/source.norm.frames" --target "$out/target.norm.frames" --method wdgrl
-	--lambda "$lambda" --lambda-schedule "$lsched" --n-critic "$ncritic" --critic-level "$level" --adapt-warmup "$awarm")
+	--lambda "$lambda" --lambda-schedule "$lsched" --n-critic "$ncritic" --critic-level "$level" --critic-patch "$patch" --adapt-warmup "$awarm")
 [ "$method" = dsn ] && train=(--source "$out/source.norm.frames" --target "$out/target.norm.frames" --method dsn
 	--alpha "$alpha" --beta "$beta" --similarity "$sim"
-	--lambda "$lambda" --lambda-schedule "$lsched" --n-critic "$ncritic" --critic-level "$level" --adapt-warmup "$awarm")
+	--lambda "$lambda" --lambda-schedule "$lsched" --n-critic "$ncritic" --critic-level "$level" --critic-patch "$patch" --adapt-warmup "$awarm")
 "$BIN"/critic-train --model "$out/model" "${train[@]}" --epochs "$epochs" --batch "$batch" --lr "$lr" \
 	--width "$width" --seed "$seed" --class-weights "$cw" --select "$sel" "${bnpd[@]}" --metrics "$out/train.jsonl"
 if [ "$method" = adabn ]; then	# the source-only model with batch-norm statistics of the target

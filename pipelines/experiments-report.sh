@@ -13,15 +13,20 @@ out=${1:-out/experiments}
 [ -d "$out" ] || { echo "experiments-report: $out: no such folder (run make experiments first)" >&2; exit 2; }
 R=$out/report
 mkdir -p "$R"
-rm -f "$R"/*.dat "$R"/*.gp
+rm -f "$R"/*.dat "$R"/*.gp "$R"/*.methods
 
 # curves as gnuplot data: one file per pair, method and kind (seed 1, or the first seed run)
 /usr/bin/python3 - "$out" "$R" <<'PY'
 import json, os, sys
 out, R = sys.argv[1], sys.argv[2]
-methods = ["source-only", "adabn", "wdgrl", "dsn", "oracle"]
+ORDER = ["source-only", "adabn", "wdgrl", "dsn", "oracle"]
+def methods(pair):   # the methods run, variants (wdgrl+TAG) after their method
+    ms = [m for m in os.listdir(f"{out}/{pair}") if os.path.isdir(f"{out}/{pair}/{m}")]
+    base = lambda m: m.split("+")[0]
+    return sorted(ms, key=lambda m: (ORDER.index(base(m)) if base(m) in ORDER else len(ORDER), m))
 for pair in sorted(d for d in os.listdir(out) if os.path.isdir(f"{out}/{d}") and d not in ("scenes", "report")):
-    for m in methods:
+    drawn = []
+    for m in methods(pair):
         d = f"{out}/{pair}/{m}"
         if not os.path.isdir(d):
             continue
@@ -32,6 +37,7 @@ for pair in sorted(d for d in os.listdir(out) if os.path.isdir(f"{out}/{d}") and
         for line in open(f"{d}/{seeds[0]}/train.jsonl"):
             r = json.loads(line)
             (ep if "epoch" in r else st).append(r)
+        drawn.append(m)
         with open(f"{R}/{pair}.{m}.epochs.dat", "w") as f:
             for r in ep:
                 f.write(f'{r["epoch"]} {r["loss"]} {r["val_iou"] if r["val_iou"] >= 0 else "NaN"}\n')
@@ -39,13 +45,14 @@ for pair in sorted(d for d in os.listdir(out) if os.path.isdir(f"{out}/{d}") and
             with open(f"{R}/{pair}.{m}.steps.dat", "w") as f:
                 for r in st:
                     f.write(f'{r["step"]} {r.get("task_loss", "NaN")} {r.get("w", "NaN")}\n')
+    if drawn:
+        open(f"{R}/{pair}.methods", "w").write("\n".join(drawn) + "\n")
 PY
 
-for pair in $(ls "$R" | sed -n 's/\.[a-z-]*\.epochs\.dat$//p' | sort -u); do
+for pair in $(ls "$R" | sed -n 's/\.methods$//p'); do
 	loss="" iou="" w=""
-	for m in source-only adabn wdgrl dsn oracle; do
+	for m in $(cat "$R/$pair.methods"); do
 		f=$R/$pair.$m.epochs.dat
-		[ -f "$f" ] || continue
 		loss+="${loss:+, }\"$f\" using 1:2 with linespoints title \"$m\""
 		iou+="${iou:+, }\"$f\" using 1:3 with linespoints title \"$m\""
 		s=$R/$pair.$m.steps.dat
@@ -79,7 +86,11 @@ import html, json, os, statistics, sys
 out = sys.argv[1]
 R = os.path.join(out, "report")
 e = html.escape
-methods = ["source-only", "adabn", "wdgrl", "dsn", "oracle"]
+ORDER = ["source-only", "adabn", "wdgrl", "dsn", "oracle"]
+def methods(pair):   # the methods run, variants (wdgrl+TAG) after their method
+    ms = [m for m in os.listdir(f"{out}/{pair}") if os.path.isdir(f"{out}/{pair}/{m}")]
+    base = lambda m: m.split("+")[0]
+    return sorted(ms, key=lambda m: (ORDER.index(base(m)) if base(m) in ORDER else len(ORDER), m))
 pairs = sorted(d for d in os.listdir(out) if os.path.isdir(f"{out}/{d}") and d not in ("scenes", "report"))
 p = ['<!doctype html><html><head><meta charset="utf-8"><title>Landshift experiments</title><style>',
      'body{font:14px sans-serif;margin:2em;max-width:1900px} table{border-collapse:collapse;margin:1em 0}',
@@ -93,7 +104,7 @@ p = ['<!doctype html><html><head><meta charset="utf-8"><title>Landshift experime
 total = 0.0
 for pair in pairs:
     res = {}
-    for m in methods:
+    for m in methods(pair):
         d = f"{out}/{pair}/{m}"
         if not os.path.isdir(d):
             continue
@@ -112,7 +123,7 @@ for pair in pairs:
         v = [r[1] for r in rs]
         sd = statistics.stdev(v) if len(v) > 1 else 0.0
         gap = ""
-        if m in ("adabn", "wdgrl", "dsn") and "source-only" in mean and "oracle" in mean and mean["oracle"] != mean["source-only"]:
+        if m not in ("source-only", "oracle") and "source-only" in mean and "oracle" in mean and mean["oracle"] != mean["source-only"]:
             gap = f'{(mean[m] - mean["source-only"]) / (mean["oracle"] - mean["source-only"]):+.0%}'
         secs = [r[3] for r in rs if r[3] is not None]
         t = f"{sum(secs) / len(secs):.0f} s each" if secs else ""
@@ -131,5 +142,5 @@ p.append('<script>window.addEventListener("load",function(){var b=0;for(var i of
          'document.body.setAttribute("data-images",document.images.length)})</script></body></html>')
 open(os.path.join(out, "report.html"), "w").write("\n".join(p))
 PY
-rm -f "$R"/*.dat "$R"/*.gp
+rm -f "$R"/*.dat "$R"/*.gp "$R"/*.methods
 echo "experiments-report: $out/report.html" >&2

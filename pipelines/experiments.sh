@@ -24,6 +24,10 @@
 #            OUT), so a sweep spread over several machines and days adds up;
 #            results.md, results.json and the curve PNGs are copied here too
 #   DATA     ../shared/data
+#   EXTRA    more adapt.sh options for every run of this sweep (a variant), e.g.
+#            "--critic-level output --lambda 1"; give it a TAG
+#   TAG      appended to each method's name in OUT, RESULTS and the table (e.g.
+#            TAG=+output stores runs as wdgrl+output), so variants stand side by side
 # Outputs: OUT/PAIR/METHOD/seedN/ (adapt.sh's outputs and the run's seconds),
 # OUT/results.json, OUT/results.md (the table README quotes) and
 # OUT/report.html (pipelines/experiments-report.sh: the table, training
@@ -37,6 +41,9 @@ PAIRS=${PAIRS:-rio-atlanta atlanta-pan rio-kampala naip-zurich}
 METHODS=${METHODS:-source-only adabn wdgrl dsn oracle}
 SEEDS=${SEEDS:-1 2 3}
 EPOCHS=${EPOCHS:-12}
+EXTRA=${EXTRA:-} TAG=${TAG:-}
+[[ $TAG =~ ^[A-Za-z0-9+=_-]*$ ]] || { echo "experiments: TAG may hold letters, digits and + = _ - only, not '$TAG'" >&2; exit 2; }
+[ -z "$EXTRA" ] || [ -n "$TAG" ] || { echo "experiments: EXTRA needs a TAG, so the variant's runs do not mix with the defaults'" >&2; exit 2; }
 export GDAL_PAM_ENABLED=NO
 mkdir -p "$OUT/scenes"
 S=$OUT/scenes
@@ -87,24 +94,25 @@ pair() {
 			--eval "$S/atl_pan_east.vrt" --eval-labels "$A/pan_buildings.geojson" --gsd 0.5)
 		case $2 in source-only|adabn) args+=(--target-bands 1,1,1 --target-band-names red,green,blue) ;; esac
 		true ;;
-	rio-kampala)	# satellite to drone, Brazil to Uganda
+	rio-kampala)	# satellite to drone, Brazil and the USA to Uganda: Rio + Atlanta RGB (0.5 m) to
+		# Kampala drone imagery (0.3 m, resampled to 0.5 m)
 		split "$K/z19.vrt" kampala
-		args=("${rio[@]}" --target "$S/kampala_west.vrt" --target-labels "$K/buildings.geojson"
+		args=("${rio[@]}" --source "$A/rgb_nadir10.tif" --source-labels "$A/rgb_nadir10_buildings.geojson"
+			--target "$S/kampala_west.vrt" --target-labels "$K/buildings.geojson"
 			--eval "$S/kampala_east.vrt" --eval-labels "$K/buildings.geojson" --gsd 0.5) ;;
 	naip-zurich)	# trees: NAIP aerial R, G, B, NIR at 0.6 m over California to a Swiss
 		# RGB orthophoto at 0.5 m, scored on the LiDAR tree class (no LiDAR: not
 		# scored). The scene's trees and buildings lie in its western half (the
 		# east is lake), so the target is its western third and the rest is
 		# scored. The NAIP labels are discs of 2.4 m around surveyed trees,
-		# LiDAR's are whole crowns. The adapted methods and the oracle give the
-		# RGB target its own stem; the source-only model is trained on NAIP's
-		# R, G, B alone so that it can read the target at all.
+		# LiDAR's are whole crowns. The target has no near-infrared band, so
+		# every method trains on NAIP's R, G, B and source and target share
+		# one input stem (a target stem of its own, trained by the adversarial
+		# term alone, found no tree at all: 0.000 IoU with WDGRL, stop 12).
 		split "$Z/rgb_full.tif" zurich_third 1
 		args=("${naip[@]}" --target "$S/zurich_third_west.vrt" --target-labels "$Z/labels_full.tif"
 			--eval "$S/zurich_third_east.vrt" --eval-labels "$Z/labels_full.tif" --label-map 1=0,2=1
-			--class-name tree --norm per-domain --gsd 0.5)
-		case $2 in source-only|adabn) args+=(--source-bands 1,2,3) ;; esac
-		true ;;
+			--class-name tree --norm per-domain --gsd 0.5 --source-bands 1,2,3) ;;
 	atlanta-zurich)	# WorldView-2 over the USA to an aerial orthophoto of Switzerland
 		split "$Z/rgb_full.tif" zurich_third 1
 		args=(--source "$A/rgb_nadir10.tif" --source-labels "$A/rgb_nadir10_buildings.geojson"
@@ -118,7 +126,7 @@ for p in $PAIRS; do
 	for m in $METHODS; do
 		pair "$p" "$m"
 		for s in $SEEDS; do
-			dir=$OUT/$p/$m/seed$s res=$RESULTS/$p/$m/seed$s
+			dir=$OUT/$p/$m$TAG/seed$s res=$RESULTS/$p/$m$TAG/seed$s
 			if [ ! -f "$dir/metrics.json" ] && [ -f "$res/metrics.json" ]; then
 				mkdir -p "$dir" && cp "$res"/* "$dir"/
 			fi
@@ -126,11 +134,12 @@ for p in $PAIRS; do
 				keep "$dir" "$res"
 				continue
 			fi
-			echo "experiments: $p $m seed $s" >&2
+			echo "experiments: $p $m$TAG seed $s" >&2
 			rm -rf "$dir"
 			t0=$(date +%s)
-			pipelines/adapt.sh --method "$m" "${args[@]}" --seed "$s" --epochs "$EPOCHS" --out "$dir" \
-				2>"$OUT/$p.$m.seed$s.log" || { echo "experiments: $p $m seed $s failed, see $OUT/$p.$m.seed$s.log" >&2; exit 1; }
+			# shellcheck disable=SC2086 # EXTRA is a list of options
+			pipelines/adapt.sh --method "$m" "${args[@]}" $EXTRA --seed "$s" --epochs "$EPOCHS" --out "$dir" \
+				2>"$OUT/$p.$m$TAG.seed$s.log" || { echo "experiments: $p $m$TAG seed $s failed, see $OUT/$p.$m$TAG.seed$s.log" >&2; exit 1; }
 			echo $(( $(date +%s) - t0 )) >"$dir/seconds"
 			rm -f "$dir"/*.frames
 			keep "$dir" "$res"
@@ -162,14 +171,13 @@ lines = ["| pair | class | method | seeds | target IoU (mean ± sd) | object F1 
 total = 0
 for pair, ms in res.items():
     iou = {m: mean([r["iou"] for r in rs]) for m, rs in ms.items()}
-    for m in ["source-only", "adabn", "wdgrl", "dsn", "oracle"]:
-        if m not in ms:
-            continue
+    order = ["source-only", "adabn", "wdgrl", "dsn", "oracle"]   # variants (wdgrl+TAG) after their method
+    for m in sorted(ms, key=lambda m: (order.index(m.split("+")[0]) if m.split("+")[0] in order else len(order), m)):
         v = [r["iou"] for r in ms[m]]
         secs = [r["seconds"] for r in ms[m]]
         total += sum(secs)
         gap = ""
-        if m in ("adabn", "wdgrl", "dsn") and "source-only" in iou and "oracle" in iou and iou["oracle"] != iou["source-only"]:
+        if m not in ("source-only", "oracle") and "source-only" in iou and "oracle" in iou and iou["oracle"] != iou["source-only"]:
             gap = f"{(iou[m] - iou['source-only']) / (iou['oracle'] - iou['source-only']):+.0%}"
         lines.append(f"| {pair} | {ms[m][0]['class']} | {m} | {len(v)} | {mean(v):.3f} ± {sd(v):.3f} | "
                      f"{mean([r['object_f1'] for r in ms[m]]):.3f} | {gap} | {mean(secs) / 60:.1f} |")

@@ -309,14 +309,34 @@ assert h[0] == -1 and all(0 < v <= math.log(2) for v in h[1:]), h" 2>>"$T/wr.err
 else
 	fail "lambda ramp" "$(tail -n 2 "$T/wr.err")"
 fi
+# --critic-level output: the critic sees 4 x 4 patches of class probabilities, the target runs
+# through the whole network (its logits get the gradient); WDGRL and DSN both
+if $BIN/critic-train --quiet --model "$T/wo.model" --method wdgrl --source "$T/src.frames" --target "$T/tgt.frames" --epochs 2 \
+	--adapt-warmup 1 --width 4 --critic-level output --critic-patch 4 --n-critic 2 --metrics "$T/wo.jsonl" 2>"$T/wo.err" &&
+	$BIN/critic-train --quiet --model "$T/do.model" --method dsn --source "$T/src.frames" --target "$T/tgt.frames" --epochs 2 \
+	--adapt-warmup 1 --width 4 --critic-level output --critic-patch 8 --n-critic 1 --metrics "$T/do.jsonl" 2>>"$T/wo.err" &&
+	$PY -c "
+import json, math
+for f in ('$T/wo.jsonl', '$T/do.jsonl'):
+    r = [json.loads(x) for x in open(f) if '\"w\"' in x]
+    assert len(r) >= 2 and all(math.isfinite(x['w']) and math.isfinite(x['task_loss']) and x['gp'] >= 0 for x in r), f" 2>>"$T/wo.err" &&
+	grep -aq 'level=output patch=4' "$T/wo.model" && grep -aq 'level=output patch=8' "$T/do.model"; then
+	pass "--critic-level output: WDGRL and DSN train with a critic on class-probability patches (W, GP logged; level and patch in the model)"
+else
+	fail "critic level output" "$(tail -n 2 "$T/wo.err")"
+fi
+must_fail "--critic-patch must divide the tile" 1 'critic-patch 5 must divide the tile size 128x128' "$BIN/critic-train --quiet --model $T/wx.model --method wdgrl --source $T/src.frames --target $T/tgt.frames --epochs 1 --width 4 --critic-level output --critic-patch 5"
 # the experiments report over a sweep's folder layout, filled from the two real runs above
 E=$T/exp/tiny-pair
-mkdir -p "$E/source-only/seed1" "$E/wdgrl/seed1"
+mkdir -p "$E/source-only/seed1" "$E/wdgrl/seed1" "$E/wdgrl+output/seed1"
 cp "$T/run/metrics.json" "$T/run/train.jsonl" "$E/source-only/seed1/"
 cp "$T/run/metrics.json" "$E/wdgrl/seed1/"
 cp "$T/wd.jsonl" "$E/wdgrl/seed1/train.jsonl"
 echo 42 >"$E/wdgrl/seed1/seconds"
+cp "$T/run/metrics.json" "$E/wdgrl+output/seed1/"	# a variant (experiments.sh TAG=+output), listed after its method
+cp "$T/wo.jsonl" "$E/wdgrl+output/seed1/train.jsonl"
 if pipelines/experiments-report.sh "$T/exp" 2>"$T/er.err" && grep -q '<td>tiny-pair</td><td>wdgrl</td><td>1</td>' "$T/exp/report.html" &&
+	grep -A1 '<td>wdgrl</td>' "$T/exp/report.html" | grep -q '<td>wdgrl+output</td>' &&
 	grep -q '42 s each' "$T/exp/report.html" && [ "$(grep -o '<img ' "$T/exp/report.html" | wc -l)" -eq 3 ] &&
 	$PY -c "
 import sys
@@ -324,7 +344,7 @@ from osgeo import gdal
 for f in ('loss', 'val_iou', 'w'):
     a = gdal.Open('$T/exp/report/tiny-pair.%s.png' % f).ReadAsArray()
     assert a.shape[-2:] == (360, 640) and a.std() > 10, f" 2>"$T/er.py"; then
-	pass "experiments-report.sh: results table with run times, task-loss, validation-IoU and critic-W curves as PNG"
+	pass "experiments-report.sh: results table with run times (variants after their method), task-loss, validation-IoU and critic-W curves as PNG"
 else
 	fail "experiments-report.sh" "$(cat "$T/er.err" "$T/er.py" | tail -n 3)"
 fi

@@ -453,6 +453,69 @@ static void test_critic(void)
 }
 
 
+/* ---- the output-level critic: W on patches of class probabilities, as a
+ * function of the source and target logits (softmax, patch cut, critic,
+ * and the way back the trainer takes) ---- */
+
+struct patch_case {
+	struct ls_critic c;
+	struct ls_params ps;
+	struct ls_t4 zs, zt;
+	real *prob, *pts_s, *pts_t;
+	int p;
+};
+
+static double patch_loss(void *q)
+{
+	struct patch_case *k = q;
+	int m = ls_prob_patches(&k->zs, k->p, k->prob, k->pts_s);
+	ls_prob_patches(&k->zt, k->p, k->prob, k->pts_t);
+	return ls_critic_w(&k->c, k->pts_s, k->pts_t, m);
+}
+
+static void test_output_critic(int classes, int p)
+{
+	struct patch_case k;
+	memset(&k, 0, sizeof k);
+	k.p = p;
+	int n = 2, h = 2 * p, w = 3 * p, m = n * 2 * 3, d = classes * p * p;
+	size_t len = (size_t)n * classes * h * w;
+	ls_critic_init(&k.c, &k.ps, d, 6, m, &rng);
+	for (int i = 0; i < k.ps.n; i++)
+		if (strstr(k.ps.p[i]->name, "bias"))
+			fill(k.ps.p[i]->w, k.ps.p[i]->n, 0.3);
+	k.zs = ls_t4_make(ls_alloc_real(len), n, classes, h, w);
+	k.zt = ls_t4_make(ls_alloc_real(len), n, classes, h, w);
+	fill(k.zs.d, len, 2);
+	fill(k.zt.d, len, 2);
+	k.prob = ls_alloc_real(len);
+	k.pts_s = ls_alloc_real((size_t)m * d);
+	k.pts_t = ls_alloc_real((size_t)m * d);
+	real *prob_s = ls_alloc_real(len), *prob_t = ls_alloc_real(len), *gs = ls_alloc_real((size_t)m * d),
+	     *gt = ls_alloc_real((size_t)m * d), *dzs = ls_alloc_real(len), *dzt = ls_alloc_real(len);
+	/* what the trainer does: dW/dpoints = +-(1/m) grad f, then back through the softmax */
+	int got = ls_prob_patches(&k.zs, p, prob_s, gs);
+	ls_prob_patches(&k.zt, p, prob_t, gt);
+	ls_critic_input_grad(&k.c, gs, m, (real)(1.0 / m), gs);
+	ls_critic_input_grad(&k.c, gt, m, (real)(-1.0 / m), gt);
+	ls_prob_patches_backward(&k.zs, p, prob_s, gs, dzs);
+	ls_prob_patches_backward(&k.zt, p, prob_t, gt, dzt);
+	double e = fmax(max_rel_err(k.zs.d, dzs, len, patch_loss, &k, (int)len),
+			max_rel_err(k.zt.d, dzt, len, patch_loss, &k, (int)len));
+	/* every pixel lands in exactly one point: the points' sums are n * h * w */
+	double total = 0;
+	for (size_t i = 0; i < (size_t)m * d; i++)
+		total += k.pts_s[i];
+	CHECK(e < 1e-6 && got == m && fabs(total - n * h * w) < 1e-9,
+	      "output-level critic (%d classes, %dx%d probability patches): dW/dlogits %.1e, %d points", classes, p, p, e,
+	      got);
+	real *bufs[] = { k.zs.d, k.zt.d, k.prob, k.pts_s, k.pts_t, prob_s, prob_t, gs, gt, dzs, dzt };
+	for (size_t i = 0; i < sizeof bufs / sizeof *bufs; i++)
+		free(bufs[i]);
+	ls_critic_free(&k.c);
+	ls_params_free(&k.ps);
+}
+
 /* ---- DSN: scale-invariant MSE, difference loss, the whole reconstruction
  * path, and the domain classifier behind gradient reversal ---- */
 
@@ -677,6 +740,8 @@ int main(void)
 	test_unet(3, 1);
 	encoder_only = 0;
 	test_critic();
+	test_output_critic(2, 4);
+	test_output_critic(3, 2);
 	test_dsn_losses();
 	test_dsn(0);
 	test_dsn(1);
