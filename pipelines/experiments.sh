@@ -49,12 +49,12 @@ mkdir -p "$OUT/scenes"
 S=$OUT/scenes
 A=$DATA/atlanta_sn4 K=$DATA/kampala_oam Z=$DATA/zurich_lidar N=$DATA/naip_trees
 
-# west/east split of a raster as two VRTs, the western part FRAC thirds of
-# its width (2 unless given): split IMG NAME [THIRDS]
+# west/east split of a raster as two VRTs, the western part the fraction
+# N/D of its width (2/3 unless given): split IMG NAME [N/D]
 split() {
-	local w h
+	local w h f=${3:-2/3}
 	read -r w h < <(gdalinfo "$1" | awk '/^Size is/ {gsub(",", ""); print $3, $4}')
-	local cut=$((w * ${3:-2} / 3))
+	local cut=$((w * ${f%/*} / ${f#*/}))
 	[ -f "$S/$2_west.vrt" ] || gdal_translate -q -of VRT -srcwin 0 0 "$cut" "$h" "$1" "$S/$2_west.vrt"
 	[ -f "$S/$2_east.vrt" ] || gdal_translate -q -of VRT -srcwin "$cut" 0 $((w - cut)) "$h" "$1" "$S/$2_east.vrt"
 }
@@ -95,8 +95,15 @@ pair() {
 		case $2 in source-only|adabn) args+=(--target-bands 1,1,1 --target-band-names red,green,blue) ;; esac
 		true ;;
 	rio-kampala)	# satellite to drone, Brazil and the USA to Uganda: Rio + Atlanta RGB (0.5 m) to
-		# Kampala drone imagery (0.3 m, resampled to 0.5 m)
-		split "$K/z19.vrt" kampala
+		# Kampala drone imagery (0.3 m, resampled to 0.5 m). The data's z19.vrt
+		# has R, G, B only: the PNG tiles' alpha is lost, so its empty areas
+		# (85 % of the extent) would read as black imagery and be trained on
+		# and scored. The scene is rebuilt from the zoom-19 tiles with their
+		# alpha, which tile takes as the mask. Its imagery is a 3 x 2 block of
+		# tiles in the north-east and one tile in the south-west; the cut at
+		# 5/6 of the width leaves 261 000 imaged pixels west, 195 000 east.
+		[ -f "$S/kampala_z19.vrt" ] || gdalbuildvrt -q -a_srs EPSG:3857 "$S/kampala_z19.vrt" "$K"/tiles/*-19.png	# the CRS is in the tiles' .aux.xml, which PAM off does not read
+		split "$S/kampala_z19.vrt" kampala 5/6
 		args=("${rio[@]}" --source "$A/rgb_nadir10.tif" --source-labels "$A/rgb_nadir10_buildings.geojson"
 			--target "$S/kampala_west.vrt" --target-labels "$K/buildings.geojson"
 			--eval "$S/kampala_east.vrt" --eval-labels "$K/buildings.geojson" --gsd 0.5) ;;
@@ -109,12 +116,12 @@ pair() {
 		# every method trains on NAIP's R, G, B and source and target share
 		# one input stem (a target stem of its own, trained by the adversarial
 		# term alone, found no tree at all: 0.000 IoU with WDGRL, stop 12).
-		split "$Z/rgb_full.tif" zurich_third 1
+		split "$Z/rgb_full.tif" zurich_third 1/3
 		args=("${naip[@]}" --target "$S/zurich_third_west.vrt" --target-labels "$Z/labels_full.tif"
 			--eval "$S/zurich_third_east.vrt" --eval-labels "$Z/labels_full.tif" --label-map 1=0,2=1
 			--class-name tree --norm per-domain --gsd 0.5 --source-bands 1,2,3) ;;
 	atlanta-zurich)	# WorldView-2 over the USA to an aerial orthophoto of Switzerland
-		split "$Z/rgb_full.tif" zurich_third 1
+		split "$Z/rgb_full.tif" zurich_third 1/3
 		args=(--source "$A/rgb_nadir10.tif" --source-labels "$A/rgb_nadir10_buildings.geojson"
 			--target "$S/zurich_third_west.vrt" --target-labels "$Z/labels_full.tif"
 			--eval "$S/zurich_third_east.vrt" --eval-labels "$Z/labels_full.tif" --label-map 2=0 --gsd 0.5) ;;
@@ -145,6 +152,13 @@ for p in $PAIRS; do
 			keep "$dir" "$res"
 		done
 	done
+done
+
+# the table covers every run kept in RESULTS, not only this sweep's
+for res in "$RESULTS"/*/*/seed*/metrics.json; do
+	[ -f "$res" ] || continue
+	res=${res%/metrics.json} dir=$OUT/${res#"$RESULTS"/}
+	[ -f "$dir/metrics.json" ] || { mkdir -p "$dir" && cp "$res"/* "$dir"/; }
 done
 
 /usr/bin/python3 - "$OUT" <<'PY'
