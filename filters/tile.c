@@ -8,6 +8,7 @@
 #include "frame.h"
 #include "labels.h"
 #include "opt.h"
+#include "pixel.h"
 #include "progress.h"
 #include "raster.h"
 #include "rng.h"
@@ -89,6 +90,25 @@ static double valid_fraction(const uint8_t *m, size_t n)
 	return (double)v / n;
 }
 
+/* Valid pixels that are 0 in every band: in a raster with neither a no-data
+ * value nor a mask, a large share of them is usually empty area (a mosaic
+ * whose alpha was dropped), which would be trained on and scored as black. */
+static size_t zero_pixels(const struct ls_frame *f, size_t *valid)
+{
+	size_t hw = (size_t)f->t.shape[1] * f->t.shape[2], z = 0;
+	int c = (int)f->t.shape[0];
+	for (size_t p = 0; p < hw; p++) {
+		if (f->mask && !f->mask[p])
+			continue;
+		(*valid)++;
+		int b = 0;
+		while (b < c && ls_px_get(f->t.data, f->t.dtype, (size_t)b * hw + p) == 0)
+			b++;
+		z += b == c;
+	}
+	return z;
+}
+
 static void tile_raster(const char *path, struct ls_writer *w, struct ls_frame *f, struct ls_rng *rng)
 {
 	struct ls_raster r;
@@ -103,6 +123,7 @@ static void tile_raster(const char *path, struct ls_writer *w, struct ls_frame *
 	int j0 = (int)((int64_t)(part_k - 1) * ny / part_n), j1 = (int)((int64_t)part_k * ny / part_n);
 	struct ls_progress prog;
 	long done = 0;
+	size_t zeros = 0, valid = 0;
 	ls_progress_start(&prog, base, (long)(j1 - j0) * nx);
 	for (int j = j0; j < j1; j++)
 		for (int i = 0; i < nx; i++) {
@@ -112,6 +133,8 @@ static void tile_raster(const char *path, struct ls_writer *w, struct ls_frame *
 			if (ls_raster_read_tile(&r, i * step, j * step, size, f) < 0)
 				ls_die_err();
 			double vf = valid_fraction(f->mask, (size_t)size * size);
+			if (!r.has_nodata)
+				zeros += zero_pixels(f, &valid);
 			if ((vf == 0 && !keep_empty) || vf < min_valid)
 				continue;
 			if (vf == 1)
@@ -128,6 +151,10 @@ static void tile_raster(const char *path, struct ls_writer *w, struct ls_frame *
 			ls_writer_put_or_die(w, f);
 		}
 	ls_progress_end(&prog);
+	if (valid && zeros > valid / 4)
+		ls_warn("%s: %.0f%% of its pixels are 0 in every band and it has no no-data value or mask; if that is "
+			"empty area, it is being read as black imagery (give it one: gdal_translate -a_nodata 0, or keep "
+			"the alpha band)", path, 100.0 * zeros / valid);
 	free(keep);
 	ls_raster_close(&r);
 }

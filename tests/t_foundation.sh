@@ -15,6 +15,18 @@ for src in "$A/rgb_nadir10.tif" "$A/pan.tif" "$DATA/kampala_oam/z19.vrt"; do
 	fi
 done
 
+# a mosaic whose alpha was dropped (the data's z19.vrt: 85 % empty, read as black) is
+# tiled with one warning naming it; the same tiles with their alpha (the mask) are not
+$BIN/tile --size 256 "$DATA/kampala_oam/z19.vrt" 2>"$T/z.err" >"$T/z.frames"
+gdalbuildvrt -q -a_srs EPSG:3857 "$T/k19.vrt" "$DATA"/kampala_oam/tiles/*-19.png
+$BIN/tile --size 256 "$T/k19.vrt" 2>"$T/k.err" >"$T/k.frames"
+if [ "$(grep -c 'warning' "$T/z.err")" = 1 ] && grep -q 'z19.vrt: 8[0-9]% of its pixels are 0 in every band and it has no no-data value or mask' "$T/z.err" &&
+	[ -s "$T/z.frames" ] && ! grep -q warning "$T/k.err" && [ -s "$T/k.frames" ]; then
+	pass "tile warns once when most of a raster without no-data or mask is 0 in every band (an empty mosaic area), not when its alpha is kept"
+else
+	fail "tile empty-area warning" "$(cat "$T/z.err" "$T/k.err" | head -c 400)"
+fi
+
 # a COG with overviews, same pixels
 # a gap of dropped tiles (rows of nodata) taller than stitch's window: the
 # rows on both sides come back, the gap is masked (a SAR scene did this)
