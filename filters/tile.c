@@ -90,9 +90,10 @@ static double valid_fraction(const uint8_t *m, size_t n)
 	return (double)v / n;
 }
 
-/* Valid pixels that are 0 in every band: in a raster with neither a no-data
- * value nor a mask, a large share of them is usually empty area (a mosaic
- * whose alpha was dropped), which would be trained on and scored as black. */
+/* Valid pixels that are 0 in every band: in a multi-band raster with neither
+ * a no-data value nor a mask, a large share of them is usually empty area (a
+ * mosaic whose alpha was dropped), which would be trained on and scored as
+ * black. */
 static size_t zero_pixels(const struct ls_frame *f, size_t *valid)
 {
 	size_t hw = (size_t)f->t.shape[1] * f->t.shape[2], z = 0;
@@ -133,7 +134,7 @@ static void tile_raster(const char *path, struct ls_writer *w, struct ls_frame *
 			if (ls_raster_read_tile(&r, i * step, j * step, size, f) < 0)
 				ls_die_err();
 			double vf = valid_fraction(f->mask, (size_t)size * size);
-			if (!r.has_nodata)
+			if (!r.has_nodata && f->t.shape[0] > 1)	/* imagery: a mask or class raster is mostly 0 */
 				zeros += zero_pixels(f, &valid);
 			if ((vf == 0 && !keep_empty) || vf < min_valid)
 				continue;
