@@ -16,17 +16,13 @@ mkdir -p "$R"
 rm -f "$R"/*.dat "$R"/*.gp "$R"/*.methods
 
 # curves as gnuplot data: one file per pair, method and kind (seed 1, or the first seed run)
-/usr/bin/python3 - "$out" "$R" <<'PY'
+PYTHONDONTWRITEBYTECODE=1 PYTHONPATH=$(dirname "$0") /usr/bin/python3 - "$out" "$R" <<'PY'
 import json, os, sys
+from experiments_runs import methods, pairs
 out, R = sys.argv[1], sys.argv[2]
-ORDER = ["source-only", "adabn", "wdgrl", "dsn", "oracle"]
-def methods(pair):   # the methods run, variants (wdgrl+TAG) after their method
-    ms = [m for m in os.listdir(f"{out}/{pair}") if os.path.isdir(f"{out}/{pair}/{m}")]
-    base = lambda m: m.split("+")[0]
-    return sorted(ms, key=lambda m: (ORDER.index(base(m)) if base(m) in ORDER else len(ORDER), m))
-for pair in sorted(d for d in os.listdir(out) if os.path.isdir(f"{out}/{d}") and d not in ("scenes", "report")):
+for pair in pairs(out):
     drawn = []
-    for m in methods(pair):
+    for m in methods(out, pair):
         d = f"{out}/{pair}/{m}"
         if not os.path.isdir(d):
             continue
@@ -81,17 +77,13 @@ for pair in $(ls "$R" | sed -n 's/\.methods$//p'); do
 	gnuplot "$R/$pair.gp"
 done
 
-/usr/bin/python3 - "$out" <<'PY'
+PYTHONDONTWRITEBYTECODE=1 PYTHONPATH=$(dirname "$0") /usr/bin/python3 - "$out" <<'PY'
 import html, json, os, statistics, sys
+from experiments_runs import methods, pairs
 out = sys.argv[1]
 R = os.path.join(out, "report")
 e = html.escape
-ORDER = ["source-only", "adabn", "wdgrl", "dsn", "oracle"]
-def methods(pair):   # the methods run, variants (wdgrl+TAG) after their method
-    ms = [m for m in os.listdir(f"{out}/{pair}") if os.path.isdir(f"{out}/{pair}/{m}")]
-    base = lambda m: m.split("+")[0]
-    return sorted(ms, key=lambda m: (ORDER.index(base(m)) if base(m) in ORDER else len(ORDER), m))
-pairs = sorted(d for d in os.listdir(out) if os.path.isdir(f"{out}/{d}") and d not in ("scenes", "report"))
+names = pairs(out)
 p = ['<!doctype html><html><head><meta charset="utf-8"><title>Landshift experiments</title><style>',
      'body{font:14px sans-serif;margin:2em;max-width:1900px} table{border-collapse:collapse;margin:1em 0}',
      'td,th{border:1px solid #bbb;padding:3px 8px;text-align:left} .ql{display:inline-block;margin:0 1em 1em 0}',
@@ -102,9 +94,9 @@ p = ['<!doctype html><html><head><meta charset="utf-8"><title>Landshift experime
      '<table><tr><th>pair</th><th>method</th><th>seeds</th><th>IoU</th><th>object F1</th><th>gap closed</th>'
      '<th>run time</th><th>runs</th></tr>']
 total = 0.0
-for pair in pairs:
+for pair in names:
     res = {}
-    for m in methods(pair):
+    for m in methods(out, pair):
         d = f"{out}/{pair}/{m}"
         if not os.path.isdir(d):
             continue
@@ -132,7 +124,7 @@ for pair in pairs:
         p.append(f"<tr><td>{e(pair)}</td><td>{e(m)}</td><td>{len(v)}</td><td>{sum(v) / len(v):.3f} &plusmn; {sd:.3f}</td>"
                  f"<td>{sum(r[2] for r in rs) / len(rs):.3f}</td><td>{gap}</td><td>{t}</td><td>{links}</td></tr>")
 p.append(f"</table><p>Total training and mapping time of the runs: {total / 60:.0f} min.</p>")
-for pair in pairs:
+for pair in names:
     imgs = [f for f in ("loss", "val_iou", "w") if os.path.exists(f"{R}/{pair}.{f}.png")]
     if imgs:
         p.append(f"<h2>{e(pair)}</h2>")

@@ -161,11 +161,12 @@ for res in "$RESULTS"/*/*/seed*/metrics.json; do
 	[ -f "$dir/metrics.json" ] || { mkdir -p "$dir" && cp "$res"/* "$dir"/; }
 done
 
-/usr/bin/python3 - "$OUT" <<'PY'
+PYTHONDONTWRITEBYTECODE=1 PYTHONPATH=pipelines /usr/bin/python3 - "$OUT" <<'PY'
 import json, os, statistics, sys
+from experiments_runs import pairs, sort_methods
 out = sys.argv[1]
 rows, res = [], {}
-for pair in sorted(d for d in os.listdir(out) if os.path.isdir(f"{out}/{d}") and d not in ("scenes", "report")):
+for pair in pairs(out):
     res[pair] = {}
     for method in sorted(os.listdir(f"{out}/{pair}")):
         runs = []
@@ -185,8 +186,7 @@ lines = ["| pair | class | method | seeds | target IoU (mean ± sd) | object F1 
 total = 0
 for pair, ms in res.items():
     iou = {m: mean([r["iou"] for r in rs]) for m, rs in ms.items()}
-    order = ["source-only", "adabn", "wdgrl", "dsn", "oracle"]   # variants (wdgrl+TAG) after their method
-    for m in sorted(ms, key=lambda m: (order.index(m.split("+")[0]) if m.split("+")[0] in order else len(order), m)):
+    for m in sort_methods(ms):
         v = [r["iou"] for r in ms[m]]
         secs = [r["seconds"] for r in ms[m]]
         total += sum(secs)
