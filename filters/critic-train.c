@@ -20,6 +20,7 @@ static const struct ls_opt opts[] = {
 	{ "target", LS_OPT_LIST, &targets, "FRAMES", "unlabelled target tiles (their labels, if any, are never read)" },
 	{ "method", LS_OPT_STR, &o.method, "NAME", "source-only (supervised; also the oracle when given target labels), wdgrl or dsn" },
 	{ "epochs", LS_OPT_INT, &o.epochs, "N", "passes over the training tiles" },
+	{ "epoch-steps", LS_OPT_INT, &o.epoch_steps, "N", "optimiser steps per epoch, the tiles revisited in fresh shuffles (e.g. an oracle on a few target tiles given the source-only run's steps); 0: one pass over the training tiles" },
 	{ "batch", LS_OPT_INT, &o.batch, "N", "tiles per step" },
 	{ "lr", LS_OPT_DOUBLE, &o.lr, "RATE", "learning rate" },
 	{ "weight-decay", LS_OPT_DOUBLE, &o.weight_decay, "W", "decoupled weight decay" },
@@ -87,6 +88,8 @@ int main(int argc, char **argv)
 		ls_die(LS_EXIT_USAGE, "--critic-level must be pixel, tile or output, not %s", o.critic_level);
 	if (o.critic_patch < 1 || o.critic_patch > 32)
 		ls_die(LS_EXIT_USAGE, "--critic-patch must be 1 to 32, not %d", o.critic_patch);
+	if (o.epoch_steps < 0 || o.epoch_steps > 1000000)
+		ls_die(LS_EXIT_USAGE, "--epoch-steps must be 0 to 1000000, not %d", o.epoch_steps);
 	if (o.epochs < 1 || o.batch < 1 || o.batch > 256 || !(o.lr > 0) || o.val_frac < 0 || o.val_frac >= 1)
 		ls_die(LS_EXIT_USAGE, "need --epochs >= 1, --batch 1..256, --lr > 0 and 0 <= --val-frac < 1");
 	if (strcmp(o.select, "val-iou") && strcmp(o.select, "val-loss") && strcmp(o.select, "last") &&

@@ -183,6 +183,13 @@ static void join_floats(char *buf, size_t n, const float *v, int k)
 		off += (size_t)snprintf(buf + off, n - off, "%s%.9g", i ? "," : "", v[i]);
 }
 
+/* Optimiser steps in an epoch: --epoch-steps, or one pass over the
+ * training tiles in batches. */
+static long steps_per_epoch(const struct run *r)
+{
+	return r->o->epoch_steps > 0 ? r->o->epoch_steps : (r->ntrain + r->o->batch - 1) / r->o->batch;
+}
+
 static void describe(struct run *r)
 {
 	char buf[4096], key[128];
@@ -207,6 +214,9 @@ static void describe(struct run *r)
 			 r->o->adapt_warmup);
 		ls_meta_set(&r->meta, "dsn", v);
 	}
+	snprintf(buf, sizeof buf, "epochs=%d batch=%d lr=%g steps_per_epoch=%ld%s", r->o->epochs, r->o->batch, r->o->lr,
+		 steps_per_epoch(r), r->o->epoch_steps ? " (set)" : "");
+	ls_meta_set(&r->meta, "training", buf);
 	ls_meta_set(&r->meta, "target_labels", d->labelled_ignored ? "present-and-ignored" : "none-read");
 	for (int i = 0; i < d->ndom; i++) {
 		size_t off = 0;
@@ -382,7 +392,7 @@ static int setup(struct run *r)
 		return -1;
 	r->opt.weight_decay = o->weight_decay;
 	r->opt.warmup = o->warmup;
-	r->opt.total = (long)o->epochs * ((r->ntrain + o->batch - 1) / o->batch);
+	r->opt.total = (long)o->epochs * steps_per_epoch(r);
 	r->cw = ls_alloc_real(o->classes);
 	for (int c = 0; c < o->classes; c++)
 		r->cw[c] = 1;
@@ -810,16 +820,25 @@ int ls_train_run(const struct ls_train_opts *o, struct ls_dataset *d)
 	int *batches = ls_xmalloc((d->n + 1) * sizeof *batches), *sizes = ls_xmalloc((d->n + 1) * sizeof *sizes);
 	double iou[256];
 	struct ls_progress prog;
-	long per_epoch = (r.ntrain + o->batch - 1) / o->batch + r.d->ndom;
+	long per_epoch = steps_per_epoch(&r) + r.d->ndom;
 	ls_progress_start(&prog, "training", per_epoch * (o->epochs - r.epoch));
 	long done = 0;
 	for (int e = r.epoch; rc == 0 && e < o->epochs; e++) {
 		double t0 = now(), sum = 0;
-		int nb = next_batches(&r, batches, sizes), steps = 0;
-		for (int b = 0; b < nb; b++) {
+		/* one pass over the shuffled tiles, or with --epoch-steps as many
+		 * steps as asked, each pass shuffled afresh */
+		int nb = next_batches(&r, batches, sizes), steps = 0, want = o->epoch_steps, pass0 = 0;
+		for (int b = 0; want ? steps < want : b < nb; b++) {
+			if (b == nb) {
+				if (steps == pass0)
+					break;	/* a pass without a batch of two tiles */
+				nb = next_batches(&r, batches, sizes);
+				b = 0;
+				pass0 = steps;
+			}
 			if (sizes[b] < 2 && nb > 1)
 				continue;	/* batch norm needs more than one tile */
-			r.lam = lambda_at(o, e, b, nb);
+			r.lam = want ? lambda_at(o, e, steps, want) : lambda_at(o, e, b, nb);
 			if (r.wdgrl && e >= o->adapt_warmup)
 				sum += step_wdgrl(&r, r.order + batches[b], sizes[b]);
 			else if (r.dsn && e >= o->adapt_warmup)

@@ -18,6 +18,8 @@ struct ls_train_opts {
 	const char *method;		/* source-only (also used for oracle runs) */
 	const char *model_path, *metrics_path;
 	int epochs, batch, seed, resume;
+	int epoch_steps;		/* optimiser steps per epoch (the tiles revisited in fresh
+					 * shuffles); 0: one pass over the training tiles */
 	double lr, weight_decay, val_frac;
 	const char *optimiser, *schedule;
 	int warmup;

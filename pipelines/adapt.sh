@@ -23,7 +23,9 @@
 #   --norm per-raster|per-domain   band statistics fitted on each raster alone (default),
 #                         or pooled over all rasters of a domain
 #   --out DIR             outputs: model, probs_*.tif, buildings_*.gpkg, metrics.json
-# Tuning: --epochs N (12) --tile N (128) --overlap N (32) --width N (16) --batch N (8)
+# Tuning: --epochs N (12) --epoch-steps N (steps an epoch; default one pass over the training
+#         tiles: an oracle on a few target tiles can be given the source-only run's steps)
+#         --tile N (128) --overlap N (32) --width N (16) --batch N (8)
 #         --lr R (0.002) --class-weights W0,W1 (1,3) --label-class N (class burned for
 #         vector labels, 1 = building) --label-map V=C,... (for label rasters, training
 #         and scoring alike: e.g. 2=0 to take trees as background, 1=0,2=1 to map trees)
@@ -44,7 +46,7 @@ here=$(cd "$(dirname "$0")/.." && pwd)
 BIN=${BIN:-$here/bin}
 [ -x "$BIN/tile" ] || BIN=$(cd "$here/../../bin" 2>/dev/null && pwd)	# installed: PREFIX/share/landshift -> PREFIX/bin
 export GDAL_PAM_ENABLED=NO
-method="" out="" gsd="" seed=1 epochs=12 tile=128 overlap=32 width=16 batch=8 lr=0.002 label_class=1 cw=1,3 norm=per-raster lambda=0.1 lsched=const sel=val-iou ncritic=5 level=pixel patch=4 awarm=2 alpha=0.1 beta=0.05 sim=critic lmap="" tb="" tbn="" sb="" sbn="" cname=building vb="" bnpd=()
+method="" out="" gsd="" seed=1 epochs=12 esteps=0 tile=128 overlap=32 width=16 batch=8 lr=0.002 label_class=1 cw=1,3 norm=per-raster lambda=0.1 lsched=const sel=val-iou ncritic=5 level=pixel patch=4 awarm=2 alpha=0.1 beta=0.05 sim=critic lmap="" tb="" tbn="" sb="" sbn="" cname=building vb="" bnpd=()
 src=() srcl=() tgt=() tgtl=() ev=() evl=()
 cmdline=$(printf '%q ' "$0" "$@")	# for run.txt: the arguments are shifted away below
 die() { echo "adapt: $*" >&2; exit 2; }
@@ -54,7 +56,7 @@ while [ $# -gt 0 ]; do
 	--source) src+=("$2") ;; --source-labels) srcl+=("$2") ;;
 	--target) tgt+=("$2") ;; --target-labels) tgtl+=("$2") ;;
 	--eval) ev+=("$2") ;; --eval-labels) evl+=("$2") ;;
-	--epochs) epochs=$2 ;; --tile) tile=$2 ;; --overlap) overlap=$2 ;; --width) width=$2 ;;
+	--epochs) epochs=$2 ;; --epoch-steps) esteps=$2 ;; --tile) tile=$2 ;; --overlap) overlap=$2 ;; --width) width=$2 ;;
 	--batch) batch=$2 ;; --lr) lr=$2 ;; --label-class) label_class=$2 ;; --class-weights) cw=$2 ;;
 	--lambda) lambda=$2 ;; --lambda-schedule) lsched=$2 ;; --select) sel=$2 ;; --n-critic) ncritic=$2 ;; --critic-level) level=$2 ;; --critic-patch) patch=$2 ;; --adapt-warmup) awarm=$2 ;;
 	--alpha) alpha=$2 ;; --beta) beta=$2 ;; --similarity) sim=$2 ;; --label-map) lmap=$2 ;;
@@ -86,7 +88,7 @@ mkdir -p "$out"
 	echo "gsd ${gsd:-native}"
 	[ -n "$vb" ] && echo "view-bands $vb"
 	echo "seed $seed"
-	echo "training epochs $epochs, tile $tile, overlap $overlap, width $width, batch $batch, lr $lr, class weights $cw"
+	echo "training epochs $epochs$([ "$esteps" = 0 ] || echo " of $esteps steps"), tile $tile, overlap $overlap, width $width, batch $batch, lr $lr, class weights $cw"
 	echo "normalisation $norm"
 	echo "model chosen by $sel"
 	[ ${#bnpd[@]} -eq 0 ] || echo "batch-norm statistics per domain"
@@ -140,7 +142,7 @@ train=(--source "$out/source.norm.frames" --method source-only)
 [ "$method" = dsn ] && train=(--source "$out/source.norm.frames" --target "$out/target.norm.frames" --method dsn
 	--alpha "$alpha" --beta "$beta" --similarity "$sim"
 	--lambda "$lambda" --lambda-schedule "$lsched" --n-critic "$ncritic" --critic-level "$level" --critic-patch "$patch" --adapt-warmup "$awarm")
-"$BIN"/critic-train --model "$out/model" "${train[@]}" --epochs "$epochs" --batch "$batch" --lr "$lr" \
+"$BIN"/critic-train --model "$out/model" "${train[@]}" --epochs "$epochs" --epoch-steps "$esteps" --batch "$batch" --lr "$lr" \
 	--width "$width" --seed "$seed" --class-weights "$cw" --select "$sel" "${bnpd[@]}" --metrics "$out/train.jsonl"
 if [ "$method" = adabn ]; then	# the source-only model with batch-norm statistics of the target
 	"$BIN"/adapt-bn --quiet --model "$out/model" --out "$out/model" --stem source <"$out/target.norm.frames"

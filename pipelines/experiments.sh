@@ -28,6 +28,10 @@
 #            "--critic-level output --lambda 1"; give it a TAG
 #   TAG      appended to each method's name in OUT, RESULTS and the table (e.g.
 #            TAG=+output stores runs as wdgrl+output), so variants stand side by side
+# Budget: every method trains EPOCHS epochs; an epoch is one pass over the
+# source tiles, and for the oracle (whose target tiles are few) as many
+# steps as the pair's source-only run takes in one, so source-only runs
+# before the oracle (METHODS lists it first).
 # Outputs: OUT/PAIR/METHOD/seedN/ (adapt.sh's outputs and the run's seconds),
 # OUT/results.json, OUT/results.md (the table README quotes) and
 # OUT/report.html (pipelines/experiments-report.sh: the table, training
@@ -67,6 +71,21 @@ keep() {
 	for f in train.jsonl run.txt seconds metrics.json; do	# metrics.json last: it marks the run done
 		[ ! -f "$1/$f" ] || cp "$1/$f" "$2/"
 	done
+}
+
+# source_steps PAIR: optimiser steps in an epoch of the pair's source-only
+# run. The oracle trains on the target's few labelled tiles; an epoch over
+# them is a handful of steps (one on Kampala against 34), so it is given the
+# source-only run's steps an epoch: the same budget in steps, not in passes.
+source_steps() {
+	local f
+	for f in "$OUT/$1/source-only"/seed*/train.jsonl "$RESULTS/$1/source-only"/seed*/train.jsonl; do
+		[ -f "$f" ] || continue
+		head -n 1 "$f" | grep -o '"step":[0-9]*' | cut -d: -f2
+		return 0
+	done
+	echo "experiments: $1: the oracle's budget is the source-only run's steps an epoch; run source-only on $1 first" >&2
+	return 1
 }
 
 rio=()
@@ -141,11 +160,15 @@ for p in $PAIRS; do
 				keep "$dir" "$res"
 				continue
 			fi
+			budget=()
+			if [ "$m" = oracle ]; then
+				budget=(--epoch-steps "$(source_steps "$p")") || exit 1
+			fi
 			echo "experiments: $p $m$TAG seed $s" >&2
 			rm -rf "$dir"
 			t0=$(date +%s)
 			# shellcheck disable=SC2086 # EXTRA is a list of options
-			pipelines/adapt.sh --method "$m" "${args[@]}" $EXTRA --seed "$s" --epochs "$EPOCHS" --out "$dir" \
+			pipelines/adapt.sh --method "$m" "${args[@]}" "${budget[@]}" $EXTRA --seed "$s" --epochs "$EPOCHS" --out "$dir" \
 				2>"$OUT/$p.$m$TAG.seed$s.log" || { echo "experiments: $p $m$TAG seed $s failed, see $OUT/$p.$m$TAG.seed$s.log" >&2; exit 1; }
 			echo $(( $(date +%s) - t0 )) >"$dir/seconds"
 			rm -f "$dir"/*.frames
@@ -191,7 +214,7 @@ for pair, ms in res.items():
         secs = [r["seconds"] for r in ms[m]]
         total += sum(secs)
         gap = ""
-        if m not in ("source-only", "oracle") and "source-only" in iou and "oracle" in iou and iou["oracle"] != iou["source-only"]:
+        if m.split("+")[0] not in ("source-only", "oracle") and "source-only" in iou and "oracle" in iou and iou["oracle"] != iou["source-only"]:
             gap = f"{(iou[m] - iou['source-only']) / (iou['oracle'] - iou['source-only']):+.0%}"
         lines.append(f"| {pair} | {ms[m][0]['class']} | {m} | {len(v)} | {mean(v):.3f} ± {sd(v):.3f} | "
                      f"{mean([r['object_f1'] for r in ms[m]]):.3f} | {gap} | {mean(secs) / 60:.1f} |")

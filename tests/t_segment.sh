@@ -17,6 +17,17 @@ else
 	fail "critic-train" "$(tail -n 3 "$T/train.err")"
 fi
 
+# --epoch-steps: that many steps each epoch whatever the tile count (an
+# oracle on a few target tiles gets the source-only run's budget)
+if train "$T/es.model" --epochs 2 --epoch-steps 7 2>"$T/es.err" &&
+	[ "$(grep -o '"step":[0-9]*' "$T/es.model.jsonl" | tr '\n' ' ')" = '"step":7 "step":14 ' ] &&
+	grep -aq 'steps_per_epoch=7 (set)' "$T/es.model"; then
+	pass "critic-train --epoch-steps 7: 7 optimiser steps an epoch (the tiles revisited), recorded in the model"
+else
+	fail "critic-train --epoch-steps" "$(grep -o '"step":[0-9]*' "$T/es.model.jsonl" | tr '\n' ' ') $(tail -n 2 "$T/es.err")"
+fi
+must_fail "critic-train refuses a negative --epoch-steps" 2 'epoch-steps must be 0 to 1000000, not -3' "$BIN/critic-train --model $T/x.model --source $T/n.frames --epoch-steps -3"
+
 # an interrupted run resumed ends with the same model as an uninterrupted one
 train_bg "$T/k.model" 2>/dev/null
 pid=$!
