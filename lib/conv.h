@@ -11,8 +11,8 @@
  * 3x3 stride-1 "same" convolutions in float (UNet-S's every 3x3 layer)
  * bypass im2col: a direct AVX2/FMA kernel keeps 4 output channels x 16
  * pixels of one row in registers (AVX-512: 8 channels x 32 pixels) and
- * streams a zero-padded band of input rows past them; the input gradient of those layers is the same kernel on
- * the flipped weights. The weight gradient stays a GEMM. The kernel needs
+ * streams a zero-padded band of input rows past them; the input gradient
+ * of those layers is the same kernel on the flipped weights. The weight gradient stays a GEMM. The kernel needs
  * the output channels in fours and the width in eights; other shapes (and
  * the double-precision build of the gradient tests) take the GEMM path,
  * and a test checks that both paths agree. */
