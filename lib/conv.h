@@ -12,10 +12,12 @@
  * bypass im2col: a direct AVX2/FMA kernel keeps 4 output channels x 16
  * pixels of one row in registers (AVX-512: 8 channels x 32 pixels) and
  * streams a zero-padded band of input rows past them; the input gradient
- * of those layers is the same kernel on the flipped weights. The weight gradient stays a GEMM. The kernel needs
- * the output channels in fours and the width in eights; other shapes (and
- * the double-precision build of the gradient tests) take the GEMM path,
- * and a test checks that both paths agree. */
+ * of those layers is the same kernel on the flipped weights. The weight
+ * gradient has a direct kernel too (4 output channels x 3 taps x 8 pixels
+ * of sums; AVX-512: 8 x 3 x 16). The kernels need the output channels in
+ * fours and the width in eights; other shapes (and the double-precision
+ * build of the gradient tests) take the GEMM path, and a test checks that
+ * both paths agree. */
 #ifndef LS_CONV_H
 #define LS_CONV_H
 
