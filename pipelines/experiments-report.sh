@@ -24,8 +24,6 @@ for pair in pairs(out):
     drawn = []
     for m in methods(out, pair):
         d = f"{out}/{pair}/{m}"
-        if not os.path.isdir(d):
-            continue
         seeds = sorted(s for s in os.listdir(d) if os.path.exists(f"{d}/{s}/train.jsonl"))
         if not seeds:
             continue
@@ -79,7 +77,7 @@ done
 
 PYTHONDONTWRITEBYTECODE=1 PYTHONPATH=$(dirname "$0") /usr/bin/python3 - "$out" <<'PY'
 import html, json, os, statistics, sys
-from experiments_runs import methods, pairs
+from experiments_runs import gap_closed, methods, pairs
 out = sys.argv[1]
 R = os.path.join(out, "report")
 e = html.escape
@@ -98,8 +96,6 @@ for pair in names:
     res = {}
     for m in methods(out, pair):
         d = f"{out}/{pair}/{m}"
-        if not os.path.isdir(d):
-            continue
         runs = []
         for s in sorted(os.listdir(d)):
             f = f"{d}/{s}/metrics.json"
@@ -114,9 +110,7 @@ for pair in names:
     for m, rs in res.items():
         v = [r[1] for r in rs]
         sd = statistics.stdev(v) if len(v) > 1 else 0.0
-        gap = ""
-        if m not in ("source-only", "oracle") and "source-only" in mean and "oracle" in mean and mean["oracle"] != mean["source-only"]:
-            gap = f'{(mean[m] - mean["source-only"]) / (mean["oracle"] - mean["source-only"]):+.0%}'
+        gap = gap_closed(mean, m)
         secs = [r[3] for r in rs if r[3] is not None]
         t = f"{sum(secs) / len(secs):.0f} s each" if secs else ""
         links = " ".join(f'<a href="{e(pair)}/{e(m)}/{e(r[0])}/report.html">{e(r[0])}</a>'

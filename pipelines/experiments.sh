@@ -186,12 +186,12 @@ done
 
 PYTHONDONTWRITEBYTECODE=1 PYTHONPATH=pipelines /usr/bin/python3 - "$OUT" <<'PY'
 import json, os, statistics, sys
-from experiments_runs import pairs, sort_methods
+from experiments_runs import gap_closed, methods, pairs
 out = sys.argv[1]
 rows, res = [], {}
 for pair in pairs(out):
     res[pair] = {}
-    for method in sorted(os.listdir(f"{out}/{pair}")):
+    for method in methods(out, pair):
         runs = []
         for seed in sorted(os.listdir(f"{out}/{pair}/{method}")):
             f = f"{out}/{pair}/{method}/{seed}/metrics.json"
@@ -209,13 +209,11 @@ lines = ["| pair | class | method | seeds | target IoU (mean ± sd) | object F1 
 total = 0
 for pair, ms in res.items():
     iou = {m: mean([r["iou"] for r in rs]) for m, rs in ms.items()}
-    for m in sort_methods(ms):
+    for m in ms:   # in table order: methods() lists them so
         v = [r["iou"] for r in ms[m]]
         secs = [r["seconds"] for r in ms[m]]
         total += sum(secs)
-        gap = ""
-        if m.split("+")[0] not in ("source-only", "oracle") and "source-only" in iou and "oracle" in iou and iou["oracle"] != iou["source-only"]:
-            gap = f"{(iou[m] - iou['source-only']) / (iou['oracle'] - iou['source-only']):+.0%}"
+        gap = gap_closed(iou, m)
         lines.append(f"| {pair} | {ms[m][0]['class']} | {m} | {len(v)} | {mean(v):.3f} ± {sd(v):.3f} | "
                      f"{mean([r['object_f1'] for r in ms[m]]):.3f} | {gap} | {mean(secs) / 60:.1f} |")
 lines.append(f"\nTotal run time of these runs: {total / 3600:.1f} h (one run at a time, 2 threads).")

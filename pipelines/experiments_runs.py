@@ -25,3 +25,13 @@ def methods(out, pair):
     """The methods run for PAIR in OUT, in table order."""
     d = os.path.join(out, pair)
     return sort_methods(m for m in os.listdir(d) if os.path.isdir(os.path.join(d, m)))
+
+
+def gap_closed(means, m):
+    """(IoU of m - source-only) / (oracle - source-only) as "+40%", from
+    the mean IoU per method; "" for source-only, the oracle and their
+    variants, or without both ends of the gap."""
+    lo, hi = means.get("source-only"), means.get("oracle")
+    if m.split("+")[0] in ("source-only", "oracle") or lo is None or hi is None or hi == lo:
+        return ""
+    return f"{(means[m] - lo) / (hi - lo):+.0%}"

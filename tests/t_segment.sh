@@ -18,11 +18,14 @@ else
 fi
 
 # --epoch-steps: that many steps each epoch whatever the tile count (an
-# oracle on a few target tiles gets the source-only run's budget)
+# oracle on a few target tiles gets the source-only run's budget); the
+# cosine schedule spans them (lr 0.002 -> 0.001 half-way, at step 7 of 14;
+# a schedule still sized by passes, 4 steps an epoch, would be near 0 there)
 if train "$T/es.model" --epochs 2 --epoch-steps 7 2>"$T/es.err" &&
 	[ "$(grep -o '"step":[0-9]*' "$T/es.model.jsonl" | tr '\n' ' ')" = '"step":7 "step":14 ' ] &&
+	head -n 1 "$T/es.model.jsonl" | grep -q '"lr":0.001,' &&
 	grep -aq 'steps_per_epoch=7 (set)' "$T/es.model"; then
-	pass "critic-train --epoch-steps 7: 7 optimiser steps an epoch (the tiles revisited), recorded in the model"
+	pass "critic-train --epoch-steps 7: 7 optimiser steps an epoch (the tiles revisited), the lr schedule over all 14, recorded in the model"
 else
 	fail "critic-train --epoch-steps" "$(grep -o '"step":[0-9]*' "$T/es.model.jsonl" | tr '\n' ' ') $(tail -n 2 "$T/es.err")"
 fi
