@@ -267,6 +267,29 @@ static int parse_rng(const char *s, struct ls_rng *g)
 	return 0;
 }
 
+/* The metrics log of a resumed run: the lines of the epochs the checkpoint
+ * holds are kept, those written after it (an epoch logged, then killed
+ * before its checkpoint) are cut, so that the redone epoch is logged once. */
+static FILE *metrics_resume(const char *path, int epochs)
+{
+	FILE *f = fopen(path, "r+");
+	if (!f)
+		return fopen(path, "w");
+	char line[4096];
+	long keep = 0;
+	while (fgets(line, sizeof line, f)) {
+		const char *e = strstr(line, "\"epoch\":");
+		if (!e || atoi(e + 8) > epochs || !strchr(line, '\n'))
+			break;
+		keep = ftell(f);
+	}
+	if (fflush(f) != 0 || ftruncate(fileno(f), keep) != 0 || fseek(f, keep, SEEK_SET) != 0) {
+		fclose(f);
+		return NULL;
+	}
+	return f;
+}
+
 static int resume(struct run *r)
 {
 	struct ls_unet saved;
@@ -423,7 +446,7 @@ static int setup(struct run *r)
 	if (ls_dist.size > o->batch)
 		return ls_err("%d ranks need --batch %d or more (one tile per rank at least)", ls_dist.size, ls_dist.size);
 	if (o->metrics_path && ls_dist.rank == 0) {
-		r->metrics = fopen(o->metrics_path, o->resume ? "a" : "w");
+		r->metrics = o->resume ? metrics_resume(o->metrics_path, r->epoch) : fopen(o->metrics_path, "w");
 		if (!r->metrics)
 			return ls_err("cannot write metrics %s", o->metrics_path);
 	}
@@ -803,9 +826,13 @@ static int checkpoint(struct run *r, int epoch, int improved)
 	if (ls_dist.rank != 0)	/* the ranks hold the same model: one writes it */
 		return 0;
 	state_to_meta(r, epoch);
-	if (ls_model_save(r->ckpt, &r->net, &r->meta, 1) < 0)
-		return -1;
+	/* the model before the checkpoint: a run killed between the two redoes
+	 * this epoch from the previous checkpoint and writes the same model
+	 * again; the other order would leave a checkpoint that counts an
+	 * improvement whose model was never written */
 	if (improved && ls_model_save(r->o->model_path, &r->net, &r->meta, 0) < 0)
+		return -1;
+	if (ls_model_save(r->ckpt, &r->net, &r->meta, 1) < 0)
 		return -1;
 	return 0;
 }

@@ -38,10 +38,29 @@ for i in $(seq 1 400); do [ -s "$T/k.model.ckpt" ] && break; sleep 0.05; done
 kill -9 $pid 2>/dev/null; wait $pid 2>/dev/null
 epochs_done=$(wc -l <"$T/k.model.jsonl")
 train "$T/k.model" --resume 2>"$T/resume.err"
-if [ "$epochs_done" -lt 3 ] && cmp -s "$T/k.model" "$T/m.model" && cmp -s "$T/k.model.ckpt" "$T/m.model.ckpt"; then
-	pass "killed after $epochs_done epoch(s) and resumed: identical model and checkpoint bytes"
+epochs_logged=$(grep -o '"epoch":[0-9]*,"step":[0-9]*' "$T/k.model.jsonl" | tr '\n' ' ')
+if [ "$epochs_done" -lt 3 ] && cmp -s "$T/k.model" "$T/m.model" && cmp -s "$T/k.model.ckpt" "$T/m.model.ckpt" &&
+	[ "$epochs_logged" = "$(grep -o '"epoch":[0-9]*,"step":[0-9]*' "$T/m.model.jsonl" | tr '\n' ' ')" ]; then
+	pass "killed after $epochs_done epoch(s) and resumed: identical model and checkpoint bytes, each epoch logged once"
 else
-	fail "--resume" "epochs before kill $epochs_done; $(tail -n 2 "$T/resume.err")"
+	fail "--resume" "epochs before kill $epochs_done, logged $epochs_logged; $(tail -n 2 "$T/resume.err")"
+fi
+
+# killed after an epoch was logged but before its checkpoint: the resumed run
+# logs that epoch again, once (the line past the checkpoint is cut)
+train_bg "$T/j.model" 2>/dev/null
+pid=$!
+for i in $(seq 1 400); do [ -s "$T/j.model.ckpt" ] && break; sleep 0.05; done
+kill -9 $pid 2>/dev/null; wait $pid 2>/dev/null
+ck_epoch=$(strings "$T/j.model.ckpt" | sed -n 's/^epoch \([0-9]*\)$/\1/p' | head -n 1)
+head -n "${ck_epoch:-0}" "$T/j.model.jsonl" >"$T/j.head"
+{ cat "$T/j.head"; echo '{"epoch":'$((${ck_epoch:-0} + 1))',"step":999,"loss":9'; } >"$T/j.model.jsonl"
+train "$T/j.model" --resume 2>"$T/jr.err"
+if [ -n "$ck_epoch" ] && [ "$(grep -o '"epoch":[0-9]*,"step":[0-9]*' "$T/j.model.jsonl" | tr '\n' ' ')" = \
+	"$(grep -o '"epoch":[0-9]*,"step":[0-9]*' "$T/m.model.jsonl" | tr '\n' ' ')" ] && cmp -s "$T/j.model" "$T/m.model"; then
+	pass "--resume cuts a metrics line written after the checkpoint of epoch $ck_epoch: each epoch logged once, same model"
+else
+	fail "--resume metrics log" "checkpoint $ck_epoch; $(tr '\n' ' ' <"$T/j.model.jsonl" | head -c 300)"
 fi
 
 # safetensors export, read back by hand (no safetensors library): names,
