@@ -35,7 +35,7 @@ re='^critic-train: training +[0-9]+% \([0-9]+/[0-9]+\), [0-9hms]+ left$'
 s0=$(date +%s)
 (ptrain p10 10 >"$T/p10.out" 2>"$T/p10.err"; echo $(( $(date +%s) - s0 )) >"$T/p10.s") &
 (LANDSHIFT_PROGRESS_SECONDS=1 ptrain p1 4 >"$T/p1.out" 2>"$T/p1.err") &
-script -qfec "$BIN/critic-train --model $T/pt.model --source $T/pn.frames --width 8 --threads 1 --epochs 3" /dev/null >"$T/ptty.out" 2>&1 &
+script -qfec "$BIN/critic-train --model $T/pt.model --source $T/pn.frames --width 8 --threads 1 --epochs 8" /dev/null >"$T/ptty.out" 2>&1 &
 (LANDSHIFT_PROGRESS_SECONDS=1 ptrain pq 3 --quiet >"$T/pq.out" 2>"$T/pq.err") &
 wait
 n10=$(grep -Ec "$re" "$T/p10.err"); s10=$(cat "$T/p10.s")
@@ -47,6 +47,7 @@ else
 	fail "progress into a file" "$n10 lines in $s10 s, $n1 at 1 s: $(head -c 300 "$T/p10.err")"
 fi
 # on the terminal: redrawn in place (\r ... erase to end of line), the percentage moving, an ETA
+# (redrawn at most every 0.5 s: 8 epochs, so a fast CPU still shows several)
 npct=$(tr '\r' '\n' <"$T/ptty.out" | grep -Eo '^critic-train: training +[0-9]+%' | sort -u | wc -l)
 if grep -q $'\rcritic-train: training .*left\e\[K' "$T/ptty.out" && [ "$npct" -ge 3 ]; then
 	pass "progress on a terminal: one line redrawn in place with an ETA ($npct distinct percentages)"
