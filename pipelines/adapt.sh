@@ -86,6 +86,9 @@ mkdir -p "$out"
 	for i in "${!ev[@]}"; do n=$(basename "${ev[$i]}"); echo "eval ${n%.*} ${ev[$i]}"; done
 	for i in "${!evl[@]}"; do echo "eval-labels ${evl[$i]}"; done
 	echo "gsd ${gsd:-native}"
+	[ -n "$sb" ] && echo "source-bands $sb${sbn:+ ($sbn)}"
+	[ -n "$tb" ] && echo "target-bands $tb${tbn:+ ($tbn)}"
+	[ -n "$lmap" ] && echo "label-map $lmap"
 	[ -n "$vb" ] && echo "view-bands $vb"
 	echo "seed $seed"
 	echo "training epochs $epochs$([ "$esteps" = 0 ] || echo " of $esteps steps"), tile $tile, overlap $overlap, width $width, batch $batch, lr $lr, class weights $cw"

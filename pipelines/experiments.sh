@@ -104,14 +104,18 @@ pair() {
 		split "$A/rgb_nadir10.tif" atl_rgb
 		args=("${rio[@]}" --target "$S/atl_rgb_west.vrt" --target-labels "$A/rgb_nadir10_buildings.geojson"
 			--eval "$S/atl_rgb_east.vrt" --eval-labels "$A/rgb_nadir10_buildings.geojson" --gsd 0.5) ;;
-	atlanta-pan)	# modality: 3 x 8-bit RGB to 1 x 16-bit panchromatic; the adapted
-		# methods and the oracle give the target its own 1-band stem, the
-		# source-only model (which has none) sees the pan band as grey RGB
+	atlanta-pan)	# modality: 3 x 8-bit RGB to 1 x 16-bit panchromatic. Every
+		# method reads the pan band as grey R, G, B through the stem it shares
+		# with the source (each raster normalised with its own statistics), so
+		# that the methods differ in training alone. TAG=+own-stem gives the
+		# adapted methods and the oracle a 1-band target stem of their own
+		# instead (critic-train's per-domain stems), the design of stop 12.
 		split "$A/pan.tif" atl_pan
 		args=(--source "$A/rgb_nadir10.tif" --source-labels "$A/rgb_nadir10_buildings.geojson"
 			--target "$S/atl_pan_west.vrt" --target-labels "$A/pan_buildings.geojson"
 			--eval "$S/atl_pan_east.vrt" --eval-labels "$A/pan_buildings.geojson" --gsd 0.5)
-		case $2 in source-only|adabn) args+=(--target-bands 1,1,1 --target-band-names red,green,blue) ;; esac
+		case $TAG:$2 in +own-stem:wdgrl|+own-stem:dsn|+own-stem:oracle) ;;
+		*) args+=(--target-bands 1,1,1 --target-band-names red,green,blue) ;; esac
 		true ;;
 	rio-kampala)	# satellite to drone, Brazil and the USA to Uganda: Rio + Atlanta RGB (0.5 m) to
 		# Kampala drone imagery (0.3 m, resampled to 0.5 m). The data's z19.vrt
