@@ -23,6 +23,8 @@
 #   --norm per-raster|per-domain   band statistics fitted on each raster alone (default),
 #                         or pooled over all rasters of a domain
 #   --out DIR             outputs: model, probs_*.tif, buildings_*.gpkg, metrics.json
+#   --threads N           worker threads of training and mapping (default 0: all cores;
+#                         e.g. 1 for each of two runs side by side on 2 cores)
 # Tuning: --epochs N (12) --epoch-steps N (steps an epoch; default one pass over the training
 #         tiles: an oracle on a few target tiles can be given the source-only run's steps)
 #         --tile N (128) --overlap N (32) --width N (16) --batch N (8)
@@ -46,7 +48,7 @@ here=$(cd "$(dirname "$0")/.." && pwd)
 BIN=${BIN:-$here/bin}
 [ -x "$BIN/tile" ] || BIN=$(cd "$here/../../bin" 2>/dev/null && pwd)	# installed: PREFIX/share/landshift -> PREFIX/bin
 export GDAL_PAM_ENABLED=NO
-method="" out="" gsd="" seed=1 epochs=12 esteps=0 tile=128 overlap=32 width=16 batch=8 lr=0.002 label_class=1 cw=1,3 norm=per-raster lambda=0.1 lsched=const sel=val-iou ncritic=5 level=pixel patch=4 awarm=2 alpha=0.1 beta=0.05 sim=critic lmap="" tb="" tbn="" sb="" sbn="" cname=building vb="" bnpd=()
+method="" out="" gsd="" seed=1 epochs=12 esteps=0 tile=128 overlap=32 width=16 batch=8 lr=0.002 label_class=1 cw=1,3 norm=per-raster lambda=0.1 lsched=const sel=val-iou ncritic=5 level=pixel patch=4 awarm=2 alpha=0.1 beta=0.05 sim=critic threads=0 lmap="" tb="" tbn="" sb="" sbn="" cname=building vb="" bnpd=()
 src=() srcl=() tgt=() tgtl=() ev=() evl=()
 cmdline=$(printf '%q ' "$0" "$@")	# for run.txt: the arguments are shifted away below
 die() { echo "adapt: $*" >&2; exit 2; }
@@ -62,7 +64,7 @@ while [ $# -gt 0 ]; do
 	--alpha) alpha=$2 ;; --beta) beta=$2 ;; --similarity) sim=$2 ;; --label-map) lmap=$2 ;;
 	--target-bands) tb=$2 ;; --target-band-names) tbn=$2 ;;
 	--source-bands) sb=$2 ;; --source-band-names) sbn=$2 ;; --class-name) cname=$2 ;;
-	--view-bands) vb=$2 ;;
+	--view-bands) vb=$2 ;; --threads) threads=$2 ;;
 	--bn-per-domain) bnpd=(--bn-per-domain); shift; continue ;;
 	-h|--help) sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
 	*) die "unknown argument '$1' (see --help)" ;;
@@ -73,6 +75,7 @@ done
 case $method in source-only|adabn|oracle|wdgrl|dsn) ;; *) die "unknown --method $method (source-only, adabn, wdgrl, dsn or oracle)" ;; esac
 [ ${#src[@]} -gt 0 ] && [ ${#src[@]} -eq ${#srcl[@]} ] || die "give --source and --source-labels in pairs"
 [ ${#tgt[@]} -gt 0 ] || die "give at least one --target raster"
+[[ $threads =~ ^[0-9]+$ ]] || die "--threads must be a number of threads (0: all cores), not '$threads'"
 case $norm in per-raster|per-domain) ;; *) die "--norm must be per-raster or per-domain" ;; esac
 [ ${#ev[@]} -gt 0 ] || ev=("${tgt[@]}")
 [ ${#evl[@]} -eq 0 ] || [ ${#evl[@]} -eq ${#ev[@]} ] || die "give one --eval-labels per --eval raster"
@@ -93,6 +96,7 @@ mkdir -p "$out"
 	echo "seed $seed"
 	echo "training epochs $epochs$([ "$esteps" = 0 ] || echo " of $esteps steps"), tile $tile, overlap $overlap, width $width, batch $batch, lr $lr, class weights $cw"
 	echo "normalisation $norm"
+	[ "$threads" = 0 ] || echo "threads $threads"
 	echo "model chosen by $sel"
 	[ ${#bnpd[@]} -eq 0 ] || echo "batch-norm statistics per domain"
 	[ "$method" = wdgrl ] || [ "$method" = dsn ] &&
@@ -146,9 +150,9 @@ train=(--source "$out/source.norm.frames" --method source-only)
 	--alpha "$alpha" --beta "$beta" --similarity "$sim"
 	--lambda "$lambda" --lambda-schedule "$lsched" --n-critic "$ncritic" --critic-level "$level" --critic-patch "$patch" --adapt-warmup "$awarm")
 "$BIN"/critic-train --model "$out/model" "${train[@]}" --epochs "$epochs" --epoch-steps "$esteps" --batch "$batch" --lr "$lr" \
-	--width "$width" --seed "$seed" --class-weights "$cw" --select "$sel" "${bnpd[@]}" --metrics "$out/train.jsonl"
+	--width "$width" --seed "$seed" --class-weights "$cw" --select "$sel" "${bnpd[@]}" --metrics "$out/train.jsonl" --threads "$threads"
 if [ "$method" = adabn ]; then	# the source-only model with batch-norm statistics of the target
-	"$BIN"/adapt-bn --quiet --model "$out/model" --out "$out/model" --stem source <"$out/target.norm.frames"
+	"$BIN"/adapt-bn --quiet --threads "$threads" --model "$out/model" --out "$out/model" --stem source <"$out/target.norm.frames"
 fi
 rm -f "$out/source.frames" "$out/target.frames" "$out"/source.*.stats "$out"/target.*.stats
 
@@ -164,8 +168,8 @@ for i in "${!ev[@]}"; do
 	fi
 	"$BIN"/tile --quiet --size "$tile" --overlap "$overlap" "${G[@]}" "${TB[@]}" --domain target "${ev[$i]}" |
 		"$BIN"/normalise-bands --stats "$stats" |
-		"$BIN"/encode --model "$out/model" |
-		"$BIN"/decode --model "$out/model" |
+		"$BIN"/encode --threads "$threads" --model "$out/model" |
+		"$BIN"/decode --threads "$threads" --model "$out/model" |
 		"$BIN"/stitch --quiet "$out/probs_$name.tif"
 	"$BIN"/vectorise --quiet --classes "$label_class" --class-names "background,$cname" --min-area 4 --simplify 0.25 \
 		"$out/probs_$name.tif" "$out/${cname}s_$name.gpkg"

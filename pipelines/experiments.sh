@@ -24,6 +24,9 @@
 #            OUT), so a sweep spread over several machines and days adds up;
 #            results.md, results.json and the curve PNGs are copied here too
 #   DATA     ../shared/data
+#   JOBS     runs at a time (1); with more, GNU Parallel runs them side by side,
+#            e.g. JOBS=2 on 2 cores; each run gets THREADS threads
+#   THREADS  threads of each run (default: the cores divided by JOBS)
 #   EXTRA    more adapt.sh options for every run of this sweep (a variant), e.g.
 #            "--critic-level output --lambda 1"; give it a TAG
 #   TAG      appended to each method's name in OUT, RESULTS and the table (e.g.
@@ -46,6 +49,9 @@ METHODS=${METHODS:-source-only adabn wdgrl dsn oracle}
 SEEDS=${SEEDS:-1 2 3}
 EPOCHS=${EPOCHS:-12}
 EXTRA=${EXTRA:-} TAG=${TAG:-}
+JOBS=${JOBS:-1}
+[[ $JOBS =~ ^[1-9][0-9]*$ ]] || { echo "experiments: JOBS must be a number of runs at a time, not '$JOBS'" >&2; exit 2; }
+THREADS=${THREADS:-$(( $(nproc) / JOBS > 0 ? $(nproc) / JOBS : 1 ))}
 [[ $TAG =~ ^[A-Za-z0-9+=_-]*$ ]] || { echo "experiments: TAG may hold letters, digits and + = _ - only, not '$TAG'" >&2; exit 2; }
 [ -z "$EXTRA" ] || [ -n "$TAG" ] || { echo "experiments: EXTRA needs a TAG, so the variant's runs do not mix with the defaults'" >&2; exit 2; }
 export GDAL_PAM_ENABLED=NO
@@ -79,7 +85,8 @@ keep() {
 # source-only run's steps an epoch: the same budget in steps, not in passes.
 source_steps() {
 	local f
-	for f in "$OUT/$1/source-only"/seed*/train.jsonl "$RESULTS/$1/source-only"/seed*/train.jsonl; do
+	for f in "$OUT/$1/source-only$TAG"/seed*/train.jsonl "$RESULTS/$1/source-only$TAG"/seed*/train.jsonl \
+		"$OUT/$1/source-only"/seed*/train.jsonl "$RESULTS/$1/source-only"/seed*/train.jsonl; do	# the variant's own first
 		[ -f "$f" ] || continue
 		head -n 1 "$f" | grep -o '"step":[0-9]*' | cut -d: -f2
 		return 0
@@ -152,34 +159,67 @@ pair() {
 	esac
 }
 
-for p in $PAIRS; do
-	for m in $METHODS; do
-		pair "$p" "$m"
-		for s in $SEEDS; do
-			dir=$OUT/$p/$m$TAG/seed$s res=$RESULTS/$p/$m$TAG/seed$s
-			if [ ! -f "$dir/metrics.json" ] && [ -f "$res/metrics.json" ]; then
-				mkdir -p "$dir" && cp "$res"/* "$dir"/
-			fi
-			if [ -f "$dir/metrics.json" ]; then
-				keep "$dir" "$res"
-				continue
-			fi
-			budget=()
-			if [ "$m" = oracle ]; then
-				budget=(--epoch-steps "$(source_steps "$p")") || exit 1
-			fi
-			echo "experiments: $p $m$TAG seed $s" >&2
-			rm -rf "$dir"
-			t0=$(date +%s)
-			# shellcheck disable=SC2086 # EXTRA is a list of options
-			pipelines/adapt.sh --method "$m" "${args[@]}" "${budget[@]}" $EXTRA --seed "$s" --epochs "$EPOCHS" --out "$dir" \
-				2>"$OUT/$p.$m$TAG.seed$s.log" || { echo "experiments: $p $m$TAG seed $s failed, see $OUT/$p.$m$TAG.seed$s.log" >&2; exit 1; }
-			echo $(( $(date +%s) - t0 )) >"$dir/seconds"
-			rm -f "$dir"/*.frames
-			keep "$dir" "$res"
+# run_one PAIR METHOD SEED: one run through adapt.sh, its small files kept
+run_one() {
+	local p=$1 m=$2 s=$3 dir res budget=() t0
+	pair "$p" "$m"
+	dir=$OUT/$p/$m$TAG/seed$s res=$RESULTS/$p/$m$TAG/seed$s
+	if [ "$m" = oracle ]; then
+		budget=(--epoch-steps "$(source_steps "$p")") || return 1
+	fi
+	echo "experiments: $p $m$TAG seed $s ($THREADS thread(s))" >&2
+	rm -rf "$dir"
+	t0=$(date +%s)
+	# shellcheck disable=SC2086 # EXTRA is a list of options
+	pipelines/adapt.sh --method "$m" "${args[@]}" "${budget[@]}" $EXTRA --seed "$s" --epochs "$EPOCHS" \
+		--threads "$THREADS" --out "$dir" 2>"$OUT/$p.$m$TAG.seed$s.log" ||
+		{ echo "experiments: $p $m$TAG seed $s failed, see $OUT/$p.$m$TAG.seed$s.log" >&2; return 1; }
+	echo $(( $(date +%s) - t0 )) >"$dir/seconds"
+	rm -f "$dir"/*.frames
+	keep "$dir" "$res"
+}
+if [ "${1:-}" = --one ]; then	# a job of the parallel sweep below
+	run_one "$2" "$3" "$4"
+	exit
+fi
+
+# todo PHASE: the "PAIR METHOD SEED" lines not yet done (phase 1: every
+# method but the oracle; phase 2: the oracle, whose step budget is that of
+# the pair's source-only run); runs found in RESULTS are copied into OUT
+todo() {
+	local p m s dir res
+	for p in $PAIRS; do
+		for m in $METHODS; do
+			{ [ "$m" = oracle ] && [ "$1" = 2 ]; } || { [ "$m" != oracle ] && [ "$1" = 1 ]; } || continue
+			for s in $SEEDS; do
+				dir=$OUT/$p/$m$TAG/seed$s res=$RESULTS/$p/$m$TAG/seed$s
+				if [ ! -f "$dir/metrics.json" ] && [ -f "$res/metrics.json" ]; then
+					mkdir -p "$dir" && cp "$res"/* "$dir"/
+				fi
+				if [ -f "$dir/metrics.json" ]; then
+					keep "$dir" "$res"
+				else
+					echo "$p $m $s"
+				fi
+			done
 		done
 	done
+}
+
+for p in $PAIRS; do pair "$p" source-only; done	# the scenes, before any job reads them
+export DATA OUT RESULTS EPOCHS EXTRA TAG THREADS PAIRS METHODS SEEDS
+failed=0
+for phase in 1 2; do
+	todo "$phase" >"$OUT/todo.$phase"
+	[ -s "$OUT/todo.$phase" ] || continue
+	if [ "$JOBS" -le 1 ]; then
+		while read -r p m s; do run_one "$p" "$m" "$s" || failed=$((failed + 1)); done <"$OUT/todo.$phase"
+	else	# GNU Parallel: JOBS runs at a time, each on THREADS threads
+		parallel --will-cite -j "$JOBS" --colsep ' ' "$0" --one {1} {2} {3} <"$OUT/todo.$phase" || failed=$((failed + $?))
+	fi
 done
+rm -f "$OUT"/todo.[12]
+[ "$failed" -eq 0 ] || echo "experiments: $failed run(s) failed; the table below has the others" >&2
 
 # the table covers every run kept in RESULTS, not only this sweep's
 for res in "$RESULTS"/*/*/seed*/metrics.json; do
@@ -220,7 +260,8 @@ for pair, ms in res.items():
         gap = gap_closed(iou, m)
         lines.append(f"| {pair} | {ms[m][0]['class']} | {m} | {len(v)} | {mean(v):.3f} ± {sd(v):.3f} | "
                      f"{mean([r['object_f1'] for r in ms[m]]):.3f} | {gap} | {mean(secs) / 60:.1f} |")
-lines.append(f"\nTotal run time of these runs: {total / 3600:.1f} h (one run at a time, 2 threads).")
+lines.append(f"\nTotal run time of these runs: {total / 3600:.1f} h (the sum of each run's wall-clock time; "
+             "runs' run.txt give their threads, and some shared the machine with other work).")
 json.dump(res, open(f"{out}/results.json", "w"), indent=1)
 open(f"{out}/results.md", "w").write("\n".join(lines) + "\n")
 print("\n".join(lines))
@@ -228,3 +269,4 @@ PY
 pipelines/experiments-report.sh "$OUT"
 cp "$OUT"/results.md "$OUT"/results.json "$RESULTS"/
 cp "$OUT"/report/*.png "$RESULTS"/ 2>/dev/null || true
+exit $(( failed > 0 ))

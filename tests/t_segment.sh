@@ -381,6 +381,25 @@ for f in ('loss', 'val_iou', 'w'):
 else
 	fail "experiments-report.sh" "$(cat "$T/er.err" "$T/er.py" | tail -n 3)"
 fi
+# the sweep itself: two runs at a time under GNU Parallel on the real pan pair
+# (1 epoch, width 4), the oracles after the source-only runs whose steps an
+# epoch they are given; a second sweep finds everything done and runs nothing
+xs() { PAIRS=atlanta-pan METHODS="source-only oracle" SEEDS="1 2" EPOCHS=1 JOBS=2 EXTRA="--width 4" TAG=+tiny \
+	OUT=$T/xo RESULTS=$T/xr pipelines/experiments.sh; }
+threads=$(( $(nproc) / 2 )); [ "$threads" -ge 1 ] || threads=1
+if xs >"$T/xs.out" 2>"$T/xs.err" && [ "$(ls "$T"/xr/atlanta-pan/*/seed*/metrics.json | wc -l)" -eq 4 ] &&
+	steps=$(head -n 1 "$T/xr/atlanta-pan/source-only+tiny/seed1/train.jsonl" | grep -o '"step":[0-9]*' | cut -d: -f2) &&
+	grep -q "^training epochs 1 of $steps steps" "$T/xr/atlanta-pan/oracle+tiny/seed2/run.txt" &&
+	[ "$(cat "$T"/xr/atlanta-pan/*/seed*/run.txt | grep -c "^threads $threads\$")" -eq 4 ] &&
+	grep -q '| atlanta-pan | building | oracle+tiny | 2 |' "$T/xr/results.md" &&
+	xs >"$T/xs2.out" 2>"$T/xs2.err" && ! grep -q 'experiments: atlanta-pan' "$T/xs2.err"; then
+	pass "experiments.sh JOBS=2: 4 runs under GNU Parallel on $threads thread(s) each, the oracle given source-only's $steps steps an epoch; a second sweep runs nothing"
+else
+	fail "experiments.sh JOBS=2" "$(tail -n 3 "$T/xs.err" "$T/xs2.err" | tr '\n' ' ')"
+fi
+must_fail "adapt.sh refuses a --threads that is not a number" 2 "adapt: --threads must be a number of threads \\(0: all cores\\), not 'two'" "pipelines/adapt.sh --method source-only --source $A/rgb_nadir10.tif --source-labels $A/rgb_nadir10_buildings.geojson --target $A/pan.tif --threads two --out $T/thr"
+must_fail "experiments.sh refuses JOBS=0" 2 "JOBS must be a number of runs at a time, not '0'" "JOBS=0 OUT=$T/xo pipelines/experiments.sh"
+
 for sim in critic dann; do
 	key='"w":'; [ $sim = dann ] && key='"domain_loss":'
 	if $BIN/critic-train --model "$T/dsn.model" --method dsn --similarity $sim --source "$T/src.frames" \
