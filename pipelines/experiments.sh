@@ -215,7 +215,7 @@ for phase in 1 2; do
 	if [ "$JOBS" -le 1 ]; then
 		while read -r p m s; do run_one "$p" "$m" "$s" || failed=$((failed + 1)); done <"$OUT/todo.$phase"
 	else	# GNU Parallel: JOBS runs at a time, each on THREADS threads
-		parallel --will-cite -j "$JOBS" --colsep ' ' "$0" --one {1} {2} {3} <"$OUT/todo.$phase" || failed=$((failed + $?))
+		parallel --will-cite --line-buffer -j "$JOBS" --colsep ' ' "$0" --one {1} {2} {3} <"$OUT/todo.$phase" || failed=$((failed + $?))
 	fi
 done
 rm -f "$OUT"/todo.[12]
