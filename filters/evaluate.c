@@ -20,8 +20,8 @@
 #include "raster.h"
 
 static const char *ref_path, *points_path, *ref_map, *errors_path, *class_names = LS_CLASS_NAMES;
-static int ref_class = 1, object_class = 1, point_class = 2, eight;
-static double min_iou = 0.5, match_dist = 3;
+static int ref_class = 1, object_class = 1, point_class = 2, eight, crown_points;
+static double min_iou = 0.5, match_dist = 3, crown_radius = 1.5;
 
 /* Class c's name (--class-names); a buffer per class, so that one printf
  * can name several. */
@@ -43,6 +43,8 @@ static const struct ls_opt opts[] = {
 	{ "points", LS_OPT_STR, &points_path, "FILE", "point labels (e.g. surveyed trees), any OGR source" },
 	{ "point-class", LS_OPT_INT, &point_class, "N", "class whose objects are matched to --points" },
 	{ "match-distance", LS_OPT_DOUBLE, &match_dist, "M", "a predicted object's centre within M CRS units of a point" },
+	{ "crown-points", LS_OPT_FLAG, &crown_points, NULL, "no --points: the reference raster's --point-class crowns (classified LiDAR) give one point per crown centre, and predicted trees are found as crown centres too (not object centres), both over the scored pixels" },
+	{ "crown-radius", LS_OPT_DOUBLE, &crown_radius, "M", "with --crown-points: a crown centre lies at least M CRS units inside its crown" },
 	{ 0 }
 };
 
@@ -188,6 +190,14 @@ static int write_errors(const char *path, const struct ls_raster *r, const uint8
 	return 0;
 }
 
+/* Pixel coordinates (column, row) to the raster's CRS. */
+static void to_crs(const struct ls_raster *r, double *x, double *y)
+{
+	double px = *x, py = *y;
+	*x = r->gt[0] + px * r->gt[1] + py * r->gt[2];
+	*y = r->gt[3] + px * r->gt[4] + py * r->gt[5];
+}
+
 static void print_match(const char *name, const struct ls_match *m)
 {
 	printf(",\"%s\":{\"f1\":%.6f,\"precision\":%.6f,\"recall\":%.6f,\"tp\":%ld,\"pred\":%ld,\"ref\":%ld}", name, m->f1,
@@ -204,6 +214,10 @@ int main(int argc, char **argv)
 	ls_opt_parse(&cmd, argc, argv, &pos);
 	if (pos.n != 1 || (!ref_path && !points_path))
 		ls_die(LS_EXIT_USAGE, "usage: evaluate %s", cmd.usage);
+	if (crown_points && (points_path || !ref_path))
+		ls_die(LS_EXIT_USAGE, "evaluate: --crown-points takes the points from the --ref raster, so it needs --ref and no --points");
+	if (!(crown_radius > 0) || !(match_dist > 0))
+		ls_die(LS_EXIT_USAGE, "evaluate: --crown-radius and --match-distance must be positive");
 	if (class_names[strspn(class_names, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-,")])
 		ls_die(LS_EXIT_USAGE, "evaluate: --class-names '%s': names are letters, digits, '_' and '-', separated by commas", class_names);
 	ls_gdal_init((size_t)128 << 20);
@@ -282,41 +296,62 @@ int main(int argc, char **argv)
 		free(rid);
 		free(pv);
 	}
-	if (points_path) {
-		double *qx = NULL, *qy = NULL;
-		long nq = 0;
-		if (load_points(points_path, &r, &qx, &qy, &nq) < 0)
-			ls_die_err();
-		int32_t *pid = ls_xmalloc(n * sizeof *pid);
+	if (points_path || crown_points) {
+		double *qx = NULL, *qy = NULL, *sx, *sy;
+		long nq = 0, np;
 		uint8_t *pv = ls_xmalloc(n);
-		for (size_t i = 0; i < n; i++)
-			pv[i] = valid[i] ? pred[i] : 254;
-		int32_t np = ls_components(pv, r.w, r.h, point_class, eight, pid);
-		double *sx = ls_xcalloc((size_t)np + 1, sizeof *sx), *sy = ls_xcalloc((size_t)np + 1, sizeof *sy);
-		long *cnt = ls_xcalloc((size_t)np + 1, sizeof *cnt);
-		for (int y = 0; y < r.h; y++)
-			for (int x = 0; x < r.w; x++) {
-				int32_t id = pid[(size_t)y * r.w + x];
-				if (id) {
-					sx[id] += r.gt[0] + (x + 0.5) * r.gt[1] + (y + 0.5) * r.gt[2];
-					sy[id] += r.gt[3] + (x + 0.5) * r.gt[4] + (y + 0.5) * r.gt[5];
-					cnt[id]++;
-				}
+		if (crown_points) {	/* both sides as crown centres, over the scored pixels */
+			uint8_t *rv = ls_xmalloc(n);
+			for (size_t i = 0; i < n; i++) {
+				int scored_px = valid[i] && ref[i] != 255;
+				pv[i] = scored_px ? pred[i] : 254;
+				rv[i] = scored_px ? ref[i] : 254;
 			}
-		for (int32_t i = 1; i <= np; i++) {
-			sx[i - 1] = sx[i] / cnt[i];
-			sy[i - 1] = sy[i] / cnt[i];
+			double px = sqrt(fabs(r.gt[1] * r.gt[5] - r.gt[2] * r.gt[4]));
+			nq = ls_crown_centres(rv, r.w, r.h, point_class, crown_radius / px, &qx, &qy);
+			np = ls_crown_centres(pv, r.w, r.h, point_class, crown_radius / px, &sx, &sy);
+			free(rv);
+			for (long i = 0; i < nq; i++)
+				to_crs(&r, &qx[i], &qy[i]);
+			for (long i = 0; i < np; i++)
+				to_crs(&r, &sx[i], &sy[i]);
+		} else {
+			if (load_points(points_path, &r, &qx, &qy, &nq) < 0)
+				ls_die_err();
+			int32_t *pid = ls_xmalloc(n * sizeof *pid);
+			for (size_t i = 0; i < n; i++)
+				pv[i] = valid[i] ? pred[i] : 254;
+			np = ls_components(pv, r.w, r.h, point_class, eight, pid);
+			sx = ls_xcalloc((size_t)np + 1, sizeof *sx);
+			sy = ls_xcalloc((size_t)np + 1, sizeof *sy);
+			long *cnt = ls_xcalloc((size_t)np + 1, sizeof *cnt);
+			for (int y = 0; y < r.h; y++)
+				for (int x = 0; x < r.w; x++) {
+					int32_t id = pid[(size_t)y * r.w + x];
+					if (id) {
+						sx[id] += x + 0.5;
+						sy[id] += y + 0.5;
+						cnt[id]++;
+					}
+				}
+			for (long i = 1; i <= np; i++) {
+				sx[i - 1] = sx[i] / cnt[i];
+				sy[i - 1] = sy[i] / cnt[i];
+				to_crs(&r, &sx[i - 1], &sy[i - 1]);
+			}
+			free(cnt);
+			free(pid);
 		}
 		ls_match_points(sx, sy, np, qx, qy, nq, match_dist, &pm);
-		printf(",\"points\":{\"class\":\"%s\",\"distance\":%g", cname(point_class),
-		       match_dist);
+		printf(",\"points\":{\"class\":\"%s\",\"distance\":%g,\"centres\":\"%s\"", cname(point_class),
+		       match_dist, crown_points ? "crowns" : "objects");
+		if (crown_points)
+			printf(",\"crown_radius\":%g", crown_radius);
 		print_match("match", &pm);
 		printf("},\"point_f1\":%.6f", pm.f1);
-		free(pid);
 		free(pv);
 		free(sx);
 		free(sy);
-		free(cnt);
 		free(qx);
 		free(qy);
 	}
@@ -330,10 +365,11 @@ int main(int argc, char **argv)
 			fprintf(stderr, "objects (%s, IoU >= %.2f): F1 %.3f, precision %.3f, recall %.3f (%ld matched of %ld predicted, %ld reference)\n",
 				cname(object_class), min_iou, om.f1, om.precision, om.recall,
 				om.tp, om.pred, om.ref);
-		if (points_path)
-			fprintf(stderr, "points (%s within %g): F1 %.3f, precision %.3f, recall %.3f (%ld of %ld objects, %ld points)\n",
+		if (points_path || crown_points)
+			fprintf(stderr, "points (%s within %g): F1 %.3f, precision %.3f, recall %.3f (%ld of %ld %s, %ld %spoints)\n",
 				cname(point_class), match_dist, pm.f1, pm.precision, pm.recall,
-				pm.tp, pm.pred, pm.ref);
+				pm.tp, pm.pred, crown_points ? "predicted crowns" : "objects", pm.ref,
+				crown_points ? "reference crown " : "");
 	}
 	if (fflush(stdout) || ferror(stdout))
 		ls_die(LS_EXIT_DATA, "writing stdout failed");

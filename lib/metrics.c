@@ -234,3 +234,152 @@ void ls_match_points(const double *px, const double *py, long np, const double *
 	free(uq);
 	free(c);
 }
+
+/* Squared distance transform of one line (Felzenszwalb and Huttenlocher,
+ * 2012): d[q] = min over p of (q - p)^2 + f[p], the lower envelope of
+ * parabolas. v (n) holds the envelope's parabolas, z (n + 1) their bounds. */
+static void edt_line(const double *f, int n, double *d, int *v, double *z)
+{
+	int k = 0;
+	v[0] = 0;
+	z[0] = -INFINITY;
+	z[1] = INFINITY;
+	for (int q = 1; q < n; q++) {
+		double s = ((f[q] + (double)q * q) - (f[v[k]] + (double)v[k] * v[k])) / (2.0 * (q - v[k]));
+		while (s <= z[k]) {
+			k--;
+			s = ((f[q] + (double)q * q) - (f[v[k]] + (double)v[k] * v[k])) / (2.0 * (q - v[k]));
+		}
+		k++;
+		v[k] = q;
+		z[k] = s;
+		z[k + 1] = INFINITY;
+	}
+	k = 0;
+	for (int q = 0; q < n; q++) {
+		while (z[k + 1] < q)
+			k++;
+		d[q] = (double)(q - v[k]) * (q - v[k]) + f[v[k]];
+	}
+}
+
+struct crown {
+	float d;
+	int x, y;
+};
+
+static int by_depth(const void *a, const void *b)
+{
+	const struct crown *p = a, *q = b;
+	if (p->d != q->d)
+		return p->d < q->d ? 1 : -1;
+	return p->y != q->y ? (p->y > q->y) - (p->y < q->y) : (p->x > q->x) - (p->x < q->x);
+}
+
+void ls_distance(const uint8_t *cls_raster, int w, int h, int cls, float *d)
+{
+	int m = w > h ? w : h;
+	double *f = ls_xmalloc((size_t)m * sizeof *f), *g = ls_xmalloc((size_t)m * sizeof *g);
+	double *z = ls_xmalloc(((size_t)m + 1) * sizeof *z);
+	int *v = ls_xmalloc((size_t)m * sizeof *v);
+	const double far = (double)w * w + (double)h * h + 1;	/* beyond any squared distance */
+	for (int c = 0; c < w; c++) {	/* columns, then rows: the 2-D squared distance */
+		for (int r = 0; r < h; r++)
+			f[r] = cls_raster[(size_t)r * w + c] == cls ? far : 0;
+		edt_line(f, h, g, v, z);
+		for (int r = 0; r < h; r++)
+			d[(size_t)r * w + c] = (float)g[r];
+	}
+	for (int r = 0; r < h; r++) {
+		for (int c = 0; c < w; c++)
+			f[c] = d[(size_t)r * w + c];
+		edt_line(f, w, g, v, z);
+		for (int c = 0; c < w; c++)
+			d[(size_t)r * w + c] = (float)g[c];
+	}
+	for (int r = 0; r < h; r++)
+		for (int c = 0; c < w; c++) {
+			size_t i = (size_t)r * w + c;
+			int e = r + 1 < h - r ? r + 1 : h - r, e2 = c + 1 < w - c ? c + 1 : w - c;
+			float dv = sqrtf(d[i]), edge = (float)(e < e2 ? e : e2);
+			d[i] = cls_raster[i] == cls ? (dv < edge ? dv : edge) : 0;
+		}
+	free(v);
+	free(z);
+	free(g);
+	free(f);
+}
+
+long ls_crown_centres(const uint8_t *cls_raster, int w, int h, int cls, double r_min, double **x, double **y)
+{
+	size_t n = (size_t)w * h;
+	float *d = ls_xmalloc(n * sizeof *d), dmax = 0;
+	ls_distance(cls_raster, w, h, cls, d);
+	for (size_t i = 0; i < n; i++)
+		dmax = d[i] > dmax ? d[i] : dmax;
+	/* candidates: local maxima (3 x 3) at least r_min deep */
+	size_t cap = 64, nc = 0;
+	struct crown *cand = ls_xmalloc(cap * sizeof *cand);
+	for (int r = 0; r < h; r++)
+		for (int c = 0; c < w; c++) {
+			float dv = d[(size_t)r * w + c];
+			if (dv < r_min || dv <= 0)
+				continue;
+			int peak = 1;
+			for (int dy = -1; dy <= 1 && peak; dy++)
+				for (int dx = -1; dx <= 1; dx++) {
+					int yy = r + dy, xx = c + dx;
+					if (yy >= 0 && yy < h && xx >= 0 && xx < w && d[(size_t)yy * w + xx] > dv) {
+						peak = 0;
+						break;
+					}
+				}
+			if (!peak)
+				continue;
+			if (nc == cap) {
+				cap *= 2;
+				cand = ls_xrealloc(cand, cap * sizeof *cand);
+			}
+			cand[nc++] = (struct crown){ dv, c, r };
+		}
+	qsort(cand, nc, sizeof *cand, by_depth);
+	/* strongest first, a centre is kept when its disc overlaps no kept
+	 * one's; kept centres are binned in cells of 2 dmax, so the discs a
+	 * candidate can overlap lie in the 3 x 3 cells around it */
+	int cell = (int)ceilf(2 * dmax) + 1, gw = w / cell + 1, gh = h / cell + 1;
+	long *head = ls_xmalloc((size_t)gw * gh * sizeof *head), *next = ls_xmalloc((nc + 1) * sizeof *next);
+	for (size_t i = 0; i < (size_t)gw * gh; i++)
+		head[i] = -1;
+	long kept = 0;
+	struct crown *out = ls_xmalloc((nc + 1) * sizeof *out);
+	for (size_t i = 0; i < nc; i++) {
+		const struct crown *p = &cand[i];
+		int gx = p->x / cell, gy = p->y / cell, ok = 1;
+		for (int cy = gy - 1; cy <= gy + 1 && ok; cy++)
+			for (int cx = gx - 1; cx <= gx + 1 && ok; cx++) {
+				if (cx < 0 || cy < 0 || cx >= gw || cy >= gh)
+					continue;
+				for (long k = head[(size_t)cy * gw + cx]; k >= 0 && ok; k = next[k]) {
+					float ddx = (float)(p->x - out[k].x), ddy = (float)(p->y - out[k].y), s = p->d + out[k].d;
+					ok = ddx * ddx + ddy * ddy >= s * s;
+				}
+			}
+		if (!ok)
+			continue;
+		out[kept] = *p;
+		next[kept] = head[(size_t)gy * gw + gx];
+		head[(size_t)gy * gw + gx] = kept++;
+	}
+	*x = ls_xmalloc((kept + 1) * sizeof **x);
+	*y = ls_xmalloc((kept + 1) * sizeof **y);
+	for (long k = 0; k < kept; k++) {
+		(*x)[k] = out[k].x + 0.5;
+		(*y)[k] = out[k].y + 0.5;
+	}
+	free(out);
+	free(head);
+	free(next);
+	free(cand);
+	free(d);
+	return kept;
+}

@@ -36,4 +36,20 @@ void ls_match_objects(const int32_t *pid, int32_t np, const int32_t *rid, int32_
 void ls_match_points(const double *px, const double *py, long np, const double *qx, const double *qy, long nq,
 		     double dist, struct ls_match *m);
 
+/* d[i]: the Euclidean distance in pixels from pixel i, if it equals cls,
+ * to the nearest pixel that does not (outside the raster counts as one that
+ * does not: a pixel on the edge is 1 away); 0 elsewhere. Exact, in time
+ * linear in the pixels (Felzenszwalb and Huttenlocher's transform). */
+void ls_distance(const uint8_t *cls_raster, int w, int h, int cls, float *d);
+
+/* Tree crowns as points, for crown labels (classified LiDAR) that no survey
+ * gives one point per tree for: the local maxima of the Euclidean distance
+ * from pixels equal to cls to the nearest other pixel (outside the raster
+ * counts as other), at least r_min pixels deep, taken deepest first and
+ * kept when the disc of that radius overlaps no kept one's. A round crown
+ * gives one point, a row of merged crowns one per disc along it. Writes the
+ * pixel coordinates (column, row; centres at .5) to *x, *y (malloc'd) and
+ * returns how many. */
+long ls_crown_centres(const uint8_t *cls_raster, int w, int h, int cls, double r_min, double **x, double **y);
+
 #endif

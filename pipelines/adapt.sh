@@ -9,6 +9,11 @@
 #   --target IMG          unlabelled target rasters (repeatable); adaptation learns from them
 #   --target-labels L     labels of the target rasters, read by the oracle only
 #   --eval IMG [--eval-labels L]   rasters to map and score (default: the target rasters)
+#   --eval-points P       point labels of each --eval raster (surveyed trees): a predicted
+#                         object whose centre lies within 3 m of a point finds it (point F1)
+#   --eval-crowns         point F1 from crown labels instead (classified LiDAR, no survey):
+#                         the crown centres of the eval labels are the points, and predicted
+#                         trees are found as crown centres too (evaluate --crown-points)
 #   --gsd METRES          common ground sample distance (default: each raster's own)
 #   --target-bands LIST [--target-band-names LIST]   bands read from target and eval
 #                         rasters (tile --bands), e.g. 1,1,1 and red,green,blue to show a
@@ -20,6 +25,9 @@
 #   --class-name NAME     what class 1 is (building): names the polygons (NAMEs_*.gpkg)
 #                         and the scores (NAME_iou, NAME_f1 beside iou, f1 in metrics.json)
 #   --seed N              random seed (default 1)
+#   --score-only          score the probs_*.tif already in --out again (other labels, or
+#                         --eval-points / --eval-crowns added), without tiling, training or
+#                         mapping: give the run's own arguments and this; run.txt gains a line
 #   --norm per-raster|per-domain   band statistics fitted on each raster alone (default),
 #                         or pooled over all rasters of a domain
 #   --out DIR             outputs: model, probs_*.tif, buildings_*.gpkg, metrics.json
@@ -48,8 +56,8 @@ here=$(cd "$(dirname "$0")/.." && pwd)
 BIN=${BIN:-$here/bin}
 [ -x "$BIN/tile" ] || BIN=$(cd "$here/../../bin" 2>/dev/null && pwd)	# installed: PREFIX/share/landshift -> PREFIX/bin
 export GDAL_PAM_ENABLED=NO
-method="" out="" gsd="" seed=1 epochs=12 esteps=0 tile=128 overlap=32 width=16 batch=8 lr=0.002 label_class=1 cw=1,3 norm=per-raster lambda=0.1 lsched=const sel=val-iou ncritic=5 level=pixel patch=4 awarm=2 alpha=0.1 beta=0.05 sim=critic threads=0 lmap="" tb="" tbn="" sb="" sbn="" cname=building vb="" bnpd=()
-src=() srcl=() tgt=() tgtl=() ev=() evl=()
+method="" out="" gsd="" seed=1 epochs=12 esteps=0 tile=128 overlap=32 width=16 batch=8 lr=0.002 label_class=1 cw=1,3 norm=per-raster lambda=0.1 lsched=const sel=val-iou ncritic=5 level=pixel patch=4 awarm=2 alpha=0.1 beta=0.05 sim=critic threads=0 crowns=0 score_only=0 lmap="" tb="" tbn="" sb="" sbn="" cname=building vb="" bnpd=()
+src=() srcl=() tgt=() tgtl=() ev=() evl=() evp=()
 cmdline=$(printf '%q ' "$0" "$@")	# for run.txt: the arguments are shifted away below
 die() { echo "adapt: $*" >&2; exit 2; }
 while [ $# -gt 0 ]; do
@@ -57,7 +65,7 @@ while [ $# -gt 0 ]; do
 	--method) method=$2 ;; --out) out=$2 ;; --gsd) gsd=$2 ;; --seed) seed=$2 ;; --norm) norm=$2 ;;
 	--source) src+=("$2") ;; --source-labels) srcl+=("$2") ;;
 	--target) tgt+=("$2") ;; --target-labels) tgtl+=("$2") ;;
-	--eval) ev+=("$2") ;; --eval-labels) evl+=("$2") ;;
+	--eval) ev+=("$2") ;; --eval-labels) evl+=("$2") ;; --eval-points) evp+=("$2") ;;
 	--epochs) epochs=$2 ;; --epoch-steps) esteps=$2 ;; --tile) tile=$2 ;; --overlap) overlap=$2 ;; --width) width=$2 ;;
 	--batch) batch=$2 ;; --lr) lr=$2 ;; --label-class) label_class=$2 ;; --class-weights) cw=$2 ;;
 	--lambda) lambda=$2 ;; --lambda-schedule) lsched=$2 ;; --select) sel=$2 ;; --n-critic) ncritic=$2 ;; --critic-level) level=$2 ;; --critic-patch) patch=$2 ;; --adapt-warmup) awarm=$2 ;;
@@ -66,6 +74,8 @@ while [ $# -gt 0 ]; do
 	--source-bands) sb=$2 ;; --source-band-names) sbn=$2 ;; --class-name) cname=$2 ;;
 	--view-bands) vb=$2 ;; --threads) threads=$2 ;;
 	--bn-per-domain) bnpd=(--bn-per-domain); shift; continue ;;
+	--eval-crowns) crowns=1; shift; continue ;;
+	--score-only) score_only=1; shift; continue ;;
 	-h|--help) sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
 	*) die "unknown argument '$1' (see --help)" ;;
 	esac
@@ -79,15 +89,32 @@ case $method in source-only|adabn|oracle|wdgrl|dsn) ;; *) die "unknown --method 
 case $norm in per-raster|per-domain) ;; *) die "--norm must be per-raster or per-domain" ;; esac
 [ ${#ev[@]} -gt 0 ] || ev=("${tgt[@]}")
 [ ${#evl[@]} -eq 0 ] || [ ${#evl[@]} -eq ${#ev[@]} ] || die "give one --eval-labels per --eval raster"
+[ ${#evp[@]} -eq 0 ] || { [ ${#evp[@]} -eq ${#ev[@]} ] && [ ${#evl[@]} -gt 0 ]; } || die "give one --eval-points per --eval raster, with --eval-labels"
+[ "$crowns" = 0 ] || { [ ${#evl[@]} -gt 0 ] && [ ${#evp[@]} -eq 0 ]; } || die "--eval-crowns takes the points from --eval-labels rasters: give those, and no --eval-points"
 if [ "$method" = oracle ]; then [ ${#tgtl[@]} -eq ${#tgt[@]} ] || die "oracle needs one --target-labels per --target"; fi
-mkdir -p "$out"
-{	# what the report shows: the command and every setting
+names=()
+for i in "${!ev[@]}"; do name=$(basename "${ev[$i]}"); names+=("${name%.*}"); done
+if [ "$score_only" = 1 ]; then
+	[ ${#evl[@]} -gt 0 ] || die "--score-only needs --eval-labels: there is nothing else to score"
+	for n in "${names[@]}"; do
+		[ -f "$out/probs_$n.tif" ] || die "--score-only: $out/probs_$n.tif is missing (map it first: the same command without --score-only)"
+	done
+	{
+		echo "rescored $(date -u +%Y-%m-%dT%H:%M:%SZ): $cmdline"
+		for i in "${!evp[@]}"; do echo "eval-points ${evp[$i]}"; done
+		[ "$crowns" = 0 ] || echo "eval-points crown centres of the eval labels"
+	} >>"$out/run.txt"
+fi
+[ "$score_only" = 1 ] || mkdir -p "$out"
+[ "$score_only" = 1 ] || {	# what the report shows: the command and every setting
 	echo "command $cmdline"
 	echo "method $method"
 	for i in "${!src[@]}"; do echo "source ${src[$i]} (labels ${srcl[$i]})"; done
 	for i in "${!tgt[@]}"; do echo "target ${tgt[$i]}"; done
 	for i in "${!ev[@]}"; do n=$(basename "${ev[$i]}"); echo "eval ${n%.*} ${ev[$i]}"; done
 	for i in "${!evl[@]}"; do echo "eval-labels ${evl[$i]}"; done
+	for i in "${!evp[@]}"; do echo "eval-points ${evp[$i]}"; done
+	[ "$crowns" = 0 ] || echo "eval-points crown centres of the eval labels"
 	echo "gsd ${gsd:-native}"
 	[ -n "$sb" ] && echo "source-bands $sb${sbn:+ ($sbn)}"
 	[ -n "$tb" ] && echo "target-bands $tb${tbn:+ ($tbn)}"
@@ -126,6 +153,7 @@ tile_domain() {
 	rm -f "$out/$name.$k.frames"
 }
 
+if [ "$score_only" = 0 ]; then
 log "[1/5] tiling ${#src[@]} source raster(s) with labels (statistics $norm)"
 : >"$out/source.frames"; : >"$out/source.norm.frames"
 for i in "${!src[@]}"; do tile_domain source source "${src[$i]}" "${srcl[$i]}" "$i"; done
@@ -157,9 +185,8 @@ fi
 rm -f "$out/source.frames" "$out/target.frames" "$out"/source.*.stats "$out"/target.*.stats
 
 log "[4/5] mapping ${#ev[@]} raster(s)"
-names=()
 for i in "${!ev[@]}"; do
-	name=$(basename "${ev[$i]}"); name=${name%.*}; names+=("$name")
+	name=${names[$i]}
 	stats=$out/target.stats
 	if [ "$norm" = per-raster ]; then	# the raster's own statistics (no labels are read)
 		stats=$out/eval_$name.stats
@@ -174,11 +201,14 @@ for i in "${!ev[@]}"; do
 	"$BIN"/vectorise --quiet --classes "$label_class" --class-names "background,$cname" --min-area 4 --simplify 0.25 \
 		"$out/probs_$name.tif" "$out/${cname}s_$name.gpkg"
 done
+fi	# score_only
 
 log "[5/5] scoring"
 if [ ${#evl[@]} -gt 0 ]; then
 	for i in "${!ev[@]}"; do
 		RM=(); [ -n "$lmap" ] && RM=(--ref-map "$lmap")
+		[ ${#evp[@]} -gt 0 ] && RM+=(--points "${evp[$i]}" --point-class "$label_class" --match-distance 3)
+		[ "$crowns" = 1 ] && RM+=(--crown-points --point-class "$label_class" --match-distance 3)
 		"$BIN"/evaluate --quiet --ref "${evl[$i]}" --ref-class "$label_class" "${RM[@]}" --class-names "background,$cname" --errors "$out/errors_${names[$i]}.tif" "$out/probs_${names[$i]}.tif" \
 			>"$out/eval_${names[$i]}.json"
 	done
@@ -202,9 +232,18 @@ iou, f1 = scores(1)
 op = tp / pred if pred else 0; orc = tp / ref if ref else 0
 of1 = 2 * op * orc / (op + orc) if op + orc else 0
 m = {"method": method, "class": cname, "iou": iou, "f1": f1, f"{cname}_iou": iou, f"{cname}_f1": f1,
-     "object_f1": of1, "object_precision": op, "object_recall": orc, "per_raster": runs}
+     "object_f1": of1, "object_precision": op, "object_recall": orc}
+if all("points" in r for r in runs.values()):   # --eval-points: objects matched to points
+    pm = [r["points"]["match"] for r in runs.values()]
+    tp, pred, ref = (sum(x[k] for x in pm) for k in ("tp", "pred", "ref"))
+    pp = tp / pred if pred else 0; pr = tp / ref if ref else 0
+    m.update({"point_f1": 2 * pp * pr / (pp + pr) if pp + pr else 0, "point_precision": pp, "point_recall": pr,
+              "points": ref, "points_found": tp})
+    m[f"{cname}_point_f1"] = m["point_f1"]
+m["per_raster"] = runs
 json.dump(m, open(f"{out}/metrics.json", "w"), indent=1)
-print(f"adapt: {cname} IoU {iou:.3f}, F1 {f1:.3f}, object F1 {of1:.3f}", file=sys.stderr)
+print(f"adapt: {cname} IoU {iou:.3f}, F1 {f1:.3f}, object F1 {of1:.3f}"
+      + (f", point F1 {m['point_f1']:.3f} ({m['points_found']} of {m['points']} points)" if "point_f1" in m else ""), file=sys.stderr)
 PY
 else
 	log "no --eval-labels: nothing to score"

@@ -89,7 +89,7 @@ p = ['<!doctype html><html><head><meta charset="utf-8"><title>Landshift experime
      '<p>Target IoU (buildings; trees for naip-zurich) on the part of each target scene that no method '
      'trains on; mean &plusmn; standard deviation over seeds. Gap closed = (method &minus; source-only) / '
      '(oracle &minus; source-only).</p>',
-     '<table><tr><th>pair</th><th>method</th><th>seeds</th><th>IoU</th><th>object F1</th><th>gap closed</th>'
+     '<table><tr><th>pair</th><th>method</th><th>seeds</th><th>IoU</th><th>object F1</th><th>point F1</th><th>gap closed</th>'
      '<th>run time</th><th>runs</th></tr>']
 total = 0.0
 for pair in names:
@@ -103,7 +103,7 @@ for pair in names:
                 mt = json.load(open(f))
                 sec = float(open(f"{d}/{s}/seconds").read()) if os.path.exists(f"{d}/{s}/seconds") else None
                 total += sec or 0
-                runs.append((s, mt.get("iou", mt.get("building_iou")), mt["object_f1"], sec))
+                runs.append((s, mt.get("iou", mt.get("building_iou")), mt["object_f1"], sec, mt.get("point_f1")))
         if runs:
             res[m] = runs
     mean = {m: sum(r[1] for r in rs) / len(rs) for m, rs in res.items()}
@@ -115,8 +115,10 @@ for pair in names:
         t = f"{sum(secs) / len(secs):.0f} s each" if secs else ""
         links = " ".join(f'<a href="{e(pair)}/{e(m)}/{e(r[0])}/report.html">{e(r[0])}</a>'
                          for r in rs if os.path.exists(f"{out}/{pair}/{m}/{r[0]}/report.html"))
+        pf = [r[4] for r in rs]
+        pts = f"{sum(pf) / len(pf):.3f}" if all(x is not None for x in pf) else ""
         p.append(f"<tr><td>{e(pair)}</td><td>{e(m)}</td><td>{len(v)}</td><td>{sum(v) / len(v):.3f} &plusmn; {sd:.3f}</td>"
-                 f"<td>{sum(r[2] for r in rs) / len(rs):.3f}</td><td>{gap}</td><td>{t}</td><td>{links}</td></tr>")
+                 f"<td>{sum(r[2] for r in rs) / len(rs):.3f}</td><td>{pts}</td><td>{gap}</td><td>{t}</td><td>{links}</td></tr>")
 p.append(f"</table><p>Total training and mapping time of the runs: {total / 60:.0f} min.</p>")
 for pair in names:
     imgs = [f for f in ("loss", "val_iou", "w") if os.path.exists(f"{R}/{pair}.{f}.png")]

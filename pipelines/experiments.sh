@@ -29,6 +29,8 @@
 #   THREADS  threads of each run (default: the cores divided by JOBS)
 #   EXTRA    more adapt.sh options for every run of this sweep (a variant), e.g.
 #            "--critic-level output --lambda 1"; give it a TAG
+#   RESCORE  1: score the finished runs still in OUT again with the pairs' current
+#            evaluation options (e.g. a point score added), before running the rest
 #   TAG      appended to each method's name in OUT, RESULTS and the table (e.g.
 #            TAG=+output stores runs as wdgrl+output), so variants stand side by side
 # Budget: every method trains EPOCHS epochs; an epoch is one pass over the
@@ -149,7 +151,7 @@ pair() {
 		split "$Z/rgb_full.tif" zurich_third 1/3
 		args=("${naip[@]}" --target "$S/zurich_third_west.vrt" --target-labels "$Z/labels_full.tif"
 			--eval "$S/zurich_third_east.vrt" --eval-labels "$Z/labels_full.tif" --label-map 1=0,2=1
-			--class-name tree --norm per-domain --gsd 0.5 --source-bands 1,2,3) ;;
+			--class-name tree --norm per-domain --gsd 0.5 --source-bands 1,2,3 --eval-crowns) ;;
 	atlanta-zurich)	# WorldView-2 over the USA to an aerial orthophoto of Switzerland
 		split "$Z/rgb_full.tif" zurich_third 1/3
 		args=(--source "$A/rgb_nadir10.tif" --source-labels "$A/rgb_nadir10_buildings.geojson"
@@ -207,6 +209,26 @@ todo() {
 }
 
 for p in $PAIRS; do pair "$p" source-only; done	# the scenes, before any job reads them
+
+# RESCORE=1: the finished runs whose maps are still in OUT scored again with
+# the pair's current evaluation options (adapt.sh --score-only), their kept
+# metrics.json and run.txt replaced; nothing is trained
+if [ "${RESCORE:-0}" = 1 ]; then
+	for p in $PAIRS; do
+		for m in $METHODS; do
+			pair "$p" "$m"
+			for s in $SEEDS; do
+				dir=$OUT/$p/$m$TAG/seed$s res=$RESULTS/$p/$m$TAG/seed$s
+				compgen -G "$dir/probs_*.tif" >/dev/null && [ -f "$dir/metrics.json" ] || continue
+				echo "experiments: scoring $p $m$TAG seed $s again" >&2
+				# shellcheck disable=SC2086 # EXTRA is a list of options
+				pipelines/adapt.sh --method "$m" "${args[@]}" $EXTRA --seed "$s" --epochs "$EPOCHS" --out "$dir" --score-only \
+					2>>"$OUT/$p.$m$TAG.seed$s.log" || { echo "experiments: scoring $dir failed" >&2; exit 1; }
+				mkdir -p "$res" && cp "$dir/run.txt" "$dir/metrics.json" "$res/"
+			done
+		done
+	done
+fi
 export DATA OUT RESULTS EPOCHS EXTRA TAG THREADS PAIRS METHODS SEEDS
 failed=0
 for phase in 1 2; do
@@ -243,13 +265,17 @@ for pair in pairs(out):
                 m = json.load(open(f))
                 sec = f"{out}/{pair}/{method}/{seed}/seconds"
                 runs.append({"seed": seed, "class": m.get("class", "building"), "iou": m.get("iou", m.get("building_iou")),
-                             "object_f1": m["object_f1"], "seconds": int(open(sec).read()) if os.path.exists(sec) else 0})
+                             "object_f1": m["object_f1"], "point_f1": m.get("point_f1"),
+                             "seconds": int(open(sec).read()) if os.path.exists(sec) else 0})
         if runs:
             res[pair][method] = runs
 def mean(v): return sum(v) / len(v)
 def sd(v): return statistics.stdev(v) if len(v) > 1 else 0.0
-lines = ["| pair | class | method | seeds | target IoU (mean ± sd) | object F1 | gap closed | minutes per run |",
-         "|---|---|---|---|---|---|---|---|"]
+lines = ["| pair | class | method | seeds | target IoU (mean ± sd) | object F1 | point F1 | gap closed | minutes per run |",
+         "|---|---|---|---|---|---|---|---|---|"]
+def points(rs):   # tree-point F1 (mean ± sd) where every seed has one
+    v = [r["point_f1"] for r in rs]
+    return f"{mean(v):.3f} ± {sd(v):.3f}" if all(x is not None for x in v) else ""
 total = 0
 for pair, ms in res.items():
     iou = {m: mean([r["iou"] for r in rs]) for m, rs in ms.items()}
@@ -259,7 +285,7 @@ for pair, ms in res.items():
         total += sum(secs)
         gap = gap_closed(iou, m)
         lines.append(f"| {pair} | {ms[m][0]['class']} | {m} | {len(v)} | {mean(v):.3f} ± {sd(v):.3f} | "
-                     f"{mean([r['object_f1'] for r in ms[m]]):.3f} | {gap} | {mean(secs) / 60:.1f} |")
+                     f"{mean([r['object_f1'] for r in ms[m]]):.3f} | {points(ms[m])} | {gap} | {mean(secs) / 60:.1f} |")
 lines.append(f"\nTotal run time of these runs: {total / 3600:.1f} h (the sum of each run's wall-clock time; "
              "runs' run.txt give their threads, and some shared the machine with other work).")
 json.dump(res, open(f"{out}/results.json", "w"), indent=1)

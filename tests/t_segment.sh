@@ -245,6 +245,34 @@ assert m['ref'] > 0 and m['recall'] > 0.8, m" 2>/dev/null; then
 else
 	fail "points" "$(cat "$T/pt.err" | head -c 300) $(head -c 300 "$T/pt.json")"
 fi
+# crown labels (LiDAR) as points: the tree mask itself finds every crown
+# centre, the same mask flipped north to south (its trees elsewhere) next to
+# none, and the mask in alternate strips 20 m wide about half of them
+Z=$DATA/zurich_lidar
+$PY -c "
+from osgeo import gdal
+import numpy as np
+s = gdal.Open('$Z/labels_full.tif'); a = (s.ReadAsArray() == 2).astype('uint8')
+for name, b in (('same', a), ('moved', a[::-1]), ('west', np.where(np.arange(a.shape[1]) // 40 % 2 == 0, a, 0))):
+    d = gdal.GetDriverByName('GTiff').CreateCopy('$T/zc_%s.tif' % name, s); d.GetRasterBand(1).WriteArray(b.astype('uint8')); d = None"
+for v in same moved west; do
+	$BIN/evaluate --quiet --ref "$Z/labels_full.tif" --ref-map 1=0,2=1 --class-names background,tree --crown-points --point-class 1 \
+		"$T/zc_$v.tif" >"$T/zc_$v.json" 2>"$T/zc.err"
+done
+if $PY -c "
+import json
+m = {v: json.load(open('$T/zc_%s.json' % v))['points'] for v in ('same', 'moved', 'west')}
+s, mv, w = (m[v]['match'] for v in ('same', 'moved', 'west'))
+assert m['same']['centres'] == 'crowns' and s['ref'] > 30 and s['f1'] == 1, s
+assert mv['tp'] <= 0.1 * s['ref'], mv
+assert 0.2 < w['recall'] < 0.8 and w['precision'] > 0.7, w
+print(s['ref'], round(w['recall'], 2))" >"$T/zc.out" 2>&1; then
+	pass "evaluate --crown-points on the Zurich LiDAR: the tree mask finds all $(cut -d' ' -f1 "$T/zc.out") crown centres, flipped north to south next to none, in alternate 20-m strips $(cut -d' ' -f2 "$T/zc.out") of them"
+else
+	fail "evaluate --crown-points" "$(tail -n 2 "$T/zc.out" "$T/zc.err" | tr '\n' ' ')"
+fi
+must_fail "evaluate --crown-points needs a reference raster, not --points" 2 'crown-points takes the points from the --ref raster' \
+	"$BIN/evaluate --crown-points --points $N/json/santa_monica_2020_0.json --ref $Z/labels_full.tif $T/zc_same.tif"
 
 # the main job, tiny: adapt.sh source-only writes every output
 gdal_translate -q -of VRT -srcwin 0 0 600 900 "$A/rgb_nadir10.tif" "$T/west.vrt"
@@ -259,6 +287,28 @@ import json; m = json.load(open('$T/run/metrics.json')); assert all(k in m for k
 else
 	fail "adapt.sh" "$(tail -n 3 "$T/adapt.err")"
 fi
+# --score-only: the same run scored again from its maps, nothing retrained;
+# with --eval-crowns it gains a point score (here on building centres)
+cp -r "$T/run" "$T/rs"
+ad_args=(--method source-only --source "$T/west.vrt" --source-labels "$A/rgb_nadir10_buildings.geojson"
+	--target "$T/east.vrt" --eval-labels "$A/rgb_nadir10_buildings.geojson" --out "$T/rs" --epochs 1 --width 4)
+if pipelines/adapt.sh "${ad_args[@]}" --score-only 2>"$T/rs.err" && cmp -s "$T/rs/model" "$T/run/model" &&
+	! grep -q 'training' "$T/rs.err" && $PY -c "
+import json
+a, b = (json.load(open(f)) for f in ('$T/rs/metrics.json', '$T/run/metrics.json'))
+for m in (a, b): m.pop('per_raster')
+assert a == b, (a, b)" 2>"$T/rs.py" &&
+	pipelines/adapt.sh "${ad_args[@]}" --score-only --eval-crowns 2>>"$T/rs.err" && $PY -c "
+import json; m = json.load(open('$T/rs/metrics.json'))
+assert m['points'] > 10 and 0 <= m['point_f1'] <= 1 and m['building_point_f1'] == m['point_f1'], m" 2>>"$T/rs.py" &&
+	[ "$(grep -c '^rescored .*--score-only' "$T/rs/run.txt")" -eq 2 ] && grep -q '^eval-points crown centres' "$T/rs/run.txt"; then
+	pass "adapt.sh --score-only: the same metrics from the run's maps, nothing trained; --eval-crowns adds a point F1; run.txt records both"
+else
+	fail "adapt.sh --score-only" "$(tail -n 2 "$T/rs.err" "$T/rs.py" | tr '\n' ' ')"
+fi
+must_fail "adapt.sh --score-only needs the run's maps" 2 "score-only: .*/probs_east.tif is missing" \
+	"pipelines/adapt.sh --method source-only --source $T/west.vrt --source-labels $A/rgb_nadir10_buildings.geojson --target $T/east.vrt --eval-labels $A/rgb_nadir10_buildings.geojson --out $T/empty --score-only"
+
 # its report: every image present; in headless Chromium nothing broken and a page that is not blank
 missing=$(grep -o 'src="[^"]*"' "$T/run/report.html" 2>/dev/null | sed 's/src="//; s/"$//' |
 	while read -r f; do [ -s "$T/run/$f" ] || echo "$f"; done)
@@ -392,8 +442,10 @@ if xs >"$T/xs.out" 2>"$T/xs.err" && [ "$(ls "$T"/xr/atlanta-pan/*/seed*/metrics.
 	grep -q "^training epochs 1 of $steps steps" "$T/xr/atlanta-pan/oracle+tiny/seed2/run.txt" &&
 	[ "$(cat "$T"/xr/atlanta-pan/*/seed*/run.txt | grep -c "^threads $threads\$")" -eq 4 ] &&
 	grep -q '| atlanta-pan | building | oracle+tiny | 2 |' "$T/xr/results.md" &&
-	xs >"$T/xs2.out" 2>"$T/xs2.err" && ! grep -q 'experiments: atlanta-pan' "$T/xs2.err"; then
-	pass "experiments.sh JOBS=2: 4 runs under GNU Parallel on $threads thread(s) each, the oracle given source-only's $steps steps an epoch; a second sweep runs nothing"
+	RESCORE=1 xs >"$T/xs2.out" 2>"$T/xs2.err" && ! grep -q 'experiments: atlanta-pan' "$T/xs2.err" &&
+	[ "$(grep -c '^experiments: scoring atlanta-pan .* again' "$T/xs2.err")" -eq 4 ] &&
+	[ "$(grep -c '^rescored' "$T"/xr/atlanta-pan/*/seed*/run.txt | grep -c ':1$')" -eq 4 ]; then
+	pass "experiments.sh JOBS=2: 4 runs under GNU Parallel on $threads thread(s) each, the oracle given source-only's $steps steps an epoch; a second sweep (RESCORE=1) scores the 4 again and trains nothing"
 else
 	fail "experiments.sh JOBS=2" "$(tail -n 3 "$T/xs.err" "$T/xs2.err" | tr '\n' ' ')"
 fi

@@ -64,6 +64,49 @@ static void blobs(uint8_t *c, int w, int h, int n, struct ls_rng *g)
 	}
 }
 
+/* Brute-force distance: to the nearest pixel not of class 1, or past the edge. */
+static float brute_distance(const uint8_t *c, int w, int h, int x, int y)
+{
+	if (!c[(size_t)y * w + x])
+		return 0;
+	int e = x + 1, best2;
+	e = w - x < e ? w - x : e;
+	e = y + 1 < e ? y + 1 : e;
+	e = h - y < e ? h - y : e;
+	best2 = e * e;
+	for (int yy = 0; yy < h; yy++)
+		for (int xx = 0; xx < w; xx++)
+			if (!c[(size_t)yy * w + xx] && (xx - x) * (xx - x) + (yy - y) * (yy - y) < best2)
+				best2 = (xx - x) * (xx - x) + (yy - y) * (yy - y);
+	return sqrtf((float)best2);
+}
+
+static void disc(uint8_t *c, int w, int h, double cx, double cy, double r)
+{
+	for (int y = 0; y < h; y++)
+		for (int x = 0; x < w; x++)
+			if ((x + 0.5 - cx) * (x + 0.5 - cx) + (y + 0.5 - cy) * (y + 0.5 - cy) <= r * r)
+				c[(size_t)y * w + x] = 1;
+}
+
+/* Crown centres of c, and whether each of the wanted centres has one within tol. */
+static long crowns(const uint8_t *c, int w, int h, double r_min, const double *wx, const double *wy, int nw, double tol,
+		   int *all_found)
+{
+	double *x, *y;
+	long n = ls_crown_centres(c, w, h, 1, r_min, &x, &y);
+	*all_found = 1;
+	for (int k = 0; k < nw; k++) {
+		int hit = 0;
+		for (long i = 0; i < n; i++)
+			hit |= hypot(x[i] - wx[k], y[i] - wy[k]) <= tol;
+		*all_found &= hit;
+	}
+	free(x);
+	free(y);
+	return n;
+}
+
 int main(void)
 {
 	struct ls_rng g;
@@ -98,6 +141,56 @@ int main(void)
 	struct ls_match pm;
 	ls_match_points(px, py, 3, qx, qy, 3, 3, &pm);
 	CHECK(pm.tp == 2 && fabs(pm.precision - 2.0 / 3) < 1e-12, "points within 3 m matched one to one (2 of 3)");
+
+	/* the distance transform is exact: random blobs of 60 x 50, every pixel
+	 * against the brute-force distance */
+	{
+		int dw = 60, dh = 50, worst = 0;
+		uint8_t *c = malloc((size_t)dw * dh);
+		float *d = malloc((size_t)dw * dh * sizeof *d);
+		double err = 0;
+		for (int trial = 0; trial < 5; trial++) {
+			blobs(c, dw, dh, 25, &g);
+			ls_distance(c, dw, dh, 1, d);
+			for (int y = 0; y < dh; y++)
+				for (int x = 0; x < dw; x++) {
+					double e = fabs(d[(size_t)y * dw + x] - brute_distance(c, dw, dh, x, y));
+					err = e > err ? e : err;
+					worst += e > 1e-4;
+				}
+		}
+		CHECK(worst == 0, "distance transform equals brute force on 5 random scenes (worst error %.2g px)", err);
+		memset(c, 1, (size_t)dw * dh);
+		ls_distance(c, dw, dh, 1, d);
+		CHECK(d[0] == 1 && d[(size_t)25 * dw + 30] == 25, "a raster all of the class: distance to its edge (%g, %g)", d[0],
+		      d[(size_t)25 * dw + 30]);
+		free(c);
+		free(d);
+	}
+	/* crown centres: two round crowns, a row of three touching ones, a crown
+	 * cut by the edge, a sliver below the minimum radius */
+	{
+		int cw = 80, chh = 60, found;
+		uint8_t *c = calloc((size_t)cw * chh, 1);
+		disc(c, cw, chh, 15, 15, 7);
+		disc(c, cw, chh, 50, 20, 4);
+		double tx[2] = { 15, 50 }, ty[2] = { 15, 20 };
+		long nc = crowns(c, cw, chh, 2, tx, ty, 2, 1.0, &found);
+		CHECK(nc == 2 && found, "two round crowns: two centres, each within 1 px of its crown's (%ld)", nc);
+		memset(c, 0, (size_t)cw * chh);
+		for (int k = 0; k < 3; k++)
+			disc(c, cw, chh, 15 + 10 * k, 30, 5);
+		double rx[3] = { 15, 25, 35 }, ry[3] = { 30, 30, 30 };
+		nc = crowns(c, cw, chh, 2, rx, ry, 3, 1.5, &found);
+		CHECK(nc == 3 && found, "a row of three touching crowns: three centres (%ld)", nc);
+		memset(c, 0, (size_t)cw * chh);
+		disc(c, cw, chh, 0, 30, 8);	/* half a crown, cut by the left edge */
+		for (int x = 40; x < 70; x++)	/* a sliver 2 px wide */
+			c[(size_t)50 * cw + x] = c[(size_t)51 * cw + x] = 1;
+		nc = crowns(c, cw, chh, 2, NULL, NULL, 0, 0, &found);
+		CHECK(nc == 1, "a crown cut by the edge gives one centre, a 2-px sliver none (%ld)", nc);
+		free(c);
+	}
 
 	/* scale: 10 000 objects each side */
 	int W = 2000, H = 2000;
