@@ -15,7 +15,8 @@
 #            pairs of issue 5); atlanta-zurich (buildings) is a fifth on request
 #   METHODS  "source-only adabn wdgrl dsn oracle"
 #   SEEDS    "1 2 3"
-#   EPOCHS   12
+#   EPOCHS   training epochs of every run; unset, each pair's own: 40 for the
+#            building pairs, 20 for naip-zurich (the lengths of the README table)
 #   OUT      out/experiments; a run whose metrics.json exists is not run again,
 #            so an interrupted sweep continues where it stopped
 #   RESULTS  docs/experiments: each finished run's small files (metrics.json,
@@ -33,7 +34,7 @@
 #            evaluation options (e.g. a point score added), before running the rest
 #   TAG      appended to each method's name in OUT, RESULTS and the table (e.g.
 #            TAG=+output stores runs as wdgrl+output), so variants stand side by side
-# Budget: every method trains EPOCHS epochs; an epoch is one pass over the
+# Budget: every method of a pair trains the same epochs; an epoch is one pass over the
 # source tiles, and for the oracle (whose target tiles are few) as many
 # steps as the pair's source-only run takes in one, so source-only runs
 # before the oracle (METHODS lists it first).
@@ -49,7 +50,7 @@ RESULTS=${RESULTS:-docs/experiments}
 PAIRS=${PAIRS:-rio-atlanta atlanta-pan rio-kampala naip-zurich}
 METHODS=${METHODS:-source-only adabn wdgrl dsn oracle}
 SEEDS=${SEEDS:-1 2 3}
-EPOCHS=${EPOCHS:-12}
+EPOCHS=${EPOCHS:-}
 EXTRA=${EXTRA:-} TAG=${TAG:-}
 JOBS=${JOBS:-1}
 [[ $JOBS =~ ^[1-9][0-9]*$ ]] || { echo "experiments: JOBS must be a number of runs at a time, not '$JOBS'" >&2; exit 2; }
@@ -69,6 +70,12 @@ split() {
 	local cut=$((w * ${f%/*} / ${f#*/}))
 	[ -f "$S/$2_west.vrt" ] || gdal_translate -q -of VRT -srcwin 0 0 "$cut" "$h" "$1" "$S/$2_west.vrt"
 	[ -f "$S/$2_east.vrt" ] || gdal_translate -q -of VRT -srcwin "$cut" 0 $((w - cut)) "$h" "$1" "$S/$2_east.vrt"
+}
+
+# epochs PAIR: its training length, EPOCHS when set
+epochs() {
+	if [ -n "$EPOCHS" ]; then echo "$EPOCHS"; return; fi
+	case $1 in naip-zurich) echo 20 ;; *) echo 40 ;; esac
 }
 
 # keep DIR RES: a finished run's small files into RESULTS
@@ -173,7 +180,7 @@ run_one() {
 	rm -rf "$dir"
 	t0=$(date +%s)
 	# shellcheck disable=SC2086 # EXTRA is a list of options
-	pipelines/adapt.sh --method "$m" "${args[@]}" "${budget[@]}" $EXTRA --seed "$s" --epochs "$EPOCHS" \
+	pipelines/adapt.sh --method "$m" "${args[@]}" "${budget[@]}" $EXTRA --seed "$s" --epochs "$(epochs "$p")" \
 		--threads "$THREADS" --out "$dir" 2>"$OUT/$p.$m$TAG.seed$s.log" ||
 		{ echo "experiments: $p $m$TAG seed $s failed, see $OUT/$p.$m$TAG.seed$s.log" >&2; return 1; }
 	echo $(( $(date +%s) - t0 )) >"$dir/seconds"
@@ -222,7 +229,7 @@ if [ "${RESCORE:-0}" = 1 ]; then
 				compgen -G "$dir/probs_*.tif" >/dev/null && [ -f "$dir/metrics.json" ] || continue
 				echo "experiments: scoring $p $m$TAG seed $s again" >&2
 				# shellcheck disable=SC2086 # EXTRA is a list of options
-				pipelines/adapt.sh --method "$m" "${args[@]}" $EXTRA --seed "$s" --epochs "$EPOCHS" --out "$dir" --score-only \
+				pipelines/adapt.sh --method "$m" "${args[@]}" $EXTRA --seed "$s" --epochs "$(epochs "$p")" --out "$dir" --score-only \
 					2>>"$OUT/$p.$m$TAG.seed$s.log" || { echo "experiments: scoring $dir failed" >&2; exit 1; }
 				mkdir -p "$res" && cp "$dir/run.txt" "$dir/metrics.json" "$res/"
 			done
@@ -231,16 +238,17 @@ if [ "${RESCORE:-0}" = 1 ]; then
 fi
 export DATA OUT RESULTS EPOCHS EXTRA TAG THREADS PAIRS METHODS SEEDS
 failed=0
+list=$OUT/todo.$$	# this sweep's own lists: two sweeps may share OUT
 for phase in 1 2; do
-	todo "$phase" >"$OUT/todo.$phase"
-	[ -s "$OUT/todo.$phase" ] || continue
+	todo "$phase" >"$list.$phase"
+	[ -s "$list.$phase" ] || continue
 	if [ "$JOBS" -le 1 ]; then
-		while read -r p m s; do run_one "$p" "$m" "$s" || failed=$((failed + 1)); done <"$OUT/todo.$phase"
+		while read -r p m s; do run_one "$p" "$m" "$s" || failed=$((failed + 1)); done <"$list.$phase"
 	else	# GNU Parallel: JOBS runs at a time, each on THREADS threads
-		parallel --will-cite --line-buffer -j "$JOBS" --colsep ' ' "$0" --one {1} {2} {3} <"$OUT/todo.$phase" || failed=$((failed + $?))
+		parallel --will-cite --line-buffer -j "$JOBS" --colsep ' ' "$0" --one {1} {2} {3} <"$list.$phase" || failed=$((failed + $?))
 	fi
 done
-rm -f "$OUT"/todo.[12]
+rm -f "$list".[12]
 [ "$failed" -eq 0 ] || echo "experiments: $failed run(s) failed; the table below has the others" >&2
 
 # the table covers every run kept in RESULTS, not only this sweep's

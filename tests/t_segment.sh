@@ -449,6 +449,21 @@ if xs >"$T/xs.out" 2>"$T/xs.err" && [ "$(ls "$T"/xr/atlanta-pan/*/seed*/metrics.
 else
 	fail "experiments.sh JOBS=2" "$(tail -n 3 "$T/xs.err" "$T/xs2.err" | tr '\n' ' ')"
 fi
+# two sweeps in one OUT: B starts and ends while A is still working down its
+# list of runs (they once shared OUT/todo.1, and B's list replaced the rest
+# of A's: A stopped after the run it was on)
+xv() { PAIRS=atlanta-pan METHODS=source-only EPOCHS=1 JOBS=1 EXTRA="--width 4" OUT=$T/xo RESULTS=$T/xr pipelines/experiments.sh; }
+SEEDS="3 4 5" TAG=+a xv >"$T/xa.out" 2>"$T/xa.err" &
+xa=$!
+for _ in $(seq 1 600); do grep -q 'source-only+a seed 3' "$T/xa.err" 2>/dev/null && break; sleep 0.1; done
+SEEDS=1 TAG=+b xv >"$T/xb.out" 2>"$T/xb.err"; xb=$?
+wait $xa; xa=$?
+if [ $xa -eq 0 ] && [ $xb -eq 0 ] && [ "$(ls "$T"/xr/atlanta-pan/source-only+a/seed*/metrics.json | wc -l)" -eq 3 ] &&
+	[ -f "$T/xr/atlanta-pan/source-only+b/seed1/metrics.json" ] && ! ls "$T"/xo/todo.* >/dev/null 2>&1; then
+	pass "experiments.sh: a second sweep in the same OUT while the first runs; the first still does all 3 of its runs, no list left behind"
+else
+	fail "experiments.sh, two sweeps in one OUT" "exit $xa/$xb; $(ls "$T"/xr/atlanta-pan/source-only+a/ | tr '\n' ' ') $(tail -n 2 "$T/xa.err" | tr '\n' ' ')"
+fi
 must_fail "adapt.sh refuses a --threads that is not a number" 2 "adapt: --threads must be a number of threads \\(0: all cores\\), not 'two'" "pipelines/adapt.sh --method source-only --source $A/rgb_nadir10.tif --source-labels $A/rgb_nadir10_buildings.geojson --target $A/pan.tif --threads two --out $T/thr"
 must_fail "experiments.sh refuses JOBS=0" 2 "JOBS must be a number of runs at a time, not '0'" "JOBS=0 OUT=$T/xo pipelines/experiments.sh"
 
