@@ -15,7 +15,9 @@ R=$out/report
 mkdir -p "$R"
 rm -f "$R"/*.dat "$R"/*.gp "$R"/*.methods
 
-# curves as gnuplot data: one file per pair, method and kind (seed 1, or the first seed run)
+# curves as gnuplot data: one file per pair, method and kind (seed 1, or the
+# first seed run); finished runs only, as in the table: a run in progress
+# (no metrics.json yet) may be writing its last line of train.jsonl
 PYTHONDONTWRITEBYTECODE=1 PYTHONPATH=$(dirname "$0") /usr/bin/python3 - "$out" "$R" <<'PY'
 import json, os, sys
 from experiments_runs import methods, pairs
@@ -24,7 +26,8 @@ for pair in pairs(out):
     drawn = []
     for m in methods(out, pair):
         d = f"{out}/{pair}/{m}"
-        seeds = sorted(s for s in os.listdir(d) if os.path.exists(f"{d}/{s}/train.jsonl"))
+        seeds = sorted(s for s in os.listdir(d)
+                       if os.path.exists(f"{d}/{s}/train.jsonl") and os.path.exists(f"{d}/{s}/metrics.json"))
         if not seeds:
             continue
         ep, st = [], []

@@ -418,6 +418,8 @@ cp "$T/wd.jsonl" "$E/wdgrl/seed1/train.jsonl"
 echo 42 >"$E/wdgrl/seed1/seconds"
 cp "$T/run/metrics.json" "$E/wdgrl+output/seed1/"	# a variant (experiments.sh TAG=+output), listed after its method
 cp "$T/wo.jsonl" "$E/wdgrl+output/seed1/train.jsonl"
+mkdir -p "$E/source-only/seed0"	# a run in progress: no metrics.json, its log cut mid-line
+head -c 100 "$T/run/train.jsonl" >"$E/source-only/seed0/train.jsonl"
 if pipelines/experiments-report.sh "$T/exp" 2>"$T/er.err" && grep -q '<td>tiny-pair</td><td>wdgrl</td><td>1</td>' "$T/exp/report.html" &&
 	grep -A1 '<td>wdgrl</td>' "$T/exp/report.html" | grep -q '<td>wdgrl+output</td>' &&
 	grep -q '42 s each' "$T/exp/report.html" && [ "$(grep -o '<img ' "$T/exp/report.html" | wc -l)" -eq 3 ] &&
