@@ -218,27 +218,25 @@ out, method, cname, names = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4:]
 runs = {n: json.load(open(f"{out}/eval_{n}.json")) for n in names}
 k = max(len(r["confusion"]) for r in runs.values())
 conf = [[0] * k for _ in range(k)]
-tp = pred = ref = 0
 for r in runs.values():
     for a, row in enumerate(r["confusion"]):
         for b, v in enumerate(row):
             conf[a][b] += v
-    m = r["object"]["match"]; tp += m["tp"]; pred += m["pred"]; ref += m["ref"]
+def matched(key):   # one-to-one matches pooled over the rasters: F1, precision, recall, found, reference count
+    tp, pred, ref = (sum(r[key]["match"][x] for r in runs.values()) for x in ("tp", "pred", "ref"))
+    p = tp / pred if pred else 0; rc = tp / ref if ref else 0
+    return 2 * p * rc / (p + rc) if p + rc else 0, p, rc, tp, ref
 def scores(c):
     t = conf[c][c]; fp = sum(conf[j][c] for j in range(k)) - t; fn = sum(conf[c]) - t
     p = t / (t + fp) if t + fp else 0; r = t / (t + fn) if t + fn else 0
     return t / (t + fp + fn) if t + fp + fn else 0, 2 * p * r / (p + r) if p + r else 0
 iou, f1 = scores(1)
-op = tp / pred if pred else 0; orc = tp / ref if ref else 0
-of1 = 2 * op * orc / (op + orc) if op + orc else 0
+of1, op, orc, _, _ = matched("object")
 m = {"method": method, "class": cname, "iou": iou, "f1": f1, f"{cname}_iou": iou, f"{cname}_f1": f1,
      "object_f1": of1, "object_precision": op, "object_recall": orc}
 if all("points" in r for r in runs.values()):   # --eval-points: objects matched to points
-    pm = [r["points"]["match"] for r in runs.values()]
-    tp, pred, ref = (sum(x[k] for x in pm) for k in ("tp", "pred", "ref"))
-    pp = tp / pred if pred else 0; pr = tp / ref if ref else 0
-    m.update({"point_f1": 2 * pp * pr / (pp + pr) if pp + pr else 0, "point_precision": pp, "point_recall": pr,
-              "points": ref, "points_found": tp})
+    pf1, pp, pr, found, ref = matched("points")
+    m.update({"point_f1": pf1, "point_precision": pp, "point_recall": pr, "points": ref, "points_found": found})
     m[f"{cname}_point_f1"] = m["point_f1"]
 m["per_raster"] = runs
 json.dump(m, open(f"{out}/metrics.json", "w"), indent=1)
