@@ -238,7 +238,7 @@ if [ "${RESCORE:-0}" = 1 ]; then
 fi
 export DATA OUT RESULTS EPOCHS EXTRA TAG THREADS PAIRS METHODS SEEDS
 failed=0
-list=$OUT/todo.$$	# this sweep's own lists: two sweeps may share OUT
+list=$OUT/pending.$$	# this sweep's own lists of runs: two sweeps may share OUT
 for phase in 1 2; do
 	todo "$phase" >"$list.$phase"
 	[ -s "$list.$phase" ] || continue

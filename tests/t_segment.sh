@@ -452,7 +452,7 @@ else
 	fail "experiments.sh JOBS=2" "$(tail -n 3 "$T/xs.err" "$T/xs2.err" | tr '\n' ' ')"
 fi
 # two sweeps in one OUT: B starts and ends while A is still working down its
-# list of runs (they once shared OUT/todo.1, and B's list replaced the rest
+# list of runs (they once shared one list file in OUT, and B's replaced the rest
 # of A's: A stopped after the run it was on)
 xv() { PAIRS=atlanta-pan METHODS=source-only EPOCHS=1 JOBS=1 EXTRA="--width 4" OUT=$T/xo RESULTS=$T/xr pipelines/experiments.sh; }
 SEEDS="3 4 5" TAG=+a xv >"$T/xa.out" 2>"$T/xa.err" &
@@ -461,7 +461,7 @@ for _ in $(seq 1 600); do grep -q 'source-only+a seed 3' "$T/xa.err" 2>/dev/null
 SEEDS=1 TAG=+b xv >"$T/xb.out" 2>"$T/xb.err"; xb=$?
 wait $xa; xa=$?
 if [ $xa -eq 0 ] && [ $xb -eq 0 ] && [ "$(ls "$T"/xr/atlanta-pan/source-only+a/seed*/metrics.json | wc -l)" -eq 3 ] &&
-	[ -f "$T/xr/atlanta-pan/source-only+b/seed1/metrics.json" ] && ! ls "$T"/xo/todo.* >/dev/null 2>&1; then
+	[ -f "$T/xr/atlanta-pan/source-only+b/seed1/metrics.json" ] && ! ls "$T/xo" | grep -Eq '^(pending|todo)\.'; then
 	pass "experiments.sh: a second sweep in the same OUT while the first runs; the first still does all 3 of its runs, no list left behind"
 else
 	fail "experiments.sh, two sweeps in one OUT" "exit $xa/$xb; $(ls "$T"/xr/atlanta-pan/source-only+a/ | tr '\n' ' ') $(tail -n 2 "$T/xa.err" | tr '\n' ' ')"
