@@ -28,6 +28,10 @@
 #   --score-only          score the probs_*.tif already in --out again (other labels, or
 #                         --eval-points / --eval-crowns added), without tiling, training or
 #                         mapping: give the run's own arguments and this; run.txt gains a line
+#   --map-only            map the --eval rasters with the model already in --out (rasters the
+#                         run did not map, e.g. a larger area to score) and score them, without
+#                         tiling the training rasters or training: the run's own arguments, the
+#                         new --eval rasters, and this; run.txt gains a line
 #   --norm per-raster|per-domain   band statistics fitted on each raster alone (default),
 #                         or pooled over all rasters of a domain
 #   --out DIR             outputs: model, probs_*.tif, buildings_*.gpkg, metrics.json
@@ -56,7 +60,7 @@ here=$(cd "$(dirname "$0")/.." && pwd)
 BIN=${BIN:-$here/bin}
 [ -x "$BIN/tile" ] || BIN=$(cd "$here/../../bin" 2>/dev/null && pwd)	# installed: PREFIX/share/landshift -> PREFIX/bin
 export GDAL_PAM_ENABLED=NO
-method="" out="" gsd="" seed=1 epochs=12 esteps=0 tile=128 overlap=32 width=16 batch=8 lr=0.002 label_class=1 cw=1,3 norm=per-raster lambda=0.1 lsched=const sel=val-iou ncritic=5 level=pixel patch=4 awarm=2 alpha=0.1 beta=0.05 sim=critic threads=0 crowns=0 score_only=0 lmap="" tb="" tbn="" sb="" sbn="" cname=building vb="" bnpd=()
+method="" out="" gsd="" seed=1 epochs=12 esteps=0 tile=128 overlap=32 width=16 batch=8 lr=0.002 label_class=1 cw=1,3 norm=per-raster lambda=0.1 lsched=const sel=val-iou ncritic=5 level=pixel patch=4 awarm=2 alpha=0.1 beta=0.05 sim=critic threads=0 crowns=0 score_only=0 map_only=0 lmap="" tb="" tbn="" sb="" sbn="" cname=building vb="" bnpd=()
 src=() srcl=() tgt=() tgtl=() ev=() evl=() evp=()
 cmdline=$(printf '%q ' "$0" "$@")	# for run.txt: the arguments are shifted away below
 die() { echo "adapt: $*" >&2; exit 2; }
@@ -76,6 +80,7 @@ while [ $# -gt 0 ]; do
 	--bn-per-domain) bnpd=(--bn-per-domain); shift; continue ;;
 	--eval-crowns) crowns=1; shift; continue ;;
 	--score-only) score_only=1; shift; continue ;;
+	--map-only) map_only=1; shift; continue ;;
 	-h|--help) sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
 	*) die "unknown argument '$1' (see --help)" ;;
 	esac
@@ -99,14 +104,24 @@ if [ "$score_only" = 1 ]; then
 	for n in "${names[@]}"; do
 		[ -f "$out/probs_$n.tif" ] || die "--score-only: $out/probs_$n.tif is missing (map it first: the same command without --score-only)"
 	done
+fi
+if [ "$map_only" = 1 ]; then
+	[ "$score_only" = 0 ] || die "give --score-only or --map-only, not both"
+	[ -f "$out/model" ] || die "--map-only: $out/model is missing (train it first: the same command without --map-only)"
+	[ "$norm" = per-raster ] || [ -f "$out/target.stats" ] || die "--map-only: $out/target.stats is missing (the run's per-domain statistics)"
+fi
+if [ "$score_only" = 1 ] || [ "$map_only" = 1 ]; then
 	{
-		echo "rescored $(date -u +%Y-%m-%dT%H:%M:%SZ): $cmdline"
+		echo "$([ "$map_only" = 1 ] && echo remapped || echo rescored) $(date -u +%Y-%m-%dT%H:%M:%SZ): $cmdline"
+		for i in "${!ev[@]}"; do	# rasters new to the run (the report's quick-looks)
+			n=$(basename "${ev[$i]}"); grep -q "^eval ${n%.*} " "$out/run.txt" || echo "eval ${n%.*} ${ev[$i]}"
+		done
 		for i in "${!evp[@]}"; do echo "eval-points ${evp[$i]}"; done
 		[ "$crowns" = 0 ] || echo "eval-points crown centres of the eval labels"
 	} >>"$out/run.txt"
 fi
-[ "$score_only" = 1 ] || mkdir -p "$out"
-[ "$score_only" = 1 ] || {	# what the report shows: the command and every setting
+[ "$score_only" = 1 ] || [ "$map_only" = 1 ] || mkdir -p "$out"
+[ "$score_only" = 1 ] || [ "$map_only" = 1 ] || {	# what the report shows: the command and every setting
 	echo "command $cmdline"
 	echo "method $method"
 	for i in "${!src[@]}"; do echo "source ${src[$i]} (labels ${srcl[$i]})"; done
@@ -153,7 +168,7 @@ tile_domain() {
 	rm -f "$out/$name.$k.frames"
 }
 
-if [ "$score_only" = 0 ]; then
+if [ "$score_only" = 0 ] && [ "$map_only" = 0 ]; then
 log "[1/5] tiling ${#src[@]} source raster(s) with labels (statistics $norm)"
 : >"$out/source.frames"; : >"$out/source.norm.frames"
 for i in "${!src[@]}"; do tile_domain source source "${src[$i]}" "${srcl[$i]}" "$i"; done
@@ -183,7 +198,9 @@ if [ "$method" = adabn ]; then	# the source-only model with batch-norm statistic
 	"$BIN"/adapt-bn --quiet --threads "$threads" --model "$out/model" --out "$out/model" --stem source <"$out/target.norm.frames"
 fi
 rm -f "$out/source.frames" "$out/target.frames" "$out"/source.*.stats "$out"/target.*.stats
+fi	# map_only, score_only
 
+if [ "$score_only" = 0 ]; then
 log "[4/5] mapping ${#ev[@]} raster(s)"
 for i in "${!ev[@]}"; do
 	name=${names[$i]}

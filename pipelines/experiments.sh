@@ -8,7 +8,9 @@
 # Each target scene is split: the western part is the target the adapted
 # methods learn from without labels (and the oracle learns from with
 # labels); the eastern part is mapped and scored, and no method ever sees
-# its tiles in training.
+# its tiles in training. The tree scene is too small for that: there every
+# method is scored on the whole labelled scene and the oracle is
+# cross-fitted (see naip-zurich below).
 #
 # Environment:
 #   PAIRS    "rio-atlanta atlanta-pan rio-kampala naip-zurich" (the default: the four
@@ -31,7 +33,8 @@
 #   EXTRA    more adapt.sh options for every run of this sweep (a variant), e.g.
 #            "--critic-level output --lambda 1"; give it a TAG
 #   RESCORE  1: score the finished runs still in OUT again with the pairs' current
-#            evaluation options (e.g. a point score added), before running the rest
+#            evaluation (e.g. a point score added, a larger area mapped, the
+#            oracle cross-fitted), JOBS at a time, before running the rest
 #   TAG      appended to each method's name in OUT, RESULTS and the table (e.g.
 #            TAG=+output stores runs as wdgrl+output), so variants stand side by side
 # Budget: every method of a pair trains the same epochs; an epoch is one pass over the
@@ -83,8 +86,8 @@ keep() {
 	[ -f "$2/metrics.json" ] && return 0
 	mkdir -p "$2"
 	local f
-	for f in train.jsonl run.txt seconds metrics.json; do	# metrics.json last: it marks the run done
-		[ ! -f "$1/$f" ] || cp "$1/$f" "$2/"
+	for f in fold2/train.jsonl fold2/run.txt fold2/seconds fold2/metrics.json train.jsonl run.txt seconds metrics.json; do	# metrics.json last: it marks the run done
+		[ ! -f "$1/$f" ] || { mkdir -p "$(dirname "$2/$f")" && cp "$1/$f" "$2/$f"; }
 	done
 }
 
@@ -113,8 +116,12 @@ for img in "$N"/images/*.tif; do
 	naip+=(--source "$img" --source-labels "$N/masks/$(basename "$img")")
 done
 
-# pair NAME METHOD: sets args (source, target, eval, options) for adapt.sh
+# pair NAME METHOD: sets args (source, target, eval, options) for adapt.sh.
+# A pair whose oracle is cross-fitted also sets fold2 (the second model: the
+# target's other part trained on, the first part mapped) and scoring (the
+# run's maps of both parts, scored together).
 pair() {
+	fold2=() scoring=()
 	case $1 in
 	rio-atlanta)	# same satellite family, another country
 		split "$A/rgb_nadir10.tif" atl_rgb
@@ -148,17 +155,26 @@ pair() {
 			--eval "$S/kampala_east.vrt" --eval-labels "$K/buildings.geojson" --gsd 0.5) ;;
 	naip-zurich)	# trees: NAIP aerial R, G, B, NIR at 0.6 m over California to a Swiss
 		# RGB orthophoto at 0.5 m, scored on the LiDAR tree class (no LiDAR: not
-		# scored). The scene's trees and buildings lie in its western half (the
-		# east is lake), so the target is its western third and the rest is
-		# scored. The NAIP labels are discs of 2.4 m around surveyed trees,
+		# scored). The NAIP labels are discs of 2.4 m around surveyed trees,
 		# LiDAR's are whole crowns. The target has no near-infrared band, so
 		# every method trains on NAIP's R, G, B and source and target share
 		# one input stem (a target stem of its own, trained by the adversarial
 		# term alone, found no tree at all: 0.000 IoU with WDGRL, stop 12).
+		# The scene is small and its trees lie in its south-west (13 293 tree
+		# pixels, 2/3 of them in the western third; the east is mostly lake),
+		# so every method is scored on the whole labelled scene: the western
+		# third is the adapted methods' unlabelled target, mapped as a mapper
+		# would map the imagery adapted to; the oracle is cross-fitted, one
+		# model trained on each part's labels mapping the other (fold2 below).
 		split "$Z/rgb_full.tif" zurich_third 1/3
-		args=("${naip[@]}" --target "$S/zurich_third_west.vrt" --target-labels "$Z/labels_full.tif"
-			--eval "$S/zurich_third_east.vrt" --eval-labels "$Z/labels_full.tif" --label-map 1=0,2=1
-			--class-name tree --norm per-domain --gsd 0.5 --source-bands 1,2,3 --eval-crowns) ;;
+		local zw=$S/zurich_third_west.vrt ze=$S/zurich_third_east.vrt zl=$Z/labels_full.tif
+		local opts=(--label-map "1=0,2=1" --class-name tree --norm per-domain --gsd 0.5 --source-bands 1,2,3 --eval-crowns)
+		args=("${naip[@]}" --target "$zw" --target-labels "$zl" --eval "$zw" --eval-labels "$zl" --eval "$ze" --eval-labels "$zl" "${opts[@]}")
+		if [ "$2" = oracle ]; then
+			args=("${naip[@]}" --target "$zw" --target-labels "$zl" --eval "$ze" --eval-labels "$zl" "${opts[@]}")
+			fold2=("${naip[@]}" --target "$ze" --target-labels "$zl" --eval "$zw" --eval-labels "$zl" "${opts[@]}")
+			scoring=("${naip[@]}" --target "$zw" --target-labels "$zl" --eval "$zw" --eval-labels "$zl" --eval "$ze" --eval-labels "$zl" "${opts[@]}")
+		fi ;;
 	atlanta-zurich)	# WorldView-2 over the USA to an aerial orthophoto of Switzerland
 		split "$Z/rgb_full.tif" zurich_third 1/3
 		args=(--source "$A/rgb_nadir10.tif" --source-labels "$A/rgb_nadir10_buildings.geojson"
@@ -185,10 +201,66 @@ run_one() {
 		{ echo "experiments: $p $m$TAG seed $s failed, see $OUT/$p.$m$TAG.seed$s.log" >&2; return 1; }
 	echo $(( $(date +%s) - t0 )) >"$dir/seconds"
 	rm -f "$dir"/*.frames
+	[ ${#fold2[@]} -eq 0 ] || cross_fit "$p" "$m" "$s" "$dir" || return 1
 	keep "$dir" "$res"
 }
+
+# cross_fit PAIR METHOD SEED DIR: the second fold of a cross-fitted oracle
+# (pair sets fold2 and scoring), trained in DIR/fold2 on the budget of the
+# first (DIR's run.txt); its map joins the first's in DIR and both are scored
+# together into DIR/metrics.json. DIR/seconds becomes the two folds' sum.
+cross_fit() {
+	local p=$1 m=$2 s=$3 dir=$4 t0 budget=() steps
+	steps=$(sed -n 's/^training epochs [0-9]* of \([0-9]*\) steps.*/\1/p' "$dir/run.txt")
+	[ -z "$steps" ] || budget=(--epoch-steps "$steps")
+	if [ ! -f "$dir/fold2/metrics.json" ]; then
+		echo "experiments: $p $m$TAG seed $s, second fold ($THREADS thread(s))" >&2
+		rm -rf "$dir/fold2"
+		t0=$(date +%s)
+		# shellcheck disable=SC2086 # EXTRA is a list of options
+		pipelines/adapt.sh --method "$m" "${fold2[@]}" "${budget[@]}" $EXTRA --seed "$s" --epochs "$(epochs "$p")" \
+			--threads "$THREADS" --out "$dir/fold2" 2>"$OUT/$p.$m$TAG.seed$s.fold2.log" ||
+			{ echo "experiments: $p $m$TAG seed $s, second fold failed, see $OUT/$p.$m$TAG.seed$s.fold2.log" >&2; return 1; }
+		echo $(( $(date +%s) - t0 )) >"$dir/fold2/seconds"
+		rm -f "$dir"/fold2/*.frames
+		echo $(( $(cat "$dir/seconds") + $(cat "$dir/fold2/seconds") )) >"$dir/seconds"
+	fi
+	cp "$dir"/fold2/probs_*.tif "$dir"/
+	# shellcheck disable=SC2086 # EXTRA is a list of options
+	pipelines/adapt.sh --method "$m" "${scoring[@]}" $EXTRA --seed "$s" --epochs "$(epochs "$p")" --out "$dir" --score-only \
+		2>>"$OUT/$p.$m$TAG.seed$s.log" || { echo "experiments: scoring the two folds of $dir failed" >&2; return 1; }
+}
+# rescore_one PAIR METHOD SEED: a finished run in OUT scored again (RESCORE=1)
+rescore_one() {
+	local p=$1 m=$2 s=$3 dir res mode=--score-only i
+	pair "$p" "$m"
+	dir=$OUT/$p/$m$TAG/seed$s res=$RESULTS/$p/$m$TAG/seed$s
+	for i in "${!args[@]}"; do	# an eval raster without its map in the run: map it
+		[ "${args[$i]}" = --eval ] || continue
+		local n; n=$(basename "${args[$((i + 1))]}")
+		[ -f "$dir/probs_${n%.*}.tif" ] || mode=--map-only
+	done
+	if [ "$mode" = --map-only ] && [ ! -f "$dir/model" ]; then
+		echo "experiments: $p $m$TAG seed $s not scored again: its maps and model are not in $OUT (run it again)" >&2
+		return 1
+	fi
+	echo "experiments: scoring $p $m$TAG seed $s again$([ ${#fold2[@]} -gt 0 ] && echo ", cross-fitted")$([ "$mode" = --map-only ] && echo ", its model mapping new rasters")" >&2
+	if [ ${#fold2[@]} -gt 0 ]; then
+		cross_fit "$p" "$m" "$s" "$dir" || return 1
+	else
+		# shellcheck disable=SC2086 # EXTRA is a list of options
+		pipelines/adapt.sh --method "$m" "${args[@]}" $EXTRA --seed "$s" --epochs "$(epochs "$p")" --threads "$THREADS" \
+			--out "$dir" "$mode" 2>>"$OUT/$p.$m$TAG.seed$s.log" || { echo "experiments: scoring $dir failed" >&2; return 1; }
+	fi
+	rm -rf "$res" && keep "$dir" "$res"
+}
+
 if [ "${1:-}" = --one ]; then	# a job of the parallel sweep below
 	run_one "$2" "$3" "$4"
+	exit
+fi
+if [ "${1:-}" = --rescore ]; then	# a job of RESCORE=1 below
+	rescore_one "$2" "$3" "$4"
 	exit
 fi
 
@@ -203,7 +275,7 @@ todo() {
 			for s in $SEEDS; do
 				dir=$OUT/$p/$m$TAG/seed$s res=$RESULTS/$p/$m$TAG/seed$s
 				if [ ! -f "$dir/metrics.json" ] && [ -f "$res/metrics.json" ]; then
-					mkdir -p "$dir" && cp "$res"/* "$dir"/
+					mkdir -p "$dir" && cp -r "$res"/* "$dir"/
 				fi
 				if [ -f "$dir/metrics.json" ]; then
 					keep "$dir" "$res"
@@ -217,24 +289,25 @@ todo() {
 
 for p in $PAIRS; do pair "$p" source-only; done	# the scenes, before any job reads them
 
-# RESCORE=1: the finished runs whose maps are still in OUT scored again with
-# the pair's current evaluation options (adapt.sh --score-only), their kept
-# metrics.json and run.txt replaced; nothing is trained
+# RESCORE=1: the finished runs whose maps or model are still in OUT scored
+# again with the pair's current evaluation (adapt.sh --score-only; --map-only
+# where an eval raster is new to the run; a cross-fitted oracle's second fold
+# trained), their kept metrics.json and run.txt replaced
 if [ "${RESCORE:-0}" = 1 ]; then
 	for p in $PAIRS; do
 		for m in $METHODS; do
-			pair "$p" "$m"
 			for s in $SEEDS; do
-				dir=$OUT/$p/$m$TAG/seed$s res=$RESULTS/$p/$m$TAG/seed$s
-				compgen -G "$dir/probs_*.tif" >/dev/null && [ -f "$dir/metrics.json" ] || continue
-				echo "experiments: scoring $p $m$TAG seed $s again" >&2
-				# shellcheck disable=SC2086 # EXTRA is a list of options
-				pipelines/adapt.sh --method "$m" "${args[@]}" $EXTRA --seed "$s" --epochs "$(epochs "$p")" --out "$dir" --score-only \
-					2>>"$OUT/$p.$m$TAG.seed$s.log" || { echo "experiments: scoring $dir failed" >&2; exit 1; }
-				mkdir -p "$res" && cp "$dir/run.txt" "$dir/metrics.json" "$res/"
+				[ ! -f "$OUT/$p/$m$TAG/seed$s/metrics.json" ] || echo "$p $m $s"
 			done
 		done
-	done
+	done >"$OUT/rescore.$$"
+	export DATA OUT RESULTS EPOCHS EXTRA TAG THREADS
+	if [ "$JOBS" -le 1 ]; then
+		while read -r p m s; do "$0" --rescore "$p" "$m" "$s" || true; done <"$OUT/rescore.$$"
+	else
+		parallel --will-cite --line-buffer -j "$JOBS" --colsep ' ' "$0" --rescore {1} {2} {3} <"$OUT/rescore.$$" || true
+	fi
+	rm -f "$OUT/rescore.$$"
 fi
 export DATA OUT RESULTS EPOCHS EXTRA TAG THREADS PAIRS METHODS SEEDS
 failed=0
@@ -255,7 +328,7 @@ rm -f "$list".[12]
 for res in "$RESULTS"/*/*/seed*/metrics.json; do
 	[ -f "$res" ] || continue
 	res=${res%/metrics.json} dir=$OUT/${res#"$RESULTS"/}
-	[ -f "$dir/metrics.json" ] || { mkdir -p "$dir" && cp "$res"/* "$dir"/; }
+	[ -f "$dir/metrics.json" ] || { mkdir -p "$dir" && cp -r "$res"/* "$dir"/; }
 done
 
 PYTHONDONTWRITEBYTECODE=1 PYTHONPATH=pipelines /usr/bin/python3 - "$OUT" <<'PY'

@@ -309,6 +309,30 @@ fi
 must_fail "adapt.sh --score-only needs the run's maps" 2 "score-only: .*/probs_east.tif is missing" \
 	"pipelines/adapt.sh --method source-only --source $T/west.vrt --source-labels $A/rgb_nadir10_buildings.geojson --target $T/east.vrt --eval-labels $A/rgb_nadir10_buildings.geojson --out $T/empty --score-only"
 
+# --map-only: the trained model maps a raster the run did not (here the
+# source's own west, only to have a second raster) and the run is scored over
+# both; nothing is trained, the first raster's map and score are the same
+cp -r "$T/run" "$T/rm"
+ad_args=(--method source-only --source "$T/west.vrt" --source-labels "$A/rgb_nadir10_buildings.geojson"
+	--target "$T/east.vrt" --out "$T/rm" --epochs 1 --width 4)
+if pipelines/adapt.sh "${ad_args[@]}" --eval "$T/east.vrt" --eval-labels "$A/rgb_nadir10_buildings.geojson" \
+	--eval "$T/west.vrt" --eval-labels "$A/rgb_nadir10_buildings.geojson" --map-only 2>"$T/rm.err" &&
+	cmp -s "$T/rm/model" "$T/run/model" && ! grep -q 'training' "$T/rm.err" && [ -s "$T/rm/probs_west.tif" ] && $PY -c "
+import json
+a, b = (json.load(open(f)) for f in ('$T/rm/metrics.json', '$T/run/metrics.json'))
+assert sorted(a['per_raster']) == ['east', 'west'], a['per_raster'].keys()
+assert a['per_raster']['east']['confusion'] == b['per_raster']['east']['confusion']
+w = a['per_raster']['west']['confusion']; e = b['per_raster']['east']['confusion']
+assert a['building_iou'] != b['building_iou'] and sum(map(sum, w)) > sum(map(sum, e))" 2>"$T/rm.py" &&
+	[ "$(grep -c '^remapped .*--map-only' "$T/rm/run.txt")" -eq 1 ] && [ "$(grep -c '^eval west ' "$T/rm/run.txt")" -eq 1 ] &&
+	[ "$(grep -c '^eval east ' "$T/rm/run.txt")" -eq 1 ]; then
+	pass "adapt.sh --map-only: the trained model maps a raster new to the run and scores both, the first's score unchanged, nothing trained"
+else
+	fail "adapt.sh --map-only" "$(tail -n 2 "$T/rm.err" "$T/rm.py" | tr '\n' ' ')"
+fi
+must_fail "adapt.sh --map-only needs the run's model" 2 "map-only: .*/model is missing" \
+	"pipelines/adapt.sh --method source-only --source $T/west.vrt --source-labels $A/rgb_nadir10_buildings.geojson --target $T/east.vrt --out $T/empty2 --map-only"
+
 # its report: every image present; in headless Chromium nothing broken and a page that is not blank
 missing=$(grep -o 'src="[^"]*"' "$T/run/report.html" 2>/dev/null | sed 's/src="//; s/"$//' |
 	while read -r f; do [ -s "$T/run/$f" ] || echo "$f"; done)
@@ -465,6 +489,35 @@ if [ $xa -eq 0 ] && [ $xb -eq 0 ] && [ "$(ls "$T"/xr/atlanta-pan/source-only+a/s
 	pass "experiments.sh: a second sweep in the same OUT while the first runs; the first still does all 3 of its runs, no list left behind"
 else
 	fail "experiments.sh, two sweeps in one OUT" "exit $xa/$xb; $(ls "$T"/xr/atlanta-pan/source-only+a/ | tr '\n' ' ') $(tail -n 2 "$T/xa.err" | tr '\n' ' ')"
+fi
+# the tree pair on two NAIP rasters (DATA elsewhere): every method scored on the
+# whole labelled Zurich scene; the oracle cross-fitted, a second model trained
+# on the east's labels (the first's budget) mapping the west, both maps scored
+# together; RESCORE then scores again and trains nothing
+mkdir -p "$T/xd/naip_trees/images" "$T/xd/naip_trees/masks"
+for i in 0 1; do
+	ln -sf "$N/images/santa_monica_2020_$i.tif" "$T/xd/naip_trees/images/"
+	ln -sf "$N/masks/santa_monica_2020_$i.tif" "$T/xd/naip_trees/masks/"
+done
+ln -sfn "$Z" "$T/xd/zurich_lidar"
+xz() { DATA=$T/xd PAIRS=naip-zurich METHODS="source-only oracle" SEEDS=1 EPOCHS=1 JOBS=1 EXTRA="--width 4" TAG=+tiny \
+	OUT=$T/xzo RESULTS=$T/xzr pipelines/experiments.sh; }
+if xz >"$T/xz.out" 2>"$T/xz.err" && R=$T/xzr/naip-zurich && $PY -c "
+import json
+so, orc, f2 = (json.load(open('$R/%s/metrics.json' % d)) for d in ('source-only+tiny/seed1', 'oracle+tiny/seed1', 'oracle+tiny/seed1/fold2'))
+both = ['zurich_third_east', 'zurich_third_west']
+assert sorted(so['per_raster']) == both and sorted(orc['per_raster']) == both, (so['per_raster'].keys(), orc['per_raster'].keys())
+assert list(f2['per_raster']) == ['zurich_third_west'] and f2['per_raster']['zurich_third_west']['confusion'] == orc['per_raster']['zurich_third_west']['confusion']
+n = sum(sum(r['confusion'][1]) for r in so['per_raster'].values()); assert n == 13293, n   # every LiDAR tree pixel scored
+" 2>"$T/xz.py" && steps=$(sed -n 's/^training epochs 1 of \([0-9]*\) steps.*/\1/p' "$R/oracle+tiny/seed1/run.txt") && [ -n "$steps" ] &&
+	grep -q "^training epochs 1 of $steps steps" "$R/oracle+tiny/seed1/fold2/run.txt" &&
+	grep -q '^target .*zurich_third_east.vrt' "$R/oracle+tiny/seed1/fold2/run.txt" &&
+	[ "$(cat "$R/oracle+tiny/seed1/seconds")" -ge "$(cat "$R/oracle+tiny/seed1/fold2/seconds")" ] &&
+	RESCORE=1 xz >"$T/xz2.out" 2>"$T/xz2.err" && [ "$(grep -c '^experiments: scoring naip-zurich .* again' "$T/xz2.err")" -eq 2 ] &&
+	grep -q 'oracle+tiny seed 1 again, cross-fitted' "$T/xz2.err" && ! grep -q 'second fold (' "$T/xz2.err"; then
+	pass "experiments.sh naip-zurich: all 13 293 LiDAR tree pixels scored; the oracle cross-fitted (second fold on the first's $steps steps an epoch); RESCORE trains nothing"
+else
+	fail "experiments.sh naip-zurich, cross-fitted oracle" "$(tail -n 3 "$T/xz.err" "$T/xz2.err" "$T/xz.py" 2>/dev/null | tr '\n' ' ')"
 fi
 must_fail "adapt.sh refuses a --threads that is not a number" 2 "adapt: --threads must be a number of threads \\(0: all cores\\), not 'two'" "pipelines/adapt.sh --method source-only --source $A/rgb_nadir10.tif --source-labels $A/rgb_nadir10_buildings.geojson --target $A/pan.tif --threads two --out $T/thr"
 must_fail "experiments.sh refuses JOBS=0" 2 "JOBS must be a number of runs at a time, not '0'" "JOBS=0 OUT=$T/xo pipelines/experiments.sh"
