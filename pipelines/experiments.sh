@@ -184,23 +184,30 @@ pair() {
 	esac
 }
 
+# train DIR LOG WHAT ADAPT-ARGS...: one adapt.sh run into a fresh DIR on
+# THREADS threads, stderr in LOG, its wall-clock seconds in DIR/seconds
+train() {
+	local dir=$1 log=$2 what=$3 t0; shift 3
+	rm -rf "$dir"
+	t0=$(date +%s)
+	pipelines/adapt.sh "$@" --threads "$THREADS" --out "$dir" 2>"$log" ||
+		{ echo "experiments: $what failed, see $log" >&2; return 1; }
+	echo $(( $(date +%s) - t0 )) >"$dir/seconds"
+	rm -f "$dir"/*.frames
+}
+
 # run_one PAIR METHOD SEED: one run through adapt.sh, its small files kept
 run_one() {
-	local p=$1 m=$2 s=$3 dir res budget=() t0
+	local p=$1 m=$2 s=$3 dir res budget=()
 	pair "$p" "$m"
 	dir=$OUT/$p/$m$TAG/seed$s res=$RESULTS/$p/$m$TAG/seed$s
 	if [ "$m" = oracle ]; then
 		budget=(--epoch-steps "$(source_steps "$p")") || return 1
 	fi
 	echo "experiments: $p $m$TAG seed $s ($THREADS thread(s))" >&2
-	rm -rf "$dir"
-	t0=$(date +%s)
 	# shellcheck disable=SC2086 # EXTRA is a list of options
-	pipelines/adapt.sh --method "$m" "${args[@]}" "${budget[@]}" $EXTRA --seed "$s" --epochs "$(epochs "$p")" \
-		--threads "$THREADS" --out "$dir" 2>"$OUT/$p.$m$TAG.seed$s.log" ||
-		{ echo "experiments: $p $m$TAG seed $s failed, see $OUT/$p.$m$TAG.seed$s.log" >&2; return 1; }
-	echo $(( $(date +%s) - t0 )) >"$dir/seconds"
-	rm -f "$dir"/*.frames
+	train "$dir" "$OUT/$p.$m$TAG.seed$s.log" "$p $m$TAG seed $s" \
+		--method "$m" "${args[@]}" "${budget[@]}" $EXTRA --seed "$s" --epochs "$(epochs "$p")" || return 1
 	[ ${#fold2[@]} -eq 0 ] || cross_fit "$p" "$m" "$s" "$dir" || return 1
 	keep "$dir" "$res"
 }
@@ -210,19 +217,14 @@ run_one() {
 # first (DIR's run.txt); its map joins the first's in DIR and both are scored
 # together into DIR/metrics.json. DIR/seconds becomes the two folds' sum.
 cross_fit() {
-	local p=$1 m=$2 s=$3 dir=$4 t0 budget=() steps
+	local p=$1 m=$2 s=$3 dir=$4 budget=() steps
 	steps=$(sed -n 's/^training epochs [0-9]* of \([0-9]*\) steps.*/\1/p' "$dir/run.txt")
 	[ -z "$steps" ] || budget=(--epoch-steps "$steps")
 	if [ ! -f "$dir/fold2/metrics.json" ]; then
 		echo "experiments: $p $m$TAG seed $s, second fold ($THREADS thread(s))" >&2
-		rm -rf "$dir/fold2"
-		t0=$(date +%s)
 		# shellcheck disable=SC2086 # EXTRA is a list of options
-		pipelines/adapt.sh --method "$m" "${fold2[@]}" "${budget[@]}" $EXTRA --seed "$s" --epochs "$(epochs "$p")" \
-			--threads "$THREADS" --out "$dir/fold2" 2>"$OUT/$p.$m$TAG.seed$s.fold2.log" ||
-			{ echo "experiments: $p $m$TAG seed $s, second fold failed, see $OUT/$p.$m$TAG.seed$s.fold2.log" >&2; return 1; }
-		echo $(( $(date +%s) - t0 )) >"$dir/fold2/seconds"
-		rm -f "$dir"/fold2/*.frames
+		train "$dir/fold2" "$OUT/$p.$m$TAG.seed$s.fold2.log" "$p $m$TAG seed $s, second fold," \
+			--method "$m" "${fold2[@]}" "${budget[@]}" $EXTRA --seed "$s" --epochs "$(epochs "$p")" || return 1
 		echo $(( $(cat "$dir/seconds") + $(cat "$dir/fold2/seconds") )) >"$dir/seconds"
 	fi
 	cp "$dir"/fold2/probs_*.tif "$dir"/
