@@ -36,7 +36,7 @@ static const struct ls_opt opts[] = {
 	{ "bn-per-domain", LS_OPT_FLAG, &o.bn_per_domain, NULL, "separate batch-norm statistics per domain" },
 	{ "no-augment", LS_OPT_FLAG, &no_augment, NULL, "no flips, turns or jitter" },
 	{ "jitter", LS_OPT_DOUBLE, &o.aug.jitter, "J", "brightness and contrast jitter" },
-	{ "select", LS_OPT_STR, &o.select, "HOW", "the epoch kept as MODEL: val-iou or val-loss (source validation), target-entropy (mean prediction entropy on up to 64 target tiles; wdgrl, dsn), or last; adapted runs choose among the epochs after --adapt-warmup" },
+	{ "select", LS_OPT_STR, &o.select, "HOW", "the epoch kept as MODEL: val-iou (val-loss where the validation tiles hold no foreground pixel) or val-loss (source validation), target-entropy (mean prediction entropy on up to 64 target tiles; wdgrl, dsn), or last; adapted runs choose among the epochs after --adapt-warmup" },
 	{ "metrics", LS_OPT_STR, &o.metrics_path, "FILE", "per-epoch metrics as JSON lines" },
 	{ "resume", LS_OPT_FLAG, &o.resume, NULL, "continue from MODEL.ckpt exactly where it stopped" },
 	{ "lambda-schedule", LS_OPT_STR, &o.lambda_schedule, "HOW", "wdgrl, dsn: const, or ramp (from 0 to --lambda over the adaptation epochs, 2 / (1 + exp(-10 p)) - 1, as in DANN)" },

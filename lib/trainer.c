@@ -745,7 +745,7 @@ static double validate(struct run *r, double *iou)
 	for (int c = 0; c < k; c++) {
 		struct ls_class_score sc;
 		ls_class_score(conf, k, c, &sc);
-		iou[c] = sc.ref + sc.pred ? sc.iou : NAN;	/* NAN: neither present nor predicted */
+		iou[c] = sc.ref ? sc.iou : NAN;	/* NAN: absent from the validation labels, so its IoU cannot rank epochs */
 	}
 	free(conf);
 	return counted ? loss / counted : NAN;
@@ -890,7 +890,13 @@ int ls_train_run(const struct ls_train_opts *o, struct ls_dataset *d)
 		/* lower is better: validation loss, or minus validation IoU */
 		int adapting = (r.wdgrl || r.dsn) && e >= o->adapt_warmup;
 		double tent = adapting && !strcmp(o->select, "target-entropy") ? target_entropy(&r) : NAN;
-		double score = !strcmp(o->select, "val-loss") ? vl : !strcmp(o->select, "target-entropy") ? tent : -viou;
+		/* --select val-iou on a validation area holding no pixel of any
+		 * class but background (a part of a scene with no trees, say): the
+		 * IoU is 0 or undefined at every epoch, so the loss ranks them */
+		int by_loss = !strcmp(o->select, "val-loss") || (!strcmp(o->select, "val-iou") && r.nval && isnan(viou));
+		if (by_loss && strcmp(o->select, "val-loss") && e == 0)
+			ls_warn("the validation tiles hold no labelled pixel of any class but background: epochs are chosen by validation loss, not IoU");
+		double score = by_loss ? vl : !strcmp(o->select, "target-entropy") ? tent : -viou;
 		int needs_val = strcmp(o->select, "target-entropy") != 0;
 		int improved = !strcmp(o->select, "last") || (needs_val && !r.nval) || isnan(score) ? 1 : score < r.best_val;
 		if (improved && (r.nval || !needs_val) && !isnan(score))

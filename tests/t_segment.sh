@@ -29,6 +29,24 @@ if train "$T/es.model" --epochs 2 --epoch-steps 7 2>"$T/es.err" &&
 else
 	fail "critic-train --epoch-steps" "$(grep -o '"step":[0-9]*' "$T/es.model.jsonl" | tr '\n' ' ') $(tail -n 2 "$T/es.err")"
 fi
+# --select val-iou where the validation tiles hold no pixel of any class but
+# background (the Zurich LiDAR scene with buildings and trees mapped to
+# background): no IoU can rank the epochs, so the validation loss does, with
+# one warning; an epoch whose loss falls is marked best
+$BIN/tile --quiet --size 128 --labels "$DATA/zurich_lidar/labels_full.tif" --label-map 1=0,2=0 --domain source "$DATA/zurich_lidar/rgb_full.tif" |
+	$BIN/normalise-bands --stats "$T/s.stats" >"$T/bg.frames"
+if $BIN/critic-train --model "$T/bg.model" --source "$T/bg.frames" --width 4 --epochs 3 --batch 8 --seed 5 --metrics "$T/bg.jsonl" 2>"$T/bg.err" &&
+	[ "$(grep -c 'no labelled pixel of any class but background: epochs are chosen by validation loss' "$T/bg.err")" -eq 1 ] &&
+	[ "$(grep -c '"val_iou":-1,' "$T/bg.jsonl")" -eq 3 ] && $PY -c "
+import json, re
+v = [json.loads(l)['val_loss'] for l in open('$T/bg.jsonl')]
+best = ['(best)' in l for l in open('$T/bg.err') if re.search(r'epoch [0-9]/3:', l)]
+want = [i == 0 or v[i] < min(v[:i]) for i in range(3)]
+assert best == want and any(want[1:]), (v, best)" 2>"$T/bg.py"; then
+	pass "critic-train --select val-iou with no foreground in the validation tiles: epochs chosen by validation loss, one warning"
+else
+	fail "critic-train, validation tiles without foreground" "$(tail -n 2 "$T/bg.err" "$T/bg.py" | tr '\n' ' ')"
+fi
 must_fail "critic-train refuses a negative --epoch-steps" 2 'epoch-steps must be 0 to 1000000, not -3' "$BIN/critic-train --model $T/x.model --source $T/n.frames --epoch-steps -3"
 
 # an interrupted run resumed ends with the same model as an uninterrupted one
