@@ -513,11 +513,12 @@ fi
 # on the east's labels (the first's budget) mapping the west, both maps scored
 # together; RESCORE then scores again and trains nothing
 mkdir -p "$T/xd/naip_trees/images" "$T/xd/naip_trees/masks"
+absN=$(cd "$N" && pwd)	# links made in $T: DATA may be relative
 for i in 0 1; do
-	ln -sf "$N/images/santa_monica_2020_$i.tif" "$T/xd/naip_trees/images/"
-	ln -sf "$N/masks/santa_monica_2020_$i.tif" "$T/xd/naip_trees/masks/"
+	ln -sf "$absN/images/santa_monica_2020_$i.tif" "$T/xd/naip_trees/images/"
+	ln -sf "$absN/masks/santa_monica_2020_$i.tif" "$T/xd/naip_trees/masks/"
 done
-ln -sfn "$Z" "$T/xd/zurich_lidar"
+ln -sfn "$(cd "$Z" && pwd)" "$T/xd/zurich_lidar"
 xz() { DATA=$T/xd PAIRS=naip-zurich METHODS="source-only oracle" SEEDS=1 EPOCHS=1 JOBS=1 EXTRA="--width 4" TAG=+tiny \
 	OUT=$T/xzo RESULTS=$T/xzr pipelines/experiments.sh; }
 if xz >"$T/xz.out" 2>"$T/xz.err" && R=$T/xzr/naip-zurich && $PY -c "
