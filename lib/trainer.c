@@ -72,6 +72,7 @@ struct run {
 	int output;		/* --critic-level output: the critic sees class-probability patches */
 	real *prob_s, *prob_t;	/* their softmax, kept for the backward */
 	double last_w, last_gp;
+	int warned_no_fg;	/* --select val-iou without foreground: said once */
 	double lam;		/* lambda of this step (--lambda-schedule) */
 	/* DSN */
 	int dsn, dann;
@@ -894,7 +895,7 @@ int ls_train_run(const struct ls_train_opts *o, struct ls_dataset *d)
 		 * class but background (a part of a scene with no trees, say): the
 		 * IoU is 0 or undefined at every epoch, so the loss ranks them */
 		int by_loss = !strcmp(o->select, "val-loss") || (!strcmp(o->select, "val-iou") && r.nval && isnan(viou));
-		if (by_loss && strcmp(o->select, "val-loss") && e == 0)
+		if (by_loss && strcmp(o->select, "val-loss") && !r.warned_no_fg++)
 			ls_warn("the validation tiles hold no labelled pixel of any class but background: epochs are chosen by validation loss, not IoU");
 		double score = by_loss ? vl : !strcmp(o->select, "target-entropy") ? tent : -viou;
 		int needs_val = strcmp(o->select, "target-entropy") != 0;

@@ -225,7 +225,8 @@ run_one() {
 # cross_fit PAIR METHOD SEED DIR: the second fold of a cross-fitted oracle
 # (pair sets fold2 and scoring), trained in DIR/fold2 on the budget of the
 # first (DIR's run.txt); its map joins the first's in DIR and both are scored
-# together into DIR/metrics.json. DIR/seconds becomes the two folds' sum.
+# together into DIR/metrics.json. Each fold keeps its own seconds; the
+# table adds them.
 cross_fit() {
 	local p=$1 m=$2 s=$3 dir=$4 budget=() steps
 	steps=$(sed -n 's/^training epochs [0-9]* of \([0-9]*\) steps.*/\1/p' "$dir/run.txt")
@@ -235,7 +236,6 @@ cross_fit() {
 		# shellcheck disable=SC2086 # EXTRA is a list of options
 		train "$dir/fold2" "$OUT/$p.$m$TAG.seed$s.fold2.log" "$p $m$TAG seed $s, second fold," \
 			--method "$m" "${fold2[@]}" "${budget[@]}" $EXTRA --seed "$s" --epochs "$(epochs "$p")" || return 1
-		echo $(( $(cat "$dir/seconds") + $(cat "$dir/fold2/seconds") )) >"$dir/seconds"
 	fi
 	cp "$dir"/fold2/probs_*.tif "$dir"/
 	# shellcheck disable=SC2086 # EXTRA is a list of options
@@ -254,7 +254,7 @@ rescore_one() {
 	done
 	if [ "$mode" = --map-only ] && [ ! -f "$dir/model" ]; then
 		echo "experiments: $p $m$TAG seed $s not scored again: its maps and model are not in $OUT (run it again)" >&2
-		return 1
+		return 0	# a run kept from another machine: skipped, not failed
 	fi
 	echo "experiments: scoring $p $m$TAG seed $s again$([ ${#fold2[@]} -gt 0 ] && echo ", cross-fitted")$([ "$mode" = --map-only ] && echo ", its model mapping new rasters")" >&2
 	if [ ${#fold2[@]} -gt 0 ]; then
@@ -305,6 +305,19 @@ for p in $PAIRS; do pair "$p" source-only; done	# the scenes, before any job rea
 # again with the pair's current evaluation (adapt.sh --score-only; --map-only
 # where an eval raster is new to the run; a cross-fitted oracle's second fold
 # trained), their kept metrics.json and run.txt replaced
+# dispatch FLAG LIST: "$0 FLAG PAIR METHOD SEED" for each line of LIST, JOBS
+# at a time (GNU Parallel) each on THREADS threads; the failures add to failed
+dispatch() {
+	local p m s
+	if [ "$JOBS" -le 1 ]; then
+		while read -r p m s; do "$0" "$1" "$p" "$m" "$s" || failed=$((failed + 1)); done <"$2"
+	else
+		parallel --will-cite --line-buffer -j "$JOBS" --colsep ' ' "$0" "$1" {1} {2} {3} <"$2" || failed=$((failed + $?))
+	fi
+}
+export DATA OUT RESULTS EPOCHS EXTRA TAG THREADS PAIRS METHODS SEEDS
+failed=0
+list=$OUT/pending.$$	# this sweep's own lists of runs: two sweeps may share OUT
 if [ "${RESCORE:-0}" = 1 ]; then
 	for p in $PAIRS; do
 		for m in $METHODS; do
@@ -312,28 +325,15 @@ if [ "${RESCORE:-0}" = 1 ]; then
 				[ ! -f "$OUT/$p/$m$TAG/seed$s/metrics.json" ] || echo "$p $m $s"
 			done
 		done
-	done >"$OUT/rescore.$$"
-	export DATA OUT RESULTS EPOCHS EXTRA TAG THREADS
-	if [ "$JOBS" -le 1 ]; then
-		while read -r p m s; do "$0" --rescore "$p" "$m" "$s" || true; done <"$OUT/rescore.$$"
-	else
-		parallel --will-cite --line-buffer -j "$JOBS" --colsep ' ' "$0" --rescore {1} {2} {3} <"$OUT/rescore.$$" || true
-	fi
-	rm -f "$OUT/rescore.$$"
+	done >"$list.0"
+	dispatch --rescore "$list.0"
 fi
-export DATA OUT RESULTS EPOCHS EXTRA TAG THREADS PAIRS METHODS SEEDS
-failed=0
-list=$OUT/pending.$$	# this sweep's own lists of runs: two sweeps may share OUT
 for phase in 1 2; do
 	todo "$phase" >"$list.$phase"
 	[ -s "$list.$phase" ] || continue
-	if [ "$JOBS" -le 1 ]; then
-		while read -r p m s; do run_one "$p" "$m" "$s" || failed=$((failed + 1)); done <"$list.$phase"
-	else	# GNU Parallel: JOBS runs at a time, each on THREADS threads
-		parallel --will-cite --line-buffer -j "$JOBS" --colsep ' ' "$0" --one {1} {2} {3} <"$list.$phase" || failed=$((failed + $?))
-	fi
+	dispatch --one "$list.$phase"
 done
-rm -f "$list".[12]
+rm -f "$list".[012]
 [ "$failed" -eq 0 ] || echo "experiments: $failed run(s) failed; the table below has the others" >&2
 
 # the table covers every run kept in RESULTS, not only this sweep's
@@ -356,10 +356,10 @@ for pair in pairs(out):
             f = f"{out}/{pair}/{method}/{seed}/metrics.json"
             if os.path.exists(f):
                 m = json.load(open(f))
-                sec = f"{out}/{pair}/{method}/{seed}/seconds"
+                secs = [f"{out}/{pair}/{method}/{seed}/{f}seconds" for f in ("", "fold2/")]   # a cross-fitted oracle: both folds
                 runs.append({"seed": seed, "class": m.get("class", "building"), "iou": m.get("iou", m.get("building_iou")),
                              "object_f1": m["object_f1"], "point_f1": m.get("point_f1"),
-                             "seconds": int(open(sec).read()) if os.path.exists(sec) else 0})
+                             "seconds": sum(int(open(f).read()) for f in secs if os.path.exists(f))})
         if runs:
             res[pair][method] = runs
 def mean(v): return sum(v) / len(v)

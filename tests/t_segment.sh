@@ -493,6 +493,20 @@ if xs >"$T/xs.out" 2>"$T/xs.err" && [ "$(ls "$T"/xr/atlanta-pan/*/seed*/metrics.
 else
 	fail "experiments.sh JOBS=2" "$(tail -n 3 "$T/xs.err" "$T/xs2.err" | tr '\n' ' ')"
 fi
+# RESCORE: a run whose maps and model are gone (kept from another machine) is
+# skipped, one whose scoring fails (a damaged model) fails the sweep
+mkdir -p "$T/xf/atlanta-pan/source-only+tiny" "$T/xfr"
+cp -r "$T/xr/atlanta-pan/source-only+tiny/seed1" "$T/xf/atlanta-pan/source-only+tiny/seed1"
+cp -r "$T/xr/atlanta-pan/source-only+tiny/seed1" "$T/xf/atlanta-pan/source-only+tiny/seed2"
+echo damaged >"$T/xf/atlanta-pan/source-only+tiny/seed2/model"
+PAIRS=atlanta-pan METHODS=source-only SEEDS="1 2" EXTRA="--width 4" TAG=+tiny RESCORE=1 OUT=$T/xf RESULTS=$T/xfr \
+	pipelines/experiments.sh >"$T/xf.out" 2>"$T/xf.err"; xf=$?
+if [ $xf -eq 1 ] && grep -q 'source-only+tiny seed 1 not scored again: its maps and model are not in' "$T/xf.err" &&
+	grep -q "scoring $T/xf/atlanta-pan/source-only+tiny/seed2 failed" "$T/xf.err" && grep -q '^experiments: 1 run(s) failed' "$T/xf.err"; then
+	pass "experiments.sh RESCORE=1: a run without maps or model is skipped, a failed scoring fails the sweep (exit 1)"
+else
+	fail "experiments.sh RESCORE=1 failures" "exit $xf; $(grep '^experiments' "$T/xf.err" | tr '\n' ' ')"
+fi
 # two sweeps in one OUT: B starts and ends while A is still working down its
 # list of runs (they once shared one list file in OUT, and B's replaced the rest
 # of A's: A stopped after the run it was on)
@@ -531,10 +545,12 @@ n = sum(sum(r['confusion'][1]) for r in so['per_raster'].values()); assert n == 
 " 2>"$T/xz.py" && steps=$(sed -n 's/^training epochs 1 of \([0-9]*\) steps.*/\1/p' "$R/oracle+tiny/seed1/run.txt") && [ -n "$steps" ] &&
 	grep -q "^training epochs 1 of $steps steps" "$R/oracle+tiny/seed1/fold2/run.txt" &&
 	grep -q '^target .*zurich_third_east.vrt' "$R/oracle+tiny/seed1/fold2/run.txt" &&
-	[ "$(cat "$R/oracle+tiny/seed1/seconds")" -ge "$(cat "$R/oracle+tiny/seed1/fold2/seconds")" ] &&
+	$PY -c "
+import json; r = json.load(open('$T/xzr/results.json'))['naip-zurich']['oracle+tiny'][0]['seconds']
+assert r == int(open('$R/oracle+tiny/seed1/seconds').read()) + int(open('$R/oracle+tiny/seed1/fold2/seconds').read()) > 0, r" 2>>"$T/xz.py" &&
 	RESCORE=1 xz >"$T/xz2.out" 2>"$T/xz2.err" && [ "$(grep -c '^experiments: scoring naip-zurich .* again' "$T/xz2.err")" -eq 2 ] &&
 	grep -q 'oracle+tiny seed 1 again, cross-fitted' "$T/xz2.err" && ! grep -q 'second fold (' "$T/xz2.err"; then
-	pass "experiments.sh naip-zurich: all 13 293 LiDAR tree pixels scored; the oracle cross-fitted (second fold on the first's $steps steps an epoch); RESCORE trains nothing"
+	pass "experiments.sh naip-zurich: all 13 293 LiDAR tree pixels scored; the oracle cross-fitted (second fold on the first's $steps steps an epoch, the table's time both folds'); RESCORE trains nothing"
 else
 	fail "experiments.sh naip-zurich, cross-fitted oracle" "$(tail -n 3 "$T/xz.err" "$T/xz2.err" "$T/xz.py" 2>/dev/null | tr '\n' ' ')"
 fi
