@@ -54,12 +54,12 @@ void ls_critic_forward(struct ls_critic *c, const real *x, int n)
 	ls_linear_forward(&c->l3, c->a2, c->f, n);
 }
 
-double ls_critic_w(struct ls_critic *c, const real *hs, const real *ht, int m)
+double ls_critic_w(struct ls_critic *c, const real *hs, const real *vs, const real *ht, int m)
 {
 	double s = 0, t = 0;
 	ls_critic_forward(c, hs, m);
 	for (int i = 0; i < m; i++)
-		s += c->f[i];
+		s += vs ? vs[i] * c->f[i] : c->f[i];
 	ls_critic_forward(c, ht, m);
 	for (int i = 0; i < m; i++)
 		t += c->f[i];
@@ -90,6 +90,18 @@ void ls_critic_input_grad(struct ls_critic *c, const real *x, int n, real s, rea
 		out[i] = s * c->g[i];
 }
 
+void ls_critic_w_input_grad(struct ls_critic *c, const real *hs, const real *vs, const real *ht, int m, double s,
+			    real *gs, real *gt)
+{
+	int d = c->d;
+	ls_critic_input_grad(c, hs, m, (real)(s / m), gs);
+	if (vs)
+		for (int i = 0; i < m; i++)
+			for (int k = 0; k < d; k++)
+				gs[(size_t)i * d + k] *= vs[i];
+	ls_critic_input_grad(c, ht, m, (real)(-s / m), gt);
+}
+
 void ls_critic_backward(struct ls_critic *c, const real *x, int n, const real *df, real *dx)
 {
 	size_t nh = (size_t)n * c->h;
@@ -106,11 +118,12 @@ void ls_critic_backward(struct ls_critic *c, const real *x, int n, const real *d
 	ls_linear_backward(&c->l1, x, c->s1, dx, n);
 }
 
-/* Gradients of -W: d(-W)/df = -1/m at source points, +1/m at target points. */
-static void w_backward(struct ls_critic *c, const real *x, int m, real df)
+/* Gradients of -W: d(-W)/df = -v_i/m at source points (v_i = 1 unweighted),
+ * +1/m at target points. */
+static void w_backward(struct ls_critic *c, const real *x, const real *v, int m, real df)
 {
 	for (int i = 0; i < m; i++)
-		c->r[i] = df;
+		c->r[i] = v ? df * v[i] : df;
 	ls_critic_backward(c, x, m, c->r, NULL);
 }
 
@@ -133,13 +146,13 @@ double ls_domain_clf_grad(struct ls_critic *c, const real *hs, const real *ht, i
 	return loss / (2.0 * m);
 }
 
-double ls_critic_grad(struct ls_critic *c, const real *hs, const real *ht, int m, const real *alpha, double gamma,
-		      double *gp_out)
+double ls_critic_grad(struct ls_critic *c, const real *hs, const real *vs, const real *ht, int m, const real *alpha,
+		      double gamma, double *gp_out)
 {
 	int d = c->d, h = c->h, n = 3 * m;
-	double w = ls_critic_w(c, hs, ht, m);
-	w_backward(c, hs, m, (real)(-1.0 / m));
-	w_backward(c, ht, m, (real)(1.0 / m));
+	double w = ls_critic_w(c, hs, vs, ht, m);
+	w_backward(c, hs, vs, m, (real)(-1.0 / m));
+	w_backward(c, ht, NULL, m, (real)(1.0 / m));
 	/* the penalty points: source, target, interpolates */
 	memcpy(c->pts, hs, (size_t)m * d * sizeof(real));
 	memcpy(c->pts + (size_t)m * d, ht, (size_t)m * d * sizeof(real));
@@ -233,4 +246,71 @@ void ls_prob_patches_backward(const struct ls_t4 *z, int p, const real *prob, co
 					di[c * hw + q] += (real)(pi[c * hw + q] * (g[patch_index(z, p, i, c, y, x)] - dot));
 			}
 	}
+}
+
+int ls_label_shift_weights(const double *conf, int k, const double *mu, double *w)
+{
+	int k1 = k + 1;
+	double tot = 0;
+	for (int i = 0; i < k * k; i++)
+		tot += conf[i];
+	if (!(tot > 0))
+		return -1;
+	double *a = ls_xmalloc((size_t)k * k1 * sizeof *a);
+#define A(i, j) a[(size_t)(i) * k1 + (j)]
+	for (int i = 0; i < k; i++) {	/* row i: predicted i; column j: reference j */
+		for (int j = 0; j < k; j++)
+			A(i, j) = conf[j * k + i] / tot;
+		A(i, k) = mu[i];
+	}
+	for (int c = 0; c < k; c++) {	/* Gauss-Jordan, partial pivoting */
+		int p = c;
+		for (int i = c + 1; i < k; i++)
+			if (fabs(A(i, c)) > fabs(A(p, c)))
+				p = i;
+		if (!(fabs(A(p, c)) > 1e-9)) {
+			free(a);
+			return -1;
+		}
+		for (int j = 0; j <= k; j++) {
+			double t = A(c, j);
+			A(c, j) = A(p, j);
+			A(p, j) = t;
+		}
+		for (int i = 0; i < k; i++)
+			if (i != c) {
+				double f = A(i, c) / A(c, c);
+				for (int j = c; j <= k; j++)
+					A(i, j) -= f * A(c, j);
+			}
+	}
+	for (int j = 0; j < k; j++) {
+		double v = A(j, k) / A(j, j);
+		w[j] = !(v >= 0.1) ? 0.1 : v > 10 ? 10 : v;
+	}
+#undef A
+	free(a);
+	return 0;
+}
+
+double ls_cell_weights(const uint8_t *y, int n, int h, int w, int gh, int gw, const double *cw, int k, real *vs)
+{
+	int ch = h / gh, cwid = w / gw;
+	double tot = 0;
+	for (int i = 0; i < n; i++)
+		for (int a = 0; a < gh; a++)
+			for (int b = 0; b < gw; b++) {
+				double sum = 0;
+				long cnt = 0;
+				for (int r = a * ch; r < (a + 1) * ch; r++)
+					for (int x = b * cwid; x < (b + 1) * cwid; x++) {
+						int c = y[((size_t)i * h + r) * w + x];
+						if (c < k)
+							sum += cw[c], cnt++;
+					}
+				real v = cnt ? (real)(sum / cnt) : 1;
+				vs[((size_t)i * gh + a) * gw + b] = v;
+				tot += v;
+			}
+	return tot;
 }

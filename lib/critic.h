@@ -25,12 +25,15 @@ void ls_critic_init(struct ls_critic *c, struct ls_params *ps, int d, int hidden
 void ls_critic_free(struct ls_critic *c);
 /* f for n points x[n][d] into c->f. */
 void ls_critic_forward(struct ls_critic *c, const real *x, int n);
-/* W estimate for m source and m target points (forward only). */
-double ls_critic_w(struct ls_critic *c, const real *hs, const real *ht, int m);
+/* W estimate for m source and m target points (forward only). vs, when not
+ * NULL, weighs the source points (mean 1 over the batch): W = mean_i vs_i
+ * f(h_s,i) - mean f(h_t), the source distribution reweighted by class
+ * (--importance-weighted, IWDAN); the penalty stays unweighted. */
+double ls_critic_w(struct ls_critic *c, const real *hs, const real *vs, const real *ht, int m);
 /* Critic step gradients: adds d(-W + gamma GP)/d(params) into the critic's
  * .g; returns W and *gp. alpha[m] in [0,1) mixes the interpolates. */
-double ls_critic_grad(struct ls_critic *c, const real *hs, const real *ht, int m, const real *alpha, double gamma,
-		      double *gp);
+double ls_critic_grad(struct ls_critic *c, const real *hs, const real *vs, const real *ht, int m, const real *alpha,
+		      double gamma, double *gp);
 /* Backward of f at n points x for per-point gradients df[n]: adds the
  * parameter gradients, writes dx[n][d] (when dx). */
 void ls_critic_backward(struct ls_critic *c, const real *x, int n, const real *df, real *dx);
@@ -41,6 +44,23 @@ void ls_critic_backward(struct ls_critic *c, const real *x, int n, const real *d
 double ls_domain_clf_grad(struct ls_critic *c, const real *hs, const real *ht, int m, real *dhs, real *dht);
 /* Input gradient of f at n points: out[n][d] = grad_h f(h_i), scaled by s. */
 void ls_critic_input_grad(struct ls_critic *c, const real *x, int n, real s, real *out);
+/* The encoder's gradient of s * W (ls_critic_w, weights vs or NULL) at the
+ * m source and m target points: gs [m][d] and gt [m][d] (either may alias
+ * its input). */
+void ls_critic_w_input_grad(struct ls_critic *c, const real *hs, const real *vs, const real *ht, int m, double s,
+			    real *gs, real *gt);
+/* Label-shift weights w_j = p_target(j) / p_source(j) by black-box shift
+ * estimation (Lipton et al. 2018): conf [reference][predicted] counts of a
+ * model on labelled source data, mu[k] the proportions it predicts on the
+ * target; solves C w = mu with C[i][j] the share of source pixels predicted
+ * i with reference j, and clips w to [0.1, 10]. Returns -1 (w untouched)
+ * when C is singular or empty. */
+int ls_label_shift_weights(const double *conf, int k, const double *mu, double *w);
+/* The class weight of each critic point: n label tiles y [n][h][w] (values
+ * of k or more not labelled) cut into gh x gw cells (the points, in the
+ * order tile, cell row, cell column), each weighing the mean of cw[y] over
+ * its labelled pixels, or 1 without any. Returns the sum of the weights. */
+double ls_cell_weights(const uint8_t *y, int n, int h, int w, int gh, int gw, const double *cw, int k, real *vs);
 
 /* The critic's points at the output level (--critic-level output): the
  * per-pixel class probabilities (softmax of logits z [n][k][h][w]) cut into

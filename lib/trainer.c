@@ -74,6 +74,11 @@ struct run {
 	double last_w, last_gp;
 	int warned_no_fg;	/* --select val-iou without foreground: said once */
 	double lam;		/* lambda of this step (--lambda-schedule) */
+	/* --importance-weighted: the critic's source points weighed by class */
+	double *iw;		/* [classes] w_c = p_target(c) / p_source(c), 1 until first estimated */
+	double *vconf;		/* the last validation's confusion [reference][predicted], counts */
+	double *mu;		/* the model's predicted class proportions on the target tiles */
+	real *vs;		/* a step's source point weights, mean 1 over the batch */
 	/* DSN */
 	int dsn, dann;
 	struct ls_dsn net_dsn;
@@ -252,7 +257,15 @@ static void state_to_meta(struct run *r, long epoch)
 	ls_meta_set(&r->meta, "rng.augment", buf);
 	snprintf(buf, sizeof buf, "%.17g", r->best_val);
 	ls_meta_set(&r->meta, "best_score", buf);
-	ls_meta_set(&r->meta, "selected_by", r->o->select);
+	if (r->iw) {
+		char w[512] = "";
+		for (int c = 0, off = 0; c < r->o->classes && off < (int)sizeof w; c++)
+			off += snprintf(w + off, sizeof w - (size_t)off, "%s%.17g", c ? "," : "", r->iw[c]);
+		ls_meta_set(&r->meta, "importance_weights", w);
+	}
+	/* val-iou on validation tiles without foreground fell back to the loss */
+	ls_meta_set(&r->meta, "selected_by",
+		    !strcmp(r->o->select, "val-iou") && r->warned_no_fg ? "val-loss" : r->o->select);
 }
 
 static int parse_rng(const char *s, struct ls_rng *g)
@@ -320,6 +333,15 @@ static int resume(struct run *r)
 	r->epoch = atoi(ep);
 	r->opt.t = atol(st);
 	r->best_val = strtod(bv, NULL);
+	const char *iw = ls_meta_get(&m, "importance_weights");
+	if (r->iw && iw) {
+		char *end = (char *)iw;
+		for (int c = 0; c < r->o->classes; c++) {
+			r->iw[c] = strtod(end, &end);
+			if (*end == ',')
+				end++;
+		}
+	}
 	ls_unet_free(&saved);
 	ls_meta_free(&m);
 	ls_info("resuming from %s after epoch %d (step %ld)", r->ckpt, r->epoch, r->opt.t);
@@ -356,6 +378,14 @@ static int setup_wdgrl(struct run *r)
 	r->gfs = ls_alloc_real((size_t)o->batch * c * h * w);	/* zero: stays so at the output level but for DSN's terms */
 	r->gft = ls_alloc_real((size_t)o->batch * c * h * w);
 	r->alpha = ls_alloc_real(r->npts);
+	if (o->importance_weighted) {
+		r->iw = ls_xmalloc((size_t)o->classes * sizeof *r->iw);
+		r->vconf = ls_xcalloc((size_t)o->classes * o->classes, sizeof *r->vconf);
+		r->mu = ls_xcalloc((size_t)o->classes, sizeof *r->mu);
+		r->vs = ls_alloc_real(r->npts);
+		for (int k = 0; k < o->classes; k++)
+			r->iw[k] = 1;
+	}
 	if (r->dsn) {
 		/* private encoders: one per stream domain for source batches, and
 		 * one more for the target (even when it shares the source's stem) */
@@ -549,6 +579,28 @@ static double lambda_at(const struct ls_train_opts *o, int e, int b, int nb)
 	return o->lambda * (2 / (1 + exp(-10 * p)) - 1);
 }
 
+/* --importance-weighted: the critic's source point weights of a batch (its
+ * n tiles' labels in r->y; gh x gw cells a tile), scaled to mean 1 over the
+ * whole batch (all ranks), so that only the source distribution's shape
+ * changes. */
+static void point_weights(struct run *r, int n, int gh, int gw, real *vs)
+{
+	double tot[2] = { ls_cell_weights(r->y, n, r->d->s[0].h, r->d->s[0].w, gh, gw, r->iw, r->o->classes, vs),
+			  (double)n * gh * gw };
+	ls_dist_sum_d(tot, 2);
+	real scale = tot[0] > 0 ? (real)(tot[1] / tot[0]) : 1;
+	for (int i = 0; i < n * gh * gw; i++)
+		vs[i] *= scale;
+}
+
+/* The weights of the next epoch, from the last validation's confusion and
+ * the model's predicted proportions on the target tiles. */
+static void estimate_weights(struct run *r, const double *mu)
+{
+	if (ls_label_shift_weights(r->vconf, r->o->classes, mu, r->iw) < 0)
+		ls_info("importance weights kept: the validation confusion is singular (a class never predicted)");
+}
+
 /* The domain-similarity term on the two bottlenecks fs, ft: trains the
  * critic (n steps on -W + gamma GP) or the domain classifier (one step),
  * then writes the encoder's gradient of lambda * (W, or the reversed
@@ -576,17 +628,24 @@ static void similarity(struct run *r, const struct ls_t4 *fs, const struct ls_t4
 			r->ht[i] = (real)-r->lam * dt[i];
 		}
 	} else {
+		real *vs = NULL;
+		if (r->iw) {	/* the points' cells: bottleneck pixels, whole tiles or probability patches */
+			int p = o->critic_patch, gh = r->output ? r->d->s[0].h / p : pixel ? fs->h : 1;
+			int gw = r->output ? r->d->s[0].w / p : pixel ? fs->w : 1;
+			point_weights(r, fs->n, gh, gw, r->vs);
+			vs = r->vs;
+		}
 		for (int k = 0; k < o->n_critic; k++) {
 			for (int i = 0; i < m; i++)
 				r->alpha[i] = (real)ls_rng_uniform(&r->aug);
 			ls_params_zero_grad(&r->cparams);
-			r->last_w = mean_over_ranks(ls_critic_grad(&r->critic, r->hs, r->ht, m, r->alpha, o->gamma, &r->last_gp));
+			r->last_w = mean_over_ranks(
+				ls_critic_grad(&r->critic, r->hs, vs, r->ht, m, r->alpha, o->gamma, &r->last_gp));
 			r->last_gp = mean_over_ranks(r->last_gp);
 			average(r, &r->cparams);
 			ls_optim_step(&r->copt, &r->cparams);
 		}
-		ls_critic_input_grad(&r->critic, r->hs, m, (real)(r->lam / m), r->hs);
-		ls_critic_input_grad(&r->critic, r->ht, m, (real)(-r->lam / m), r->ht);
+		ls_critic_w_input_grad(&r->critic, r->hs, vs, r->ht, m, r->lam, r->hs, r->ht);
 	}
 	if (r->output)	/* onto the logits' gradients, once the task loss has put its own there */
 		return;
@@ -748,6 +807,9 @@ static double validate(struct run *r, double *iou)
 		ls_class_score(conf, k, c, &sc);
 		iou[c] = sc.ref ? sc.iou : NAN;	/* NAN: absent from the validation labels, so its IoU cannot rank epochs */
 	}
+	if (r->vconf)
+		for (int i = 0; i < k * k; i++)
+			r->vconf[i] = (double)conf[i];
 	free(conf);
 	return counted ? loss / counted : NAN;
 }
@@ -756,11 +818,13 @@ static double validate(struct run *r, double *iou)
  * to 64 target tiles spread through the target set, in inference mode: a
  * label-free signal for choosing the epoch (--select target-entropy; lower
  * is more confident). */
-static double target_entropy(struct run *r)
+static double target_entropy(struct run *r, double *frac)
 {
 	int k = r->o->classes, nt = r->ntgt, step = nt > 64 ? nt / 64 : 1;
 	double sum = 0;
 	size_t count = 0;
+	if (frac)
+		memset(frac, 0, (size_t)k * sizeof *frac);
 	for (int b = 0; b < nt;) {
 		int n = 0, idx[256] = { 0 }, dom = r->d->s[r->tgt[b]].dom;
 		while (n < r->o->batch && n < 256 && b < nt && r->d->s[r->tgt[b]].dom == dom) {
@@ -781,15 +845,22 @@ static double target_entropy(struct run *r)
 					m = z[c * hw + p] > m ? z[c * hw + p] : m;
 				for (int c = 0; c < k; c++)
 					e += exp(z[c * hw + p] - m);
+				int best = 0;
 				for (int c = 0; c < k; c++) {
 					double q = exp(z[c * hw + p] - m) / e;
 					h -= q > 0 ? q * log(q) : 0;
+					best = z[c * hw + p] > z[best * hw + p] ? c : best;
 				}
 				sum += h;
+				if (frac)
+					frac[best]++;
 			}
 			count += hw;
 		}
 	}
+	if (frac && count)
+		for (int c = 0; c < k; c++)
+			frac[c] /= (double)count;
 	return count ? sum / count : NAN;
 }
 
@@ -890,7 +961,16 @@ int ls_train_run(const struct ls_train_opts *o, struct ls_dataset *d)
 			r.best_val = INFINITY;
 		/* lower is better: validation loss, or minus validation IoU */
 		int adapting = (r.wdgrl || r.dsn) && e >= o->adapt_warmup;
-		double tent = adapting && !strcmp(o->select, "target-entropy") ? target_entropy(&r) : NAN;
+		/* the importance weights of the next epoch, from this epoch's model
+		 * (the last warm-up epoch's for the first adaptation epoch) */
+		int want_iw = r.iw && e + 1 >= o->adapt_warmup && e + 1 < o->epochs && r.nval;
+		double tent = NAN;
+		if ((adapting && !strcmp(o->select, "target-entropy")) || want_iw) {
+			double t = target_entropy(&r, r.mu);
+			tent = adapting && !strcmp(o->select, "target-entropy") ? t : NAN;
+			if (want_iw)
+				estimate_weights(&r, r.mu);
+		}
 		/* --select val-iou on a validation area holding no pixel of any
 		 * class but background (a part of a scene with no trees, say): the
 		 * IoU is 0 or undefined at every epoch, so the loss ranks them */
@@ -910,15 +990,24 @@ int ls_train_run(const struct ls_train_opts *o, struct ls_dataset *d)
 				 r.dann ? "domain loss" : "W", r.dann ? r.last_dom : r.last_w);
 		if (!isnan(tent))
 			snprintf(wtxt + strlen(wtxt), sizeof wtxt - strlen(wtxt), ", target entropy %.4f", tent);
-		ls_info("epoch %d/%d: loss %.4f, validation loss %.4f, validation IoU %.3f%s, lr %.2g, %.1f s%s", e + 1,
-			o->epochs, train_loss, vl, viou, wtxt, ls_optim_lr(&r.opt, r.opt.t), now() - t0,
+		char iwtxt[256] = "", iwjson[256] = "";
+		if (r.iw) {
+			for (int c = 0, a = 0, b = 0; c < o->classes; c++) {
+				a += snprintf(iwtxt + a, sizeof iwtxt - (size_t)a, "%s%.3g", c ? "," : ", class weights next ", r.iw[c]);
+				b += snprintf(iwjson + b, sizeof iwjson - (size_t)b, "%s%.6g", c ? "," : ",\"class_weights_next\":[",
+					      r.iw[c]);
+			}
+			snprintf(iwjson + strlen(iwjson), sizeof iwjson - strlen(iwjson), "]");
+		}
+		ls_info("epoch %d/%d: loss %.4f, validation loss %.4f, validation IoU %.3f%s%s, lr %.2g, %.1f s%s", e + 1,
+			o->epochs, train_loss, vl, viou, wtxt, iwtxt, ls_optim_lr(&r.opt, r.opt.t), now() - t0,
 			improved ? " (best)" : "");
 		if (r.metrics) {
 			fprintf(r.metrics,
 				"{\"epoch\":%d,\"step\":%ld,\"loss\":%.6g,\"val_loss\":%.6g,\"val_iou\":%.6g,\"lr\":%.6g,"
-				"\"seconds\":%.2f,\"target_entropy\":%.6g}\n",
+				"\"seconds\":%.2f,\"target_entropy\":%.6g%s}\n",
 				e + 1, r.opt.t, train_loss, isnan(vl) ? -1 : vl, isnan(viou) ? -1 : viou,
-				ls_optim_lr(&r.opt, r.opt.t), now() - t0, isnan(tent) ? -1 : tent);
+				ls_optim_lr(&r.opt, r.opt.t), now() - t0, isnan(tent) ? -1 : tent, iwjson);
 			fflush(r.metrics);
 		}
 		if (checkpoint(&r, e + 1, improved) < 0)
@@ -948,6 +1037,10 @@ int ls_train_run(const struct ls_train_opts *o, struct ls_dataset *d)
 		free(r.alpha);
 		free(r.prob_s);
 		free(r.prob_t);
+		free(r.iw);
+		free(r.vconf);
+		free(r.mu);
+		free(r.vs);
 	}
 	free(r.xskip);
 	free(r.yskip);

@@ -47,6 +47,8 @@
 #         --critic-level pixel|tile|output (pixel: bottleneck vectors; tile: pooled per tile;
 #         output: P x P patches of class probabilities) --critic-patch P (4) --adapt-warmup EPOCHS (2)
 #         --bn-per-domain (separate batch-norm statistics per domain, training and mapping)
+#         --importance-weighted (the critic's source points weighed by estimated target /
+#         source class ratios, for class proportions that differ between the domains)
 #         --select val-iou|val-loss|target-entropy|last (val-iou: the epoch kept, chosen
 #         without target labels; target-entropy for wdgrl and dsn only)
 # DSN:    --alpha A (0.1, reconstruction) --beta B (0.05, difference)
@@ -60,7 +62,7 @@ here=$(cd "$(dirname "$0")/.." && pwd)
 BIN=${BIN:-$here/bin}
 [ -x "$BIN/tile" ] || BIN=$(cd "$here/../../bin" 2>/dev/null && pwd)	# installed: PREFIX/share/landshift -> PREFIX/bin
 export GDAL_PAM_ENABLED=NO
-method="" out="" gsd="" seed=1 epochs=12 esteps=0 tile=128 overlap=32 width=16 batch=8 lr=0.002 label_class=1 cw=1,3 norm=per-raster lambda=0.1 lsched=const sel=val-iou ncritic=5 level=pixel patch=4 awarm=2 alpha=0.1 beta=0.05 sim=critic threads=0 crowns=0 score_only=0 map_only=0 lmap="" tb="" tbn="" sb="" sbn="" cname=building vb="" bnpd=()
+method="" out="" gsd="" seed=1 epochs=12 esteps=0 tile=128 overlap=32 width=16 batch=8 lr=0.002 label_class=1 cw=1,3 norm=per-raster lambda=0.1 lsched=const sel=val-iou ncritic=5 level=pixel patch=4 awarm=2 alpha=0.1 beta=0.05 sim=critic threads=0 crowns=0 score_only=0 map_only=0 lmap="" tb="" tbn="" sb="" sbn="" cname=building vb="" bnpd=() iw=()
 src=() srcl=() tgt=() tgtl=() ev=() evl=() evp=()
 cmdline=$(printf '%q ' "$0" "$@")	# for run.txt: the arguments are shifted away below
 die() { echo "adapt: $*" >&2; exit 2; }
@@ -78,6 +80,7 @@ while [ $# -gt 0 ]; do
 	--source-bands) sb=$2 ;; --source-band-names) sbn=$2 ;; --class-name) cname=$2 ;;
 	--view-bands) vb=$2 ;; --threads) threads=$2 ;;
 	--bn-per-domain) bnpd=(--bn-per-domain); shift; continue ;;
+	--importance-weighted) iw=(--importance-weighted); shift; continue ;;
 	--eval-crowns) crowns=1; shift; continue ;;
 	--score-only) score_only=1; shift; continue ;;
 	--map-only) map_only=1; shift; continue ;;
@@ -142,7 +145,7 @@ fi
 	echo "model chosen by $sel"
 	[ ${#bnpd[@]} -eq 0 ] || echo "batch-norm statistics per domain"
 	[ "$method" = wdgrl ] || [ "$method" = dsn ] &&
-		echo "adaptation lambda $lambda ($lsched), n-critic $ncritic, critic level $level$([ "$level" = output ] && echo " ($patch x $patch patches)"), warm-up $awarm epochs$([ "$method" = dsn ] && echo ", alpha $alpha, beta $beta, similarity $sim")"
+		echo "adaptation lambda $lambda ($lsched), n-critic $ncritic, critic level $level$([ "$level" = output ] && echo " ($patch x $patch patches)"), warm-up $awarm epochs$([ ${#iw[@]} -gt 0 ] && echo ", importance-weighted")$([ "$method" = dsn ] && echo ", alpha $alpha, beta $beta, similarity $sim")"
 	echo "started $(date -u +%Y-%m-%dT%H:%M:%SZ) on $(hostname)"
 } >"$out/run.txt"
 G=(); [ -n "$gsd" ] && G=(--gsd "$gsd")
@@ -188,10 +191,10 @@ log "[3/5] training ($method, $epochs epochs)"
 train=(--source "$out/source.norm.frames" --method source-only)
 [ "$method" = oracle ] && train=(--source "$out/target.norm.frames" --method oracle)
 [ "$method" = wdgrl ] && train=(--source "$out/source.norm.frames" --target "$out/target.norm.frames" --method wdgrl
-	--lambda "$lambda" --lambda-schedule "$lsched" --n-critic "$ncritic" --critic-level "$level" --critic-patch "$patch" --adapt-warmup "$awarm")
+	--lambda "$lambda" --lambda-schedule "$lsched" --n-critic "$ncritic" --critic-level "$level" --critic-patch "$patch" --adapt-warmup "$awarm" "${iw[@]}")
 [ "$method" = dsn ] && train=(--source "$out/source.norm.frames" --target "$out/target.norm.frames" --method dsn
 	--alpha "$alpha" --beta "$beta" --similarity "$sim"
-	--lambda "$lambda" --lambda-schedule "$lsched" --n-critic "$ncritic" --critic-level "$level" --critic-patch "$patch" --adapt-warmup "$awarm")
+	--lambda "$lambda" --lambda-schedule "$lsched" --n-critic "$ncritic" --critic-level "$level" --critic-patch "$patch" --adapt-warmup "$awarm" "${iw[@]}")
 "$BIN"/critic-train --model "$out/model" "${train[@]}" --epochs "$epochs" --epoch-steps "$esteps" --batch "$batch" --lr "$lr" \
 	--width "$width" --seed "$seed" --class-weights "$cw" --select "$sel" "${bnpd[@]}" --metrics "$out/train.jsonl" --threads "$threads"
 if [ "$method" = adabn ]; then	# the source-only model with batch-norm statistics of the target

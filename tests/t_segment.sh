@@ -32,22 +32,51 @@ fi
 # --select val-iou where the validation tiles hold no pixel of any class but
 # background (the Zurich LiDAR scene with buildings and trees mapped to
 # background): no IoU can rank the epochs, so the validation loss does, with
-# one warning; an epoch whose loss falls is marked best
+# one warning; an epoch whose loss falls is marked best, and the model file
+# says the loss chose
 $BIN/tile --quiet --size 128 --labels "$DATA/zurich_lidar/labels_full.tif" --label-map 1=0,2=0 --domain source "$DATA/zurich_lidar/rgb_full.tif" |
 	$BIN/normalise-bands --stats "$T/s.stats" >"$T/bg.frames"
 if $BIN/critic-train --model "$T/bg.model" --source "$T/bg.frames" --width 4 --epochs 3 --batch 8 --seed 5 --metrics "$T/bg.jsonl" 2>"$T/bg.err" &&
 	[ "$(grep -c 'no labelled pixel of any class but background: epochs are chosen by validation loss' "$T/bg.err")" -eq 1 ] &&
-	[ "$(grep -c '"val_iou":-1,' "$T/bg.jsonl")" -eq 3 ] && $PY -c "
+	[ "$(grep -c '"val_iou":-1,' "$T/bg.jsonl")" -eq 3 ] && grep -aq '^selected_by val-loss$' "$T/bg.model" && $PY -c "
 import json, re
 v = [json.loads(l)['val_loss'] for l in open('$T/bg.jsonl')]
 best = ['(best)' in l for l in open('$T/bg.err') if re.search(r'epoch [0-9]/3:', l)]
 want = [i == 0 or v[i] < min(v[:i]) for i in range(3)]
 assert best == want and any(want[1:]), (v, best)" 2>"$T/bg.py"; then
-	pass "critic-train --select val-iou with no foreground in the validation tiles: epochs chosen by validation loss, one warning"
+	pass "critic-train --select val-iou with no foreground in the validation tiles: epochs chosen by validation loss, one warning, recorded in the model"
 else
 	fail "critic-train, validation tiles without foreground" "$(tail -n 2 "$T/bg.err" "$T/bg.py" | tr '\n' ' ')"
 fi
 must_fail "critic-train refuses a negative --epoch-steps" 2 'epoch-steps must be 0 to 1000000, not -3' "$BIN/critic-train --model $T/x.model --source $T/n.frames --epoch-steps -3"
+
+# --importance-weighted: with the target the source's held-out validation chip
+# itself (the fifth of five NAIP chips), the model predicts the same class
+# proportions on both, so the label-shift estimate is w = 1 for both classes;
+# with another chip as the target it is not; the flag needs the critic
+N=$DATA/naip_trees
+for i in 0 1 2 3 4; do
+	$BIN/tile --quiet --size 128 --labels "$N/masks/santa_monica_2020_$i.tif" --label-map 2=1 --domain source "$N/images/santa_monica_2020_$i.tif"
+done >"$T/iw.raw"
+$BIN/normalise-bands --fit "$T/iw.stats" <"$T/iw.raw"
+$BIN/normalise-bands --stats "$T/iw.stats" <"$T/iw.raw" >"$T/iw.frames"
+for c in 4 7; do
+	$BIN/tile --quiet --size 128 --domain target "$N/images/santa_monica_2020_$c.tif" | $BIN/normalise-bands --stats "$T/iw.stats" >"$T/iwt$c.frames"
+	$BIN/critic-train --threads 1 --model "$T/iw$c.model" --source "$T/iw.frames" --target "$T/iwt$c.frames" --method wdgrl \
+		--importance-weighted --width 4 --epochs 3 --adapt-warmup 1 --class-weights 1,3 --seed 3 --metrics "$T/iw$c.jsonl" 2>"$T/iw$c.err"
+done
+if $PY -c "
+import json, sys
+w = {c: [e['class_weights_next'] for e in map(json.loads, open('$T/iw%d.jsonl' % c)) if 'epoch' in e] for c in (4, 7)}
+assert len(w[4]) == 3 and all(abs(x - 1) < 1e-6 for e in w[4] for x in e), w[4]
+assert any(abs(x - 1) > 0.01 for e in w[7][:2] for x in e) and w[7][2] == w[7][1], w[7]" 2>"$T/iw.py" &&
+	! grep -q 'weights kept' "$T/iw4.err" "$T/iw7.err" && grep -q 'class weights next' "$T/iw7.err"; then
+	pass "critic-train --importance-weighted: label-shift weights 1 when the target is the source's validation chip, not 1 on another"
+else
+	fail "critic-train --importance-weighted" "$(tail -n 2 "$T/iw.py" "$T/iw4.err" "$T/iw7.err" | tr '\n' ' ')"
+fi
+must_fail "critic-train --importance-weighted needs an adapted method" 2 'importance-weighted needs an adapted method' "$BIN/critic-train --model $T/x.model --source $T/iw.frames --importance-weighted"
+must_fail "critic-train --importance-weighted needs the critic, not dann" 2 'not with --similarity dann' "$BIN/critic-train --model $T/x.model --source $T/iw.frames --target $T/iwt4.frames --method dsn --similarity dann --importance-weighted"
 
 # an interrupted run resumed ends with the same model as an uninterrupted one
 train_bg "$T/k.model" 2>/dev/null

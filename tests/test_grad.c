@@ -363,10 +363,28 @@ static void test_unet(int depth, int dom)
 struct critic_case {
 	struct ls_critic c;
 	struct ls_params ps;
-	real *hs, *ht, *alpha;
+	real *hs, *ht, *alpha, *vs;	/* vs: source point weights (mean 1), or NULL */
 	int m;
 	double gamma;
 };
+
+/* W point by point, written out: mean_i vs_i f(h_s,i) - mean_j f(h_t,j) */
+static double ref_w(struct critic_case *k)
+{
+	double w = 0;
+	for (int i = 0; i < k->m; i++) {
+		ls_critic_forward(&k->c, k->hs + (size_t)i * k->c.d, 1);
+		w += (k->vs ? k->vs[i] : 1) * k->c.f[0] / k->m;
+		ls_critic_forward(&k->c, k->ht + (size_t)i * k->c.d, 1);
+		w -= k->c.f[0] / k->m;
+	}
+	return w;
+}
+
+static double ref_w_fn(void *p)
+{
+	return ref_w(p);
+}
 
 /* The reference penalty uses the critic's input gradient (itself checked
  * against finite differences below); the parameter gradient of the whole
@@ -375,7 +393,7 @@ static double critic_loss(void *p)
 {
 	struct critic_case *k = p;
 	int d = k->c.d, n = 3 * k->m;
-	double w = ls_critic_w(&k->c, k->hs, k->ht, k->m), gp = 0;
+	double w = ref_w(k), gp = 0;
 	real *pt = ls_alloc_real(d), *g = ls_alloc_real(d);
 	for (int i = 0; i < n; i++) {
 		for (int j = 0; j < d; j++) {
@@ -399,7 +417,8 @@ static double critic_loss(void *p)
 	return -w + k->gamma * gp / n;
 }
 
-static void test_critic(void)
+/* weighted: the source points weighted by class (--importance-weighted) */
+static void test_critic(int weighted)
 {
 	struct critic_case k;
 	memset(&k, 0, sizeof k);
@@ -417,16 +436,32 @@ static void test_critic(void)
 	fill(k.ht, k.m * d, 1.5);
 	for (int i = 0; i < k.m; i++)
 		k.alpha[i] = ls_rng_uniform(&rng);
+	if (weighted) {
+		static real v[4] = { 2.5, 0.25, 0.75, 0.5 };	/* mean 1 */
+		k.vs = v;
+	}
 	double gp;
 	ls_params_zero_grad(&k.ps);
-	ls_critic_grad(&k.c, k.hs, k.ht, k.m, k.alpha, k.gamma, &gp);
+	double w = ls_critic_grad(&k.c, k.hs, k.vs, k.ht, k.m, k.alpha, k.gamma, &gp);
 	double worst = 0;
 	for (int i = 0; i < k.ps.n; i++) {
 		double e = max_rel_err(k.ps.p[i]->w, k.ps.p[i]->g, k.ps.p[i]->n, critic_loss, &k, 40);
 		worst = e > worst ? e : worst;
 	}
-	CHECK(worst < 1e-4 && gp > 0, "critic: d(-W + 10 GP)/d(params), closed-form penalty gradient: %.1e (GP %.3f)", worst,
-	      gp);
+	CHECK(worst < 1e-4 && gp > 0 && fabs(w - ref_w(&k)) < 1e-5,
+	      "critic%s: d(-W + 10 GP)/d(params), closed-form penalty gradient: %.1e (GP %.3f)",
+	      weighted ? ", source points weighted by class" : "", worst, gp);
+	/* what the encoder receives from W at every source and target point */
+	real *gs = ls_alloc_real(k.m * d), *gt = ls_alloc_real(k.m * d);
+	ls_critic_w_input_grad(&k.c, k.hs, k.vs, k.ht, k.m, 1, gs, gt);
+	double es = max_rel_err(k.hs, gs, (size_t)k.m * d, ref_w_fn, &k, 20);
+	double et = max_rel_err(k.ht, gt, (size_t)k.m * d, ref_w_fn, &k, 20);
+	CHECK(es < 1e-4 && et < 1e-4, "critic%s: dW/d(source points) %.1e, dW/d(target points) %.1e",
+	      weighted ? ", source points weighted by class" : "", es, et);
+	free(gs);
+	free(gt);
+	if (weighted)
+		goto done;
 	/* the encoder's gradient: grad_h f at a point against central differences */
 	real g[5], x[5];
 	double e = 0;
@@ -445,6 +480,7 @@ static void test_critic(void)
 		e = fmax(e, fabs(num - g[j]) / fmax(fabs(num) + fabs(g[j]), 1e-3));
 	}
 	CHECK(e < 1e-6, "critic input gradient (what the encoder receives from lambda W): %.1e", e);
+done:
 	ls_critic_free(&k.c);
 	ls_params_free(&k.ps);
 	free(k.hs);
@@ -452,6 +488,70 @@ static void test_critic(void)
 	free(k.alpha);
 }
 
+
+/* ---- the label-shift weights of --importance-weighted: a model's source
+ * confusion and its predictions on a target of known class proportions give
+ * back w = p_target / p_source ---- */
+
+/* mu = C w for confusion conf [reference][predicted] (counts) and weights w */
+static void predicted_props(const double *conf, int k, const double *w, double *mu)
+{
+	double tot = 0;
+	for (int i = 0; i < k * k; i++)
+		tot += conf[i];
+	for (int i = 0; i < k; i++) {
+		mu[i] = 0;
+		for (int j = 0; j < k; j++)
+			mu[i] += conf[j * k + i] / tot * w[j];
+	}
+}
+
+static void test_label_shift(void)
+{
+	/* two classes: p_source (0.8, 0.2), recall 0.95 and 0.9; p_target (0.95, 0.05) */
+	double c2[4] = { 760, 40, 20, 180 }, w2[2] = { 0.95 / 0.8, 0.05 / 0.2 }, mu[3], got[3] = { 7, 7, 7 };
+	predicted_props(c2, 2, w2, mu);
+	int rc = ls_label_shift_weights(c2, 2, mu, got);
+	double e = fmax(fabs(got[0] - w2[0]), fabs(got[1] - w2[1]));
+	/* three classes, off-diagonal confusion both ways */
+	double c3[9] = { 500, 30, 20, 10, 200, 40, 5, 15, 180 }, w3[3] = { 0.6, 2.2, 1.3 };
+	predicted_props(c3, 3, w3, mu);
+	rc |= ls_label_shift_weights(c3, 3, mu, got);
+	for (int j = 0; j < 3; j++)
+		e = fmax(e, fabs(got[j] - w3[j]));
+	CHECK(rc == 0 && e < 1e-9, "label-shift weights (BBSE): C w = mu solved for 2 and 3 classes, error %.1e", e);
+	/* a ratio of 25 is clipped to 10, one of 0.02 to 0.1 */
+	double c4[4] = { 980, 0, 0, 20 }, w4[2] = { 0.5 / 0.98, 0.5 / 0.02 };
+	predicted_props(c4, 2, w4, mu);
+	rc = ls_label_shift_weights(c4, 2, mu, got);
+	double c5[4] = { 500, 0, 500, 0 }, keep[2] = { 3, 4 };	/* nothing ever predicted 1: singular */
+	mu[0] = 1, mu[1] = 0;
+	int rs = ls_label_shift_weights(c5, 2, mu, keep);
+	CHECK(rc == 0 && fabs(got[0] - 0.5 / 0.98) < 1e-9 && got[1] == 10 && rs == -1 && keep[0] == 3 && keep[1] == 4,
+	      "label-shift weights clipped to [0.1, 10] (%.3g, %.3g); a singular confusion leaves them as they were", got[0],
+	      got[1]);
+}
+
+/* Cell weights: two 4 x 4 label tiles in 2 x 2 cells of 2 x 2 pixels */
+static void test_cell_weights(void)
+{
+	const uint8_t y[32] = {
+		0, 0, 1, 1,  0, 0, 1, 255,  255, 255, 0, 1,  255, 255, 1, 0,	/* tile 0 */
+		1, 1, 1, 1,  1, 1, 1, 1,  0, 0, 0, 0,  0, 0, 0, 0,		/* tile 1 */
+	};
+	double cw[2] = { 0.5, 3 }, tot;
+	real v[8], t1[2];
+	tot = ls_cell_weights(y, 2, 4, 4, 2, 2, cw, 2, v);
+	/* tile 0: cells (0,0) all 0; (0,1) three 1s; (1,0) unlabelled; (1,1) two and two */
+	real want[8] = { 0.5, 3, 1, 1.75, 3, 3, 0.5, 0.5 };
+	double e = 0, sum = 0;
+	for (int i = 0; i < 8; i++)
+		e = fmax(e, fabs(v[i] - want[i])), sum += want[i];
+	double t = ls_cell_weights(y, 2, 4, 4, 1, 1, cw, 2, t1);	/* whole tiles: 6 x 0.5 + 5 x 3 over 11, and 8 each */
+	CHECK(e < 1e-12 && fabs(tot - sum) < 1e-12 && fabs(t1[0] - 18.0 / 11) < 1e-6 && fabs(t1[1] - 1.75) < 1e-6 &&
+	      fabs(t - t1[0] - t1[1]) < 1e-6,
+	      "critic point weights: mean class weight of each cell's labelled pixels, 1 for an unlabelled cell");
+}
 
 /* ---- the output-level critic: W on patches of class probabilities, as a
  * function of the source and target logits (softmax, patch cut, critic,
@@ -470,7 +570,7 @@ static double patch_loss(void *q)
 	struct patch_case *k = q;
 	int m = ls_prob_patches(&k->zs, k->p, k->prob, k->pts_s);
 	ls_prob_patches(&k->zt, k->p, k->prob, k->pts_t);
-	return ls_critic_w(&k->c, k->pts_s, k->pts_t, m);
+	return ls_critic_w(&k->c, k->pts_s, NULL, k->pts_t, m);
 }
 
 static void test_output_critic(int classes, int p)
@@ -739,7 +839,10 @@ int main(void)
 	encoder_only = 1;
 	test_unet(3, 1);
 	encoder_only = 0;
-	test_critic();
+	test_critic(0);
+	test_critic(1);
+	test_label_shift();
+	test_cell_weights();
 	test_output_critic(2, 4);
 	test_output_critic(3, 2);
 	test_dsn_losses();
