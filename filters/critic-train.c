@@ -52,6 +52,7 @@ static const struct ls_opt opts[] = {
 	{ "beta", LS_OPT_DOUBLE, &o.beta, "B", "dsn: weight of the difference loss between shared and private codes" },
 	{ "similarity", LS_OPT_STR, &o.similarity, "HOW", "dsn: critic (Wasserstein, as WDGRL) or dann (domain classifier behind gradient reversal)" },
 	{ "importance-weighted", LS_OPT_FLAG, &o.importance_weighted, NULL, "wdgrl, dsn (critic similarity): weigh the critic's source points by class, w_c = p_target(c) / p_source(c), so that alignment does not force the source's class proportions on the target (IWDAN); p_target is estimated each epoch from the model's predictions on the target tiles, corrected by its source validation confusion (BBSE)" },
+	{ "target-prior", LS_OPT_STR, &o.target_prior, "P0,P1,..", "wdgrl, dsn (critic similarity): the target's class proportions, known from elsewhere (a survey, a land-cover statistic): the critic's source points weighed by their ratios to the source's, fixed, instead of --importance-weighted's estimate" },
 	{ "private-stems", LS_OPT_FLAG, &private_stems, NULL, "give the target its own input stem even when its bands equal the source's" },
 	{ 0 }
 };
@@ -83,10 +84,13 @@ int main(int argc, char **argv)
 		ls_die(LS_EXIT_USAGE, "--method %s needs unlabelled target tiles (--target)", o.method);
 	if (strcmp(o.similarity, "critic") && strcmp(o.similarity, "dann"))
 		ls_die(LS_EXIT_USAGE, "--similarity must be critic or dann, not %s", o.similarity);
-	if (o.importance_weighted && (strcmp(o.method, "wdgrl") && strcmp(o.method, "dsn")))
-		ls_die(LS_EXIT_USAGE, "--importance-weighted needs an adapted method (wdgrl or dsn)");
-	if (o.importance_weighted && !strcmp(o.similarity, "dann"))
-		ls_die(LS_EXIT_USAGE, "--importance-weighted weighs the Wasserstein critic's points: not with --similarity dann");
+	if (o.importance_weighted && o.target_prior)
+		ls_die(LS_EXIT_USAGE, "--importance-weighted estimates what --target-prior gives: use one of them");
+	const char *iwname = o.target_prior ? "--target-prior" : "--importance-weighted";
+	if ((o.importance_weighted || o.target_prior) && (strcmp(o.method, "wdgrl") && strcmp(o.method, "dsn")))
+		ls_die(LS_EXIT_USAGE, "%s needs an adapted method (wdgrl or dsn)", iwname);
+	if ((o.importance_weighted || o.target_prior) && !strcmp(o.similarity, "dann"))
+		ls_die(LS_EXIT_USAGE, "%s weighs the Wasserstein critic's points: not with --similarity dann", iwname);
 	if (strcmp(o.lambda_schedule, "const") && strcmp(o.lambda_schedule, "ramp"))
 		ls_die(LS_EXIT_USAGE, "--lambda-schedule must be const or ramp, not %s", o.lambda_schedule);
 	if (strcmp(o.critic_level, "pixel") && strcmp(o.critic_level, "tile") && strcmp(o.critic_level, "output"))

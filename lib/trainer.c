@@ -348,6 +348,54 @@ static int resume(struct run *r)
 	return 0;
 }
 
+/* --target-prior: fixed weights p_target(c) / p_source(c), the source's
+ * proportions counted over its labelled training pixels. */
+static int fixed_weights(struct run *r)
+{
+	int k = r->o->classes;
+	struct ls_strlist l = { 0 };
+	ls_strlist_split(&l, r->o->target_prior, ',');
+	int n = l.n;
+	double *pt = ls_xcalloc((size_t)k, sizeof *pt), *ps = ls_xcalloc((size_t)k, sizeof *ps), st = 0, ss = 0;
+	for (int c = 0; c < n && c < k; c++) {
+		char *end;
+		pt[c] = strtod(l.v[c], &end);
+		if (*end || !(pt[c] >= 0) || !isfinite(pt[c]))
+			n = -1;
+		st += pt[c] > 0 ? pt[c] : 0;
+	}
+	ls_strlist_free(&l);
+	if (n != k || !(st > 0)) {
+		free(pt);
+		free(ps);
+		return ls_err("--target-prior needs %d proportions (one per class, not negative, not all 0), not '%s'", k,
+			      r->o->target_prior);
+	}
+	for (int i = 0; i < r->ntrain; i++) {
+		const struct ls_sample *s = &r->d->s[r->base[i]];
+		for (size_t p = 0; p < (size_t)s->h * s->w; p++)
+			if (s->y[p] < k)
+				ps[s->y[p]]++, ss++;
+	}
+	int rc = 0;
+	for (int c = 0; c < k && rc == 0; c++) {
+		if (!(ps[c] > 0))
+			rc = ls_err("--target-prior: class %d has no pixel in the source's training tiles", c);
+		else
+			r->iw[c] = (pt[c] / st) / (ps[c] / ss);
+	}
+	if (rc == 0) {
+		char buf[512] = "";
+		for (int c = 0, off = 0; c < k && off < (int)sizeof buf; c++)
+			off += snprintf(buf + off, sizeof buf - (size_t)off, "%s%.3g/%.3g", c ? ", " : "", pt[c] / st,
+					ps[c] / ss);
+		ls_info("class proportions target/source %s: the critic's source points weighed by their ratios", buf);
+	}
+	free(pt);
+	free(ps);
+	return rc;
+}
+
 static int setup_wdgrl(struct run *r)
 {
 	const struct ls_train_opts *o = r->o;
@@ -378,13 +426,15 @@ static int setup_wdgrl(struct run *r)
 	r->gfs = ls_alloc_real((size_t)o->batch * c * h * w);	/* zero: stays so at the output level but for DSN's terms */
 	r->gft = ls_alloc_real((size_t)o->batch * c * h * w);
 	r->alpha = ls_alloc_real(r->npts);
-	if (o->importance_weighted) {
+	if (o->importance_weighted || o->target_prior) {
 		r->iw = ls_xmalloc((size_t)o->classes * sizeof *r->iw);
 		r->vconf = ls_xcalloc((size_t)o->classes * o->classes, sizeof *r->vconf);
 		r->mu = ls_xcalloc((size_t)o->classes, sizeof *r->mu);
 		r->vs = ls_alloc_real(r->npts);
 		for (int k = 0; k < o->classes; k++)
 			r->iw[k] = 1;
+		if (o->target_prior && fixed_weights(r) < 0)
+			return -1;
 	}
 	if (r->dsn) {
 		/* private encoders: one per stream domain for source batches, and
@@ -963,7 +1013,7 @@ int ls_train_run(const struct ls_train_opts *o, struct ls_dataset *d)
 		int adapting = (r.wdgrl || r.dsn) && e >= o->adapt_warmup;
 		/* the importance weights of the next epoch, from this epoch's model
 		 * (the last warm-up epoch's for the first adaptation epoch) */
-		int want_iw = r.iw && e + 1 >= o->adapt_warmup && e + 1 < o->epochs && r.nval;
+		int want_iw = r.iw && !o->target_prior && e + 1 >= o->adapt_warmup && e + 1 < o->epochs && r.nval;
 		double tent = NAN;
 		if ((adapting && !strcmp(o->select, "target-entropy")) || want_iw) {
 			double t = target_entropy(&r, r.mu);

@@ -34,6 +34,7 @@ struct ls_train_opts {
 	const char *critic_level;	/* "pixel" (bottleneck vectors), "tile" (pooled) or "output" */
 	int critic_patch;		/* output level: p x p patches of class probabilities */
 	int importance_weighted;	/* critic's source points weighed by estimated target / source class ratios */
+	const char *target_prior;	/* "p0,p1,..": known target class proportions, the ratios fixed */
 	const char *lambda_schedule;	/* "const", or "ramp": lambda * (2 / (1 + exp(-10 p)) - 1),
 					 * p the share of the adaptation epochs done */
 	/* DSN: lambda weighs the similarity term (gamma of the DSN paper;

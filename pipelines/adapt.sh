@@ -49,6 +49,8 @@
 #         --bn-per-domain (separate batch-norm statistics per domain, training and mapping)
 #         --importance-weighted (the critic's source points weighed by estimated target /
 #         source class ratios, for class proportions that differ between the domains)
+#         --target-prior P0,P1 (the target's class proportions, known from elsewhere:
+#         the same weighting with fixed ratios)
 #         --select val-iou|val-loss|target-entropy|last (val-iou: the epoch kept, chosen
 #         without target labels; target-entropy for wdgrl and dsn only)
 # DSN:    --alpha A (0.1, reconstruction) --beta B (0.05, difference)
@@ -81,6 +83,7 @@ while [ $# -gt 0 ]; do
 	--view-bands) vb=$2 ;; --threads) threads=$2 ;;
 	--bn-per-domain) bnpd=(--bn-per-domain); shift; continue ;;
 	--importance-weighted) iw=(--importance-weighted); shift; continue ;;
+	--target-prior) iw=(--target-prior "$2") ;;
 	--eval-crowns) crowns=1; shift; continue ;;
 	--score-only) score_only=1; shift; continue ;;
 	--map-only) map_only=1; shift; continue ;;
@@ -145,7 +148,7 @@ fi
 	echo "model chosen by $sel"
 	[ ${#bnpd[@]} -eq 0 ] || echo "batch-norm statistics per domain"
 	[ "$method" = wdgrl ] || [ "$method" = dsn ] &&
-		echo "adaptation lambda $lambda ($lsched), n-critic $ncritic, critic level $level$([ "$level" = output ] && echo " ($patch x $patch patches)"), warm-up $awarm epochs$([ ${#iw[@]} -gt 0 ] && echo ", importance-weighted")$([ "$method" = dsn ] && echo ", alpha $alpha, beta $beta, similarity $sim")"
+		echo "adaptation lambda $lambda ($lsched), n-critic $ncritic, critic level $level$([ "$level" = output ] && echo " ($patch x $patch patches)"), warm-up $awarm epochs$([ ${#iw[@]} -gt 0 ] && echo ", importance-weighted${iw[1]:+ (target prior ${iw[1]})}")$([ "$method" = dsn ] && echo ", alpha $alpha, beta $beta, similarity $sim")"
 	echo "started $(date -u +%Y-%m-%dT%H:%M:%SZ) on $(hostname)"
 } >"$out/run.txt"
 G=(); [ -n "$gsd" ] && G=(--gsd "$gsd")
