@@ -1001,7 +1001,7 @@ int ls_train_run(const struct ls_train_opts *o, struct ls_dataset *d)
 		double vl = r.nval ? validate(&r, iou) : NAN, train_loss = steps ? sum / steps : NAN;
 		double fg = 0;
 		int nfg = 0;
-		for (int c = 1; c < o->classes; c++)
+		for (int c = 1; c < o->classes && r.nval; c++)	/* iou is unset without validation tiles */
 			if (!isnan(iou[c]))
 				fg += iou[c], nfg++;
 		double viou = r.nval && nfg ? fg / nfg : NAN;
