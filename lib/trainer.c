@@ -189,6 +189,34 @@ static void join_floats(char *buf, size_t n, const float *v, int k)
 		off += (size_t)snprintf(buf + off, n - off, "%s%.9g", i ? "," : "", v[i]);
 }
 
+/* room for the importance weights as text: up to 254 classes of up to 24 characters */
+#define LS_MAX_IW_TEXT 6200
+
+/* k doubles, comma-separated, with prec significant digits (cut at n). */
+static void join_doubles(char *buf, size_t n, const double *v, int k, int prec)
+{
+	size_t off = 0;
+	buf[0] = 0;
+	for (int i = 0; i < k && off < n; i++)
+		off += (size_t)snprintf(buf + off, n - off, "%s%.*g", i ? "," : "", prec, v[i]);
+}
+
+/* A per-class option's k comma-separated values, each finite and not
+ * negative, into out. */
+static int per_class(const char *opt, const char *text, int k, double *out)
+{
+	struct ls_strlist l = { 0 };
+	ls_strlist_split(&l, text, ',');
+	int ok = l.n == k;
+	for (int c = 0; c < l.n && ok; c++) {
+		char *end;
+		out[c] = strtod(l.v[c], &end);
+		ok = end != l.v[c] && !*end && out[c] >= 0 && isfinite(out[c]);
+	}
+	ls_strlist_free(&l);
+	return ok ? 0 : ls_err("%s needs %d values (one per class, none negative), not '%s'", opt, k, text);
+}
+
 /* Optimiser steps in an epoch: --epoch-steps, or one pass over the
  * training tiles in batches. */
 static long steps_per_epoch(const struct run *r)
@@ -258,9 +286,8 @@ static void state_to_meta(struct run *r, long epoch)
 	snprintf(buf, sizeof buf, "%.17g", r->best_val);
 	ls_meta_set(&r->meta, "best_score", buf);
 	if (r->iw) {
-		char w[512] = "";
-		for (int c = 0, off = 0; c < r->o->classes && off < (int)sizeof w; c++)
-			off += snprintf(w + off, sizeof w - (size_t)off, "%s%.17g", c ? "," : "", r->iw[c]);
+		char w[LS_MAX_IW_TEXT];
+		join_doubles(w, sizeof w, r->iw, r->o->classes, 17);
 		ls_meta_set(&r->meta, "importance_weights", w);
 	}
 	/* val-iou on validation tiles without foreground fell back to the loss */
@@ -352,44 +379,36 @@ static int resume(struct run *r)
  * proportions counted over its labelled training pixels. */
 static int fixed_weights(struct run *r)
 {
-	int k = r->o->classes;
-	struct ls_strlist l = { 0 };
-	ls_strlist_split(&l, r->o->target_prior, ',');
-	int n = l.n;
-	double *pt = ls_xcalloc((size_t)k, sizeof *pt), *ps = ls_xcalloc((size_t)k, sizeof *ps), st = 0, ss = 0;
-	for (int c = 0; c < n && c < k; c++) {
-		char *end;
-		pt[c] = strtod(l.v[c], &end);
-		if (*end || !(pt[c] >= 0) || !isfinite(pt[c]))
-			n = -1;
-		st += pt[c] > 0 ? pt[c] : 0;
-	}
-	ls_strlist_free(&l);
-	if (n != k || !(st > 0)) {
+	int k = r->o->classes, rc = 0;
+	double *pt = ls_xmalloc((size_t)k * sizeof *pt), *ps = ls_xcalloc((size_t)k, sizeof *ps), st = 0, ss = 0;
+	if (per_class("--target-prior", r->o->target_prior, k, pt) < 0) {
 		free(pt);
 		free(ps);
-		return ls_err("--target-prior needs %d proportions (one per class, not negative, not all 0), not '%s'", k,
-			      r->o->target_prior);
+		return -1;
 	}
+	for (int c = 0; c < k; c++)
+		st += pt[c];
 	for (int i = 0; i < r->ntrain; i++) {
 		const struct ls_sample *s = &r->d->s[r->base[i]];
 		for (size_t p = 0; p < (size_t)s->h * s->w; p++)
 			if (s->y[p] < k)
 				ps[s->y[p]]++, ss++;
 	}
-	int rc = 0;
 	for (int c = 0; c < k && rc == 0; c++) {
-		if (!(ps[c] > 0))
+		if (!(st > 0))
+			rc = ls_err("--target-prior: the proportions are all 0");
+		else if (!(ps[c] > 0))
 			rc = ls_err("--target-prior: class %d has no pixel in the source's training tiles", c);
 		else
 			r->iw[c] = (pt[c] / st) / (ps[c] / ss);
 	}
 	if (rc == 0) {
-		char buf[512] = "";
-		for (int c = 0, off = 0; c < k && off < (int)sizeof buf; c++)
-			off += snprintf(buf + off, sizeof buf - (size_t)off, "%s%.3g/%.3g", c ? ", " : "", pt[c] / st,
-					ps[c] / ss);
-		ls_info("class proportions target/source %s: the critic's source points weighed by their ratios", buf);
+		char t[256], so[256];
+		for (int c = 0; c < k; c++)
+			pt[c] /= st, ps[c] /= ss;
+		join_doubles(t, sizeof t, pt, k, 3);
+		join_doubles(so, sizeof so, ps, k, 3);
+		ls_info("class proportions, target %s, source %s: the critic's source points weighed by their ratios", t, so);
 	}
 	free(pt);
 	free(ps);
@@ -426,6 +445,9 @@ static int setup_wdgrl(struct run *r)
 	r->gfs = ls_alloc_real((size_t)o->batch * c * h * w);	/* zero: stays so at the output level but for DSN's terms */
 	r->gft = ls_alloc_real((size_t)o->batch * c * h * w);
 	r->alpha = ls_alloc_real(r->npts);
+	if (o->importance_weighted && !r->nval)
+		return ls_err("--importance-weighted estimates the target's class proportions with the source validation "
+			      "tiles' confusion: it needs some (--val-frac above 0), or give --target-prior");
 	if (o->importance_weighted || o->target_prior) {
 		r->iw = ls_xmalloc((size_t)o->classes * sizeof *r->iw);
 		r->vconf = ls_xcalloc((size_t)o->classes * o->classes, sizeof *r->vconf);
@@ -501,13 +523,13 @@ static int setup(struct run *r)
 	for (int c = 0; c < o->classes; c++)
 		r->cw[c] = 1;
 	if (o->class_weights) {
-		struct ls_strlist l = { 0 };
-		ls_strlist_split(&l, o->class_weights, ',');
-		if (l.n != o->classes)
-			return ls_err("--class-weights gives %d weights for %d classes", l.n, o->classes);
-		for (int c = 0; c < l.n; c++)
-			r->cw[c] = (real)atof(l.v[c]);
-		ls_strlist_free(&l);
+		double *cw = ls_xmalloc((size_t)o->classes * sizeof *cw);
+		int bad = per_class("--class-weights", o->class_weights, o->classes, cw);
+		for (int c = 0; c < o->classes && !bad; c++)
+			r->cw[c] = (real)cw[c];
+		free(cw);
+		if (bad)
+			return -1;
 	}
 	r->y = ls_xmalloc((size_t)o->batch * d->s[0].h * d->s[0].w);
 	if ((r->wdgrl || r->dsn) && setup_wdgrl(r) < 0)
@@ -1040,14 +1062,13 @@ int ls_train_run(const struct ls_train_opts *o, struct ls_dataset *d)
 				 r.dann ? "domain loss" : "W", r.dann ? r.last_dom : r.last_w);
 		if (!isnan(tent))
 			snprintf(wtxt + strlen(wtxt), sizeof wtxt - strlen(wtxt), ", target entropy %.4f", tent);
-		char iwtxt[256] = "", iwjson[256] = "";
+		char iwtxt[LS_MAX_IW_TEXT] = "", iwjson[LS_MAX_IW_TEXT + 32] = "";
 		if (r.iw) {
-			for (int c = 0, a = 0, b = 0; c < o->classes; c++) {
-				a += snprintf(iwtxt + a, sizeof iwtxt - (size_t)a, "%s%.3g", c ? "," : ", class weights next ", r.iw[c]);
-				b += snprintf(iwjson + b, sizeof iwjson - (size_t)b, "%s%.6g", c ? "," : ",\"class_weights_next\":[",
-					      r.iw[c]);
-			}
-			snprintf(iwjson + strlen(iwjson), sizeof iwjson - strlen(iwjson), "]");
+			char v[LS_MAX_IW_TEXT];
+			join_doubles(v, sizeof v, r.iw, o->classes, 3);
+			snprintf(iwtxt, sizeof iwtxt, ", class weights next %s", v);
+			join_doubles(v, sizeof v, r.iw, o->classes, 6);
+			snprintf(iwjson, sizeof iwjson, ",\"class_weights_next\":[%s]", v);
 		}
 		ls_info("epoch %d/%d: loss %.4f, validation loss %.4f, validation IoU %.3f%s%s, lr %.2g, %.1f s%s", e + 1,
 			o->epochs, train_loss, vl, viou, wtxt, iwtxt, ls_optim_lr(&r.opt, r.opt.t), now() - t0,

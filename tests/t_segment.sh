@@ -87,12 +87,14 @@ m = np.concatenate([gdal.Open('$N/masks/santa_monica_2020_%d.tif' % i).ReadAsArr
 ps = [(m != 2).mean(), (m == 2).mean()]
 w = [e['class_weights_next'] for e in map(json.loads, open('$T/tp.jsonl')) if 'epoch' in e]
 assert len(w) == 2 and all(abs(x[c] - 0.5 / ps[c]) < 1e-4 * x[c] for x in w for c in (0, 1)), (w, ps)" 2>"$T/tp.py" &&
-	grep -q 'class proportions target/source 0.5/0.9[0-9]*, 0.5/0.0[0-9]*' "$T/tp.err"; then
+	grep -q 'class proportions, target 0.5,0.5, source 0.9[0-9]*,0.0[0-9]*:' "$T/tp.err"; then
 	pass "critic-train --target-prior: fixed weights, the given proportions over the source's training proportions"
 else
 	fail "critic-train --target-prior" "$(tail -n 2 "$T/tp.py" "$T/tp.err" | tr '\n' ' ')"
 fi
-must_fail "critic-train --target-prior needs one proportion per class" 1 "target-prior needs 2 proportions" "$BIN/critic-train --quiet --model $T/x.model --source $T/iw.frames --target $T/iwt4.frames --method wdgrl --target-prior 0.2,0.3,0.5"
+must_fail "critic-train --target-prior needs one proportion per class" 1 "target-prior needs 2 values \\(one per class, none negative\\), not '0.2,0.3,0.5'" "$BIN/critic-train --quiet --model $T/x.model --source $T/iw.frames --target $T/iwt4.frames --method wdgrl --target-prior 0.2,0.3,0.5"
+must_fail "critic-train --class-weights refuses a value that is not a number" 1 "class-weights needs 2 values \\(one per class, none negative\\), not '1,x'" "$BIN/critic-train --quiet --model $T/x.model --source $T/iw.frames --class-weights 1,x"
+must_fail "critic-train --importance-weighted needs source validation tiles" 1 'it needs some \(--val-frac above 0\)' "$BIN/critic-train --quiet --model $T/x.model --source $T/iw.frames --target $T/iwt4.frames --method wdgrl --importance-weighted --val-frac 0"
 must_fail "critic-train: --importance-weighted and --target-prior exclude each other" 2 'use one of them' "$BIN/critic-train --model $T/x.model --source $T/iw.frames --target $T/iwt4.frames --method wdgrl --target-prior 0.8,0.2 --importance-weighted"
 must_fail "critic-train --importance-weighted needs an adapted method" 2 'importance-weighted needs an adapted method' "$BIN/critic-train --model $T/x.model --source $T/iw.frames --importance-weighted"
 must_fail "critic-train --importance-weighted needs the critic, not dann" 2 'not with --similarity dann' "$BIN/critic-train --model $T/x.model --source $T/iw.frames --target $T/iwt4.frames --method dsn --similarity dann --importance-weighted"
