@@ -13,6 +13,27 @@
 static struct ls_train_opts o;
 static struct ls_strlist sources, targets;
 static int no_augment, private_stems;
+static const char *features;
+
+/* --critic-features: "all", or encoder levels "0,1,3" -> bit mask */
+static unsigned parse_levels(const char *text, int depth)
+{
+	if (!strcmp(text, "all"))
+		return (1u << depth) - 1;
+	unsigned mask = 0;
+	const char *p = text;
+	for (;;) {
+		char *end;
+		long l = strtol(p, &end, 10);
+		if (end == p || l < 0 || l >= depth || (*end && *end != ','))
+			ls_die(LS_EXIT_USAGE, "--critic-features must be all or encoder levels 0 to %d separated by commas, not %s",
+			       depth - 1, text);
+		mask |= 1u << l;
+		if (!*end)
+			return mask;
+		p = end + 1;
+	}
+}
 
 static const struct ls_opt opts[] = {
 	{ "model", LS_OPT_STR, &o.model_path, "FILE", "write the trained model here (checkpoints go to FILE.ckpt)" },
@@ -46,6 +67,7 @@ static const struct ls_opt opts[] = {
 	{ "critic-lr", LS_OPT_DOUBLE, &o.critic_lr, "RATE", "wdgrl, dsn: critic (or domain classifier) learning rate (Adam)" },
 	{ "critic-hidden", LS_OPT_INT, &o.critic_hidden, "N", "wdgrl, dsn: critic (or domain classifier) hidden width" },
 	{ "critic-level", LS_OPT_STR, &o.critic_level, "LEVEL", "wdgrl, dsn: what the critic sees: pixel (bottleneck vectors), tile (bottleneck pooled per tile) or output (patches of class probabilities; the target runs through the whole network)" },
+	{ "critic-features", LS_OPT_STR, &features, "LEVELS", "wdgrl, dsn with --critic-level pixel or tile: the encoder levels whose outputs the critic sees, e.g. 0,3 or all (0 the first, its output the decoder's highest-resolution skip; depth-1 the bottleneck, the default): each level's map averaged over the bottleneck pixel's cell (or the tile), concatenated into one point, so that the skips the decoder reads are aligned too" },
 	{ "critic-patch", LS_OPT_INT, &o.critic_patch, "P", "wdgrl, dsn with --critic-level output: P x P pixels of class probabilities per critic point" },
 	{ "adapt-warmup", LS_OPT_INT, &o.adapt_warmup, "EPOCHS", "wdgrl, dsn: source-only epochs before adaptation starts" },
 	{ "alpha", LS_OPT_DOUBLE, &o.alpha, "A", "dsn: weight of the scale-invariant reconstruction loss" },
@@ -95,6 +117,15 @@ int main(int argc, char **argv)
 		ls_die(LS_EXIT_USAGE, "--lambda-schedule must be const or ramp, not %s", o.lambda_schedule);
 	if (strcmp(o.critic_level, "pixel") && strcmp(o.critic_level, "tile") && strcmp(o.critic_level, "output"))
 		ls_die(LS_EXIT_USAGE, "--critic-level must be pixel, tile or output, not %s", o.critic_level);
+	if (features) {
+		if (o.depth < 1 || o.depth > 6)
+			ls_die(LS_EXIT_USAGE, "--depth must be 1 to 6, not %d", o.depth);
+		if (strcmp(o.method, "wdgrl") && strcmp(o.method, "dsn"))
+			ls_die(LS_EXIT_USAGE, "--critic-features needs an adapted method (wdgrl or dsn)");
+		if (!strcmp(o.critic_level, "output"))
+			ls_die(LS_EXIT_USAGE, "--critic-features picks encoder levels: not with --critic-level output");
+		o.critic_levels = parse_levels(features, o.depth);
+	}
 	if (o.critic_patch < 1 || o.critic_patch > 32)
 		ls_die(LS_EXIT_USAGE, "--critic-patch must be 1 to 32, not %d", o.critic_patch);
 	if (o.epoch_steps < 0 || o.epoch_steps > 1000000)

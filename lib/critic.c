@@ -314,3 +314,39 @@ double ls_cell_weights(const uint8_t *y, int n, int h, int w, int gh, int gw, co
 			}
 	return tot;
 }
+
+int ls_feature_points(const struct ls_t4 *f, int s, real *pts, int d, int off, int pixel)
+{
+	int gh = pixel ? f->h / s : 1, gw = pixel ? f->w / s : 1, sh = pixel ? s : f->h, sw = pixel ? s : f->w;
+	size_t hw = (size_t)f->h * f->w;
+	for (int i = 0; i < f->n; i++)
+		for (int c = 0; c < f->c; c++) {
+			const real *src = ls_t4_img(f, i) + c * hw;
+			for (int cy = 0; cy < gh; cy++)
+				for (int cx = 0; cx < gw; cx++) {
+					double sum = 0;
+					for (int y = cy * sh; y < (cy + 1) * sh; y++)
+						for (int x = cx * sw; x < (cx + 1) * sw; x++)
+							sum += src[(size_t)y * f->w + x];
+					size_t pt = ((size_t)i * gh + cy) * gw + cx;
+					pts[pt * d + off + c] = (real)(sum / ((double)sh * sw));
+				}
+		}
+	return f->n * gh * gw;
+}
+
+void ls_feature_points_backward(const real *g, const struct ls_t4 *f, int s, int d, int off, real *out, int pixel)
+{
+	int gw = pixel ? f->w / s : 1, sh = pixel ? s : f->h, sw = pixel ? s : f->w;
+	size_t hw = (size_t)f->h * f->w;
+	real k = (real)1 / ((real)sh * sw);
+	for (int i = 0; i < f->n; i++)
+		for (int c = 0; c < f->c; c++) {
+			real *dst = out + ((size_t)i * f->c + c) * hw;
+			for (int y = 0; y < f->h; y++)
+				for (int x = 0; x < f->w; x++) {
+					size_t pt = ((size_t)i * (pixel ? f->h / s : 1) + y / sh) * gw + x / sw;
+					dst[(size_t)y * f->w + x] = g[pt * d + off + c] * k;
+				}
+		}
+}

@@ -73,4 +73,16 @@ int ls_prob_patches(const struct ls_t4 *z, int p, real *prob, real *pts);
  * softmax, added into dz (the layout of z). */
 void ls_prob_patches_backward(const struct ls_t4 *z, int p, const real *prob, const real *g, real *dz);
 
+/* The critic's points from a feature map f [n][c][h][w] (--critic-level
+ * pixel or tile): with pixel, one point per cell of s x s pixels (ordered
+ * tile, cell row, cell column), else one per tile; each point holds d
+ * values, and this map's c channels, the means over the cell (or tile),
+ * go at offset off. Several maps so fill one point each (the encoder
+ * levels --critic-features names). Returns the number of points. */
+int ls_feature_points(const struct ls_t4 *f, int s, real *pts, int d, int off, int pixel);
+/* Its adjoint: the point gradients g [points][d] (this map's at offset
+ * off) onto out, f's layout, each spread evenly over its cell (written,
+ * not added). */
+void ls_feature_points_backward(const real *g, const struct ls_t4 *f, int s, int d, int off, real *out, int pixel);
+
 #endif

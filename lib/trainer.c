@@ -69,6 +69,8 @@ struct run {
 	struct ls_optim copt;
 	real *hs, *ht, *gfs, *gft, *alpha;
 	int npts;
+	unsigned levels;	/* the encoder levels the critic sees (bit l), the bottleneck's by default */
+	real *gls[LS_MAX_DEPTH], *glt[LS_MAX_DEPTH];	/* their gradients; the bottleneck's are gfs, gft */
 	int output;		/* --critic-level output: the critic sees class-probability patches */
 	real *prob_s, *prob_t;	/* their softmax, kept for the backward */
 	double last_w, last_gp;
@@ -226,25 +228,30 @@ static long steps_per_epoch(const struct run *r)
 
 static void describe(struct run *r)
 {
-	char buf[4096], key[128];
+	char buf[4096], key[128], lv[3 * LS_MAX_DEPTH + 8] = "";
 	struct ls_dataset *d = r->d;
 	ls_meta_set(&r->meta, "method", r->o->method);
+	for (int l = 0, n = 0; l < LS_MAX_DEPTH; l++)	/* the encoder levels the critic sees */
+		if (r->levels >> l & 1)
+			n += snprintf(lv + n, sizeof lv - (size_t)n, "%s%d", n ? "," : "", l);
+	if (!lv[0])
+		snprintf(lv, sizeof lv, "none");
 	if (!strcmp(r->o->method, "wdgrl")) {
-		char v[256];
+		char v[320];
 		snprintf(v, sizeof v,
 			 "lambda=%g lambda_schedule=%s gamma=%g n_critic=%d critic_lr=%g critic_hidden=%d level=%s "
-			 "patch=%d warmup_epochs=%d",
+			 "features=%s patch=%d warmup_epochs=%d",
 			 r->o->lambda, r->o->lambda_schedule, r->o->gamma, r->o->n_critic, r->o->critic_lr,
-			 r->o->critic_hidden, r->o->critic_level, r->o->critic_patch, r->o->adapt_warmup);
+			 r->o->critic_hidden, r->o->critic_level, lv, r->o->critic_patch, r->o->adapt_warmup);
 		ls_meta_set(&r->meta, "wdgrl", v);
 	}
 	if (!strcmp(r->o->method, "dsn")) {
-		char v[320];
+		char v[384];
 		snprintf(v, sizeof v,
 			 "alpha=%g beta=%g lambda=%g lambda_schedule=%s similarity=%s gamma=%g n_critic=%d critic_lr=%g "
-			 "critic_hidden=%d level=%s patch=%d warmup_epochs=%d",
+			 "critic_hidden=%d level=%s features=%s patch=%d warmup_epochs=%d",
 			 r->o->alpha, r->o->beta, r->o->lambda, r->o->lambda_schedule, r->o->similarity, r->o->gamma,
-			 r->o->n_critic, r->o->critic_lr, r->o->critic_hidden, r->o->critic_level, r->o->critic_patch,
+			 r->o->n_critic, r->o->critic_lr, r->o->critic_hidden, r->o->critic_level, lv, r->o->critic_patch,
 			 r->o->adapt_warmup);
 		ls_meta_set(&r->meta, "dsn", v);
 	}
@@ -424,15 +431,30 @@ static int setup_wdgrl(struct run *r)
 		return ls_err("--method %s needs unlabelled target tiles (--target)", o->method);
 	if (ls_unet_act_init(&r->act_t, &r->net, o->batch, r->d->s[0].h, r->d->s[0].w) < 0)
 		return -1;
-	int pixel = strcmp(o->critic_level, "tile") != 0, d = c;
+	int pixel = strcmp(o->critic_level, "tile") != 0, d = 0;
 	r->output = !strcmp(o->critic_level, "output");
 	r->npts = o->batch * (pixel ? h * w : 1);
+	r->levels = o->critic_levels ? o->critic_levels : 1u << (D - 1);
+	if (r->output && o->critic_levels)
+		return ls_err("--critic-features picks encoder levels: not with --critic-level output");
+	if (r->levels >> D)
+		return ls_err("--critic-features: the network has levels 0 to %d", D - 1);
+	for (int l = 0; l < D; l++)
+		if (r->levels >> l & 1) {
+			d += o->width << l;
+			if (l < D - 1) {
+				size_t sz = (size_t)o->batch * (o->width << l) * (r->d->s[0].h >> l) * (r->d->s[0].w >> l);
+				r->gls[l] = ls_alloc_real(sz);
+				r->glt[l] = ls_alloc_real(sz);
+			}
+		}
 	if (r->output) {
 		int p = o->critic_patch, th = r->d->s[0].h, tw = r->d->s[0].w;
 		if (p < 1 || th % p || tw % p)
 			return ls_err("--critic-patch %d must divide the tile size %dx%d", p, th, tw);
 		r->npts = o->batch * (th / p) * (tw / p);
 		d = o->classes * p * p;
+		r->levels = 0;
 		r->prob_s = ls_alloc_real((size_t)o->batch * o->classes * th * tw);
 		r->prob_t = ls_alloc_real((size_t)o->batch * o->classes * th * tw);
 	}
@@ -579,37 +601,36 @@ static double step(struct run *r, const int *idx, int n)
 	return mean_over_ranks(loss);
 }
 
-/* Bottleneck [n][c][h][w] -> critic points: per pixel [n*h*w][c], or per
- * tile [n][c] (mean over pixels). */
+/* The bottleneck [n][c][h][w] as points: per pixel [n*h*w][c], or per tile. */
 static int to_points(const struct ls_t4 *f, real *pts, int pixel)
 {
-	size_t hw = (size_t)f->h * f->w;
-	for (int i = 0; i < f->n; i++)
-		for (int c = 0; c < f->c; c++) {
-			const real *src = ls_t4_img(f, i) + c * hw;
-			if (pixel)
-				for (size_t p = 0; p < hw; p++)
-					pts[((size_t)i * hw + p) * f->c + c] = src[p];
-			else {
-				double s = 0;
-				for (size_t p = 0; p < hw; p++)
-					s += src[p];
-				pts[(size_t)i * f->c + c] = (real)(s / hw);
-			}
-		}
-	return pixel ? f->n * (int)hw : f->n;
+	return ls_feature_points(f, 1, pts, f->c, 0, pixel);
 }
 
-/* Point gradients back onto the bottleneck's layout. */
 static void from_points(const real *g, const struct ls_t4 *f, real *out, int pixel)
 {
-	size_t hw = (size_t)f->h * f->w;
-	for (int i = 0; i < f->n; i++)
-		for (int c = 0; c < f->c; c++) {
-			real *dst = out + ((size_t)i * f->c + c) * hw;
-			for (size_t p = 0; p < hw; p++)
-				dst[p] = pixel ? g[((size_t)i * hw + p) * f->c + c] : g[(size_t)i * f->c + c] / (real)hw;
-		}
+	ls_feature_points_backward(g, f, 1, f->c, 0, out, pixel);
+}
+
+/* The critic's points of one batch's forward a: the outputs of the
+ * encoder levels it sees, each pooled onto the bottleneck's cells (or the
+ * tile) and concatenated; with grad, the point gradients g back onto the
+ * levels' buffers instead. */
+static int level_points(struct run *r, struct ls_unet_act *a, real *pts, int pixel, const real *g, real **gl, real *gb)
+{
+	int D = r->o->depth, off = 0, m = 0, d = r->critic.d;
+	for (int l = 0; l < D; l++) {
+		if (!(r->levels >> l & 1))
+			continue;
+		const struct ls_t4 *f = &a->ea[l][1];
+		int s = 1 << (D - 1 - l);
+		if (g)
+			ls_feature_points_backward(g, f, s, d, off, l == D - 1 ? gb : gl[l], pixel);
+		else
+			m = ls_feature_points(f, s, pts, d, off, pixel);
+		off += f->c;
+	}
+	return m;
 }
 
 /* The batches of an adaptation step: the source tiles idx[0..n) with their
@@ -685,8 +706,8 @@ static void similarity(struct run *r, const struct ls_t4 *fs, const struct ls_t4
 		m = ls_prob_patches(&r->act.logits, o->critic_patch, r->prob_s, r->hs);
 		ls_prob_patches(&r->act_t.logits, o->critic_patch, r->prob_t, r->ht);
 	} else {
-		m = to_points(fs, r->hs, pixel);
-		to_points(ft, r->ht, pixel);
+		m = level_points(r, &r->act, r->hs, pixel, NULL, NULL, NULL);
+		level_points(r, &r->act_t, r->ht, pixel, NULL, NULL, NULL);
 	}
 	if (r->dann) {
 		ls_params_zero_grad(&r->cparams);
@@ -721,8 +742,22 @@ static void similarity(struct run *r, const struct ls_t4 *fs, const struct ls_t4
 	}
 	if (r->output)	/* onto the logits' gradients, once the task loss has put its own there */
 		return;
-	from_points(r->hs, fs, r->gfs, pixel);
-	from_points(r->ht, ft, r->gft, pixel);
+	level_points(r, &r->act, NULL, pixel, r->hs, r->gls, r->gfs);
+	level_points(r, &r->act_t, NULL, pixel, r->ht, r->glt, r->gft);
+	if (!(r->levels >> (o->depth - 1) & 1)) {	/* the bottleneck unseen: DSN's terms alone there */
+		memset(r->gfs, 0, ls_t4_len(fs) * sizeof(real));
+		memset(r->gft, 0, ls_t4_len(ft) * sizeof(real));
+	}
+}
+
+/* The gradients ls_unet_backward_levels takes: the critic's on the levels
+ * it sees, the bottleneck's g (the similarity's and DSN's terms). */
+static void level_grads(const struct run *r, real *const *gl, real *g, const real *df[LS_MAX_DEPTH])
+{
+	int D = r->o->depth;
+	for (int l = 0; l < LS_MAX_DEPTH; l++)
+		df[l] = l < D - 1 && r->levels >> l & 1 ? gl[l] : NULL;
+	df[D - 1] = g;
 }
 
 /* What WDGRL and DSN steps share: the two batches through the network (the
@@ -762,13 +797,11 @@ static double step_wdgrl(struct run *r, const int *idx, int n)
 	int dom_s, dom_t;
 	/* encoder + head: task loss + lambda W, critic frozen */
 	double loss = adapt_forward(r, idx, n, &xs, &xt, &dom_s, &dom_t, &fs, &ft);
-	struct ls_t4 dfs = ls_t4_make(r->gfs, fs->n, fs->c, fs->h, fs->w);
-	ls_unet_backward(&r->net, &r->act, &r->act.dlogits, r->output ? NULL : &dfs, dom_s);
-	struct ls_t4 dft = ls_t4_make(r->gft, ft->n, ft->c, ft->h, ft->w);
-	if (r->output)
-		ls_unet_backward(&r->net, &r->act_t, &r->act_t.dlogits, NULL, dom_t);
-	else
-		ls_unet_backward(&r->net, &r->act_t, NULL, &dft, dom_t);
+	const real *df[LS_MAX_DEPTH];
+	level_grads(r, r->gls, r->output ? NULL : r->gfs, df);
+	ls_unet_backward_levels(&r->net, &r->act, &r->act.dlogits, df, dom_s);
+	level_grads(r, r->glt, r->output ? NULL : r->gft, df);
+	ls_unet_backward_levels(&r->net, &r->act_t, r->output ? &r->act_t.dlogits : NULL, df, dom_t);
 	average(r, &r->net.params);
 	ls_optim_step(&r->opt, &r->net.params);
 	loss = mean_over_ranks(loss);
@@ -810,12 +843,13 @@ static double step_dsn(struct run *r, const int *idx, int n)
 		memset(r->gfs, 0, ls_t4_len(fs) * sizeof(real));
 		memset(r->gft, 0, ls_t4_len(ft) * sizeof(real));
 	}
+	const real *df[LS_MAX_DEPTH];
 	dsn_domain(r, &xs, fs, dom_s, r->gfs, &rs, &ds);	/* private encoder of the source's domain */
-	struct ls_t4 dfs = ls_t4_make(r->gfs, fs->n, fs->c, fs->h, fs->w);
-	ls_unet_backward(&r->net, &r->act, &r->act.dlogits, &dfs, dom_s);
+	level_grads(r, r->gls, r->gfs, df);
+	ls_unet_backward_levels(&r->net, &r->act, &r->act.dlogits, df, dom_s);
 	dsn_domain(r, &xt, ft, r->net_dsn.ndom - 1, r->gft, &rt, &dt);	/* the target's own */
-	struct ls_t4 dft = ls_t4_make(r->gft, ft->n, ft->c, ft->h, ft->w);
-	ls_unet_backward(&r->net, &r->act_t, r->output ? &r->act_t.dlogits : NULL, &dft, dom_t);
+	level_grads(r, r->glt, r->gft, df);
+	ls_unet_backward_levels(&r->net, &r->act_t, r->output ? &r->act_t.dlogits : NULL, df, dom_t);
 	average(r, &r->net.params);
 	average(r, &r->net_dsn.params);
 	ls_optim_step(&r->opt, &r->net.params);
@@ -1105,6 +1139,10 @@ int ls_train_run(const struct ls_train_opts *o, struct ls_dataset *d)
 		free(r.ht);
 		free(r.gfs);
 		free(r.gft);
+		for (int l = 0; l < LS_MAX_DEPTH; l++) {
+			free(r.gls[l]);
+			free(r.glt[l]);
+		}
 		free(r.alpha);
 		free(r.prob_s);
 		free(r.prob_t);

@@ -331,12 +331,36 @@ static void swap(real **a, real **b)
 void ls_unet_backward(struct ls_unet *m, struct ls_unet_act *a, const struct ls_t4 *dlogits,
 		      const struct ls_t4 *dfeat, int dom)
 {
+	const real *df[LS_MAX_DEPTH] = { NULL };
+	df[m->spec.depth - 1] = dfeat ? dfeat->d : NULL;
+	ls_unet_backward_levels(m, a, dlogits, df, dom);
+}
+
+/* g (or NULL) onto the skip gradient of level l < depth - 1 */
+static void add_level(struct ls_t4 *gskip, const real *g)
+{
+	if (!g)
+		return;
+	size_t n = ls_t4_len(gskip);
+	for (size_t i = 0; i < n; i++)
+		gskip->d[i] += g[i];
+}
+
+void ls_unet_backward_levels(struct ls_unet *m, struct ls_unet_act *a, const struct ls_t4 *dlogits,
+			     const real *const dfeat_at[LS_MAX_DEPTH], int dom)
+{
 	const struct ls_unet_spec *s = &m->spec;
 	int D = s->depth;
 	real *A = a->g[0], *B = a->g[1], *C = a->g[2];
-	int nb = dlogits ? dlogits->n : dfeat->n;	/* the batch may be smaller than the buffers */
-	if (!dlogits) {	/* the encoder alone, from a gradient on the bottleneck */
-		memcpy(A, dfeat->d, ls_t4_len(dfeat) * sizeof(real));
+	const struct ls_t4 *bn = &a->ea[D - 1][1];	/* its n: the last forward's batch */
+	int nb = dlogits ? dlogits->n : bn->n;	/* the batch may be smaller than the buffers */
+	const real *dfeat = dfeat_at[D - 1];
+	size_t nfeat = (size_t)nb * bn->c * bn->h * bn->w;
+	if (!dlogits) {	/* the encoder alone, from gradients on its levels' outputs */
+		if (dfeat)
+			memcpy(A, dfeat, nfeat * sizeof(real));
+		else
+			memset(A, 0, nfeat * sizeof(real));
 		dfeat = NULL;
 		goto encoder;
 	}
@@ -351,21 +375,21 @@ void ls_unet_backward(struct ls_unet *m, struct ls_unet_act *a, const struct ls_
 		a->gskip[l].n = nb;
 		memset(a->gskip[l].d, 0, ls_t4_len(&a->gskip[l]) * sizeof(real));
 		LS_PROF(LS_P_CAT, ls_concat_get_add(A, cu, cup, &a->gskip[l]));
+		add_level(&a->gskip[l], dfeat_at[l]);
 		const struct ls_t4 *below = l + 1 < D - 1 ? &a->da[l + 1][1] : &a->ea[D - 1][1];
 		struct ls_t4 gb = ls_t4_make(B, below->n, below->c, below->h, below->w);
 		LS_PROF(LS_P_UP, ls_upsample_backward(A, cu, 0, &gb));
 		swap(&A, &B);
 	}
-	if (dfeat) {
-		size_t n = ls_t4_len(dfeat);
-		for (size_t i = 0; i < n; i++)
-			A[i] += dfeat->d[i];
-	}
+	if (dfeat)
+		for (size_t i = 0; i < nfeat; i++)
+			A[i] += dfeat[i];
 encoder:
 	if (!dlogits)
 		for (int l = 0; l < D - 1; l++) {
 			a->gskip[l].n = nb;
 			memset(a->gskip[l].d, 0, ls_t4_len(&a->gskip[l]) * sizeof(real));
+			add_level(&a->gskip[l], dfeat_at[l]);
 		}
 	for (int l = D - 1; l >= 0; l--) {	/* A: gradient of ea[l][1] */
 		cbr_backward(&m->enc[l][1].conv, &m->enc[l][1].bn, &a->ea[l][0], &a->ez[l][1], &a->ea[l][1], A, B, C,

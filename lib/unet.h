@@ -81,5 +81,10 @@ void ls_unet_decode(struct ls_unet *m, struct ls_unet_act *a, int dom, int train
  * With dlogits NULL, only the encoder, from dfeat (after ls_unet_encode). */
 void ls_unet_backward(struct ls_unet *m, struct ls_unet_act *a, const struct ls_t4 *dlogits,
 		      const struct ls_t4 *dfeat, int dom);
+/* The same with a gradient on any encoder level's output a->ea[l][1],
+ * laid out as it (dfeat[l], NULL = none; dfeat[depth - 1] is the
+ * bottleneck's): what a critic that also sees the skips sends back. */
+void ls_unet_backward_levels(struct ls_unet *m, struct ls_unet_act *a, const struct ls_t4 *dlogits,
+			     const real *const dfeat[LS_MAX_DEPTH], int dom);
 
 #endif

@@ -46,6 +46,8 @@
 # WDGRL:  --lambda L (0.1) --lambda-schedule const|ramp (const) --n-critic N (5)
 #         --critic-level pixel|tile|output (pixel: bottleneck vectors; tile: pooled per tile;
 #         output: P x P patches of class probabilities) --critic-patch P (4) --adapt-warmup EPOCHS (2)
+#         --critic-features LEVELS (pixel, tile: the encoder levels the critic sees, e.g. all
+#         or 0,3: the decoder's skips as well as the bottleneck, each pooled onto its cells)
 #         --bn-per-domain (separate batch-norm statistics per domain, training and mapping)
 #         --importance-weighted (the critic's source points weighed by estimated target /
 #         source class ratios, for class proportions that differ between the domains)
@@ -64,7 +66,7 @@ here=$(cd "$(dirname "$0")/.." && pwd)
 BIN=${BIN:-$here/bin}
 [ -x "$BIN/tile" ] || BIN=$(cd "$here/../../bin" 2>/dev/null && pwd)	# installed: PREFIX/share/landshift -> PREFIX/bin
 export GDAL_PAM_ENABLED=NO
-method="" out="" gsd="" seed=1 epochs=12 esteps=0 tile=128 overlap=32 width=16 batch=8 lr=0.002 label_class=1 cw=1,3 norm=per-raster lambda=0.1 lsched=const sel=val-iou ncritic=5 level=pixel patch=4 awarm=2 alpha=0.1 beta=0.05 sim=critic threads=0 crowns=0 score_only=0 map_only=0 lmap="" tb="" tbn="" sb="" sbn="" cname=building vb="" bnpd=() iw=()
+method="" out="" gsd="" seed=1 epochs=12 esteps=0 tile=128 overlap=32 width=16 batch=8 lr=0.002 label_class=1 cw=1,3 norm=per-raster lambda=0.1 lsched=const sel=val-iou ncritic=5 level=pixel patch=4 awarm=2 alpha=0.1 beta=0.05 sim=critic threads=0 crowns=0 score_only=0 map_only=0 lmap="" tb="" tbn="" sb="" sbn="" cname=building vb="" bnpd=() iw=() feats=()
 src=() srcl=() tgt=() tgtl=() ev=() evl=() evp=()
 cmdline=$(printf '%q ' "$0" "$@")	# for run.txt: the arguments are shifted away below
 die() { echo "adapt: $*" >&2; exit 2; }
@@ -77,6 +79,7 @@ while [ $# -gt 0 ]; do
 	--epochs) epochs=$2 ;; --epoch-steps) esteps=$2 ;; --tile) tile=$2 ;; --overlap) overlap=$2 ;; --width) width=$2 ;;
 	--batch) batch=$2 ;; --lr) lr=$2 ;; --label-class) label_class=$2 ;; --class-weights) cw=$2 ;;
 	--lambda) lambda=$2 ;; --lambda-schedule) lsched=$2 ;; --select) sel=$2 ;; --n-critic) ncritic=$2 ;; --critic-level) level=$2 ;; --critic-patch) patch=$2 ;; --adapt-warmup) awarm=$2 ;;
+	--critic-features) feats=(--critic-features "$2") ;;
 	--alpha) alpha=$2 ;; --beta) beta=$2 ;; --similarity) sim=$2 ;; --label-map) lmap=$2 ;;
 	--target-bands) tb=$2 ;; --target-band-names) tbn=$2 ;;
 	--source-bands) sb=$2 ;; --source-band-names) sbn=$2 ;; --class-name) cname=$2 ;;
@@ -148,7 +151,7 @@ fi
 	echo "model chosen by $sel"
 	[ ${#bnpd[@]} -eq 0 ] || echo "batch-norm statistics per domain"
 	[ "$method" = wdgrl ] || [ "$method" = dsn ] &&
-		echo "adaptation lambda $lambda ($lsched), n-critic $ncritic, critic level $level$([ "$level" = output ] && echo " ($patch x $patch patches)"), warm-up $awarm epochs$([ ${#iw[@]} -gt 0 ] && echo ", importance-weighted${iw[1]:+ (target prior ${iw[1]})}")$([ "$method" = dsn ] && echo ", alpha $alpha, beta $beta, similarity $sim")"
+		echo "adaptation lambda $lambda ($lsched), n-critic $ncritic, critic level $level$([ "$level" = output ] && echo " ($patch x $patch patches)")$([ ${#feats[@]} -gt 0 ] && echo " (encoder levels ${feats[1]})"), warm-up $awarm epochs$([ ${#iw[@]} -gt 0 ] && echo ", importance-weighted${iw[1]:+ (target prior ${iw[1]})}")$([ "$method" = dsn ] && echo ", alpha $alpha, beta $beta, similarity $sim")"
 	echo "started $(date -u +%Y-%m-%dT%H:%M:%SZ) on $(hostname)"
 } >"$out/run.txt"
 G=(); [ -n "$gsd" ] && G=(--gsd "$gsd")
@@ -194,10 +197,10 @@ log "[3/5] training ($method, $epochs epochs)"
 train=(--source "$out/source.norm.frames" --method source-only)
 [ "$method" = oracle ] && train=(--source "$out/target.norm.frames" --method oracle)
 [ "$method" = wdgrl ] && train=(--source "$out/source.norm.frames" --target "$out/target.norm.frames" --method wdgrl
-	--lambda "$lambda" --lambda-schedule "$lsched" --n-critic "$ncritic" --critic-level "$level" --critic-patch "$patch" --adapt-warmup "$awarm" "${iw[@]}")
+	--lambda "$lambda" --lambda-schedule "$lsched" --n-critic "$ncritic" --critic-level "$level" --critic-patch "$patch" --adapt-warmup "$awarm" "${iw[@]}" "${feats[@]}")
 [ "$method" = dsn ] && train=(--source "$out/source.norm.frames" --target "$out/target.norm.frames" --method dsn
 	--alpha "$alpha" --beta "$beta" --similarity "$sim"
-	--lambda "$lambda" --lambda-schedule "$lsched" --n-critic "$ncritic" --critic-level "$level" --critic-patch "$patch" --adapt-warmup "$awarm" "${iw[@]}")
+	--lambda "$lambda" --lambda-schedule "$lsched" --n-critic "$ncritic" --critic-level "$level" --critic-patch "$patch" --adapt-warmup "$awarm" "${iw[@]}" "${feats[@]}")
 "$BIN"/critic-train --model "$out/model" "${train[@]}" --epochs "$epochs" --epoch-steps "$esteps" --batch "$batch" --lr "$lr" \
 	--width "$width" --seed "$seed" --class-weights "$cw" --select "$sel" "${bnpd[@]}" --metrics "$out/train.jsonl" --threads "$threads"
 if [ "$method" = adabn ]; then	# the source-only model with batch-norm statistics of the target

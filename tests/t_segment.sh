@@ -495,11 +495,39 @@ import json, math
 for f in ('$T/wo.jsonl', '$T/do.jsonl'):
     r = [json.loads(x) for x in open(f) if '\"w\"' in x]
     assert len(r) >= 2 and all(math.isfinite(x['w']) and math.isfinite(x['task_loss']) and x['gp'] >= 0 for x in r), f" 2>>"$T/wo.err" &&
-	grep -aq 'level=output patch=4' "$T/wo.model" && grep -aq 'level=output patch=8' "$T/do.model"; then
+	grep -aq 'level=output features=none patch=4' "$T/wo.model" && grep -aq 'level=output features=none patch=8' "$T/do.model"; then
 	pass "--critic-level output: WDGRL and DSN train with a critic on class-probability patches (W, GP logged; level and patch in the model)"
 else
 	fail "critic level output" "$(tail -n 2 "$T/wo.err")"
 fi
+# --critic-features: the critic also sees the skips (encoder levels 0..2, pooled onto the
+# bottleneck's cells); naming the bottleneck alone (level 3 of 4) is the default, step for step
+if $BIN/critic-train --quiet --model "$T/wf.model" --method wdgrl --source "$T/src.frames" --target "$T/tgt.frames" --epochs 2 \
+	--adapt-warmup 1 --width 4 --critic-features all --n-critic 2 --metrics "$T/wf.jsonl" 2>"$T/wf.err" &&
+	$BIN/critic-train --quiet --model "$T/df.model" --method dsn --source "$T/src.frames" --target "$T/tgt.frames" --epochs 2 \
+	--adapt-warmup 1 --width 4 --critic-features 0 --critic-level tile --n-critic 1 --metrics "$T/df.jsonl" 2>>"$T/wf.err" &&
+	$BIN/critic-train --quiet --model "$T/w3.model" --method wdgrl --source "$T/src.frames" --target "$T/tgt.frames" --epochs 2 \
+	--adapt-warmup 1 --width 4 --critic-features 3 --n-critic 2 --metrics "$T/w3.jsonl" 2>>"$T/wf.err" &&
+	$BIN/critic-train --quiet --model "$T/wd.model" --method wdgrl --source "$T/src.frames" --target "$T/tgt.frames" --epochs 2 \
+	--adapt-warmup 1 --width 4 --n-critic 2 --metrics "$T/wd.jsonl" 2>>"$T/wf.err" &&
+	$PY -c "
+import json, math
+for f in ('$T/wf.jsonl', '$T/df.jsonl'):
+    r = [json.loads(x) for x in open(f) if '\"w\"' in x]
+    assert len(r) >= 2 and all(math.isfinite(x['w']) and math.isfinite(x['task_loss']) and x['gp'] >= 0 for x in r), f
+a = [x for x in open('$T/w3.jsonl') if '\"w\"' in x]
+b = [x for x in open('$T/wd.jsonl') if '\"w\"' in x]
+assert a == b and len(a) >= 2, 'level 3 alone differs from the default'
+w = [json.loads(x)['w'] for x in open('$T/wf.jsonl') if '\"w\"' in x]
+assert w != [json.loads(x)['w'] for x in a], 'all levels gave the bottleneck-only W'" 2>>"$T/wf.err" &&
+	grep -aq 'level=pixel features=0,1,2,3 patch' "$T/wf.model" && grep -aq 'level=tile features=0 patch' "$T/df.model" &&
+	grep -aq 'level=pixel features=3 patch' "$T/wd.model"; then
+	pass "--critic-features: WDGRL on all four levels' outputs, DSN on the first skip alone (W, GP logged; the levels in the model); the bottleneck named alone is the default, step for step"
+else
+	fail "critic features" "$(tail -n 2 "$T/wf.err")"
+fi
+must_fail "--critic-features beyond the network's levels" 2 'critic-features must be all or encoder levels 0 to 3 separated by commas, not 0,4' "$BIN/critic-train --quiet --model $T/wx.model --method wdgrl --source $T/src.frames --target $T/tgt.frames --epochs 1 --width 4 --critic-features 0,4"
+must_fail "--critic-features with the output level" 2 'critic-features picks encoder levels: not with --critic-level output' "$BIN/critic-train --quiet --model $T/wx.model --method wdgrl --source $T/src.frames --target $T/tgt.frames --epochs 1 --width 4 --critic-level output --critic-features all"
 must_fail "--critic-patch must divide the tile" 1 'critic-patch 5 must divide the tile size 128x128' "$BIN/critic-train --quiet --model $T/wx.model --method wdgrl --source $T/src.frames --target $T/tgt.frames --epochs 1 --width 4 --critic-level output --critic-patch 5"
 # the experiments report over a sweep's folder layout, filled from the two real runs above
 E=$T/exp/tiny-pair

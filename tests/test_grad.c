@@ -283,10 +283,11 @@ struct net_case {
 	struct ls_t4 x;
 	uint8_t *lab;
 	real *rf;	/* weights of a linear term on the bottleneck features */
+	real *rl[LS_MAX_DEPTH];	/* with all_levels: on every shallower encoder level's output too */
 	int dom;
 };
 
-static int encoder_only;
+static int encoder_only, all_levels;
 
 static double net_loss(void *p)
 {
@@ -301,6 +302,9 @@ static double net_loss(void *p)
 	struct ls_t4 *f = ls_unet_bottleneck(&k->a, &k->m);
 	for (size_t i = 0; i < ls_t4_len(f); i++)
 		l += k->rf[i] * f->d[i];
+	for (int d = 0; all_levels && d < k->m.spec.depth - 1 && k->rl[d]; d++)
+		for (size_t i = 0; i < ls_t4_len(&k->a.ea[d][1]); i++)
+			l += k->rl[d][i] * k->a.ea[d][1].d[i];
 	return l;
 }
 
@@ -330,7 +334,20 @@ static void test_unet(int depth, int dom)
 	net_loss(&k);
 	ls_softmax_xent(&k.a.logits, k.lab, NULL, &k.a.dlogits, NULL);
 	struct ls_t4 df = ls_t4_make(k.rf, f->n, f->c, f->h, f->w);
-	ls_unet_backward(&k.m, &k.a, encoder_only ? NULL : &k.a.dlogits, &df, dom);
+	if (all_levels) {	/* linear terms on the skips: ls_unet_backward_levels */
+		const real *dl[LS_MAX_DEPTH] = { NULL };
+		for (int d = 0; d < depth - 1; d++) {
+			k.rl[d] = ls_alloc_real(ls_t4_len(&k.a.ea[d][1]));
+			fill(k.rl[d], ls_t4_len(&k.a.ea[d][1]), 0.1);
+			dl[d] = k.rl[d];
+		}
+		dl[depth - 1] = k.rf;
+		ls_params_zero_grad(&k.m.params);
+		net_loss(&k);
+		ls_softmax_xent(&k.a.logits, k.lab, NULL, &k.a.dlogits, NULL);
+		ls_unet_backward_levels(&k.m, &k.a, encoder_only ? NULL : &k.a.dlogits, dl, dom);
+	} else
+		ls_unet_backward(&k.m, &k.a, encoder_only ? NULL : &k.a.dlogits, &df, dom);
 	double worst = 0;
 	const char *where = "";
 	int checked = 0;
@@ -349,13 +366,61 @@ static void test_unet(int depth, int dom)
 		}
 	}
 	CHECK(worst < 1e-6 && checked >= 6, "UNet-S depth %d, stem %s, %s: %d tensors, worst %.1e (%s)", depth, s.dom[dom],
-	      encoder_only ? "encoder alone from a bottleneck term (the target's WDGRL path)" : "task loss + bottleneck term",
+	      encoder_only ? (all_levels ? "encoder alone from terms on every level's output (the target's path, --critic-features all)"
+				     : "encoder alone from a bottleneck term (the target's WDGRL path)")
+			   : (all_levels ? "task loss + terms on every encoder level's output (skips included)"
+					 : "task loss + bottleneck term"),
 	      checked, worst, where);
+	for (int d = 0; d < LS_MAX_DEPTH; d++)
+		free(k.rl[d]);
 	ls_unet_act_free(&k.a);
 	ls_unet_free(&k.m);
 	free(k.x.d);
 	free(k.lab);
 	free(k.rf);
+}
+
+/* ---- the critic's points from encoder levels (--critic-features) ---- */
+
+/* By hand on a 2-tile 4x4 map with cells of 2x2: each point's values are
+ * its cell's means at the map's offset; and the backward is the adjoint,
+ * <P f, g> = <f, P^T g>, per cell and per tile. */
+static void test_feature_points(void)
+{
+	real fd[2 * 3 * 16], pts[8 * 5], g[8 * 5], back[2 * 3 * 16];
+	struct ls_t4 f = ls_t4_make(fd, 2, 3, 4, 4);
+	for (int i = 0; i < 2 * 3 * 16; i++)
+		fd[i] = (real)(i * i % 17);
+	for (int i = 0; i < 8 * 5; i++)
+		pts[i] = -1;
+	int m = ls_feature_points(&f, 2, pts, 5, 1, 1), ok = m == 8;
+	for (int t = 0; t < 2; t++)
+		for (int c = 0; c < 3; c++)
+			for (int cy = 0; cy < 2; cy++)
+				for (int cx = 0; cx < 2; cx++) {
+					double s = 0;
+					for (int y = 2 * cy; y < 2 * cy + 2; y++)
+						for (int x = 2 * cx; x < 2 * cx + 2; x++)
+							s += fd[((t * 3 + c) * 4 + y) * 4 + x];
+					int pt = (t * 2 + cy) * 2 + cx;
+					ok &= fabs(pts[pt * 5 + 1 + c] - s / 4) < 1e-12 && pts[pt * 5] == -1 && pts[pt * 5 + 4] == -1;
+				}
+	double worst = 0;
+	for (int pixel = 1; pixel >= 0; pixel--) {
+		int np = ls_feature_points(&f, 2, pts, 5, 1, pixel);
+		fill(g, 8 * 5, 1);
+		ls_feature_points_backward(g, &f, 2, 5, 1, back, pixel);
+		double lhs = 0, rhs = 0;
+		for (int p = 0; p < np; p++)
+			for (int c = 0; c < 3; c++)
+				lhs += pts[p * 5 + 1 + c] * g[p * 5 + 1 + c];
+		for (int i = 0; i < 2 * 3 * 16; i++)
+			rhs += fd[i] * back[i];
+		worst = fmax(worst, fabs(lhs - rhs) / fmax(fabs(lhs), 1));
+		ok &= np == (pixel ? 8 : 2);
+	}
+	CHECK(ok && worst < 1e-12, "critic points of an encoder level: cell means at their offset, the backward its adjoint (%.1e)",
+	      worst);
 }
 
 /* ---- the WDGRL critic: -W + gamma GP, and the input gradient ---- */
@@ -838,7 +903,14 @@ int main(void)
 	test_unet(1, 0);
 	encoder_only = 1;
 	test_unet(3, 1);
+	all_levels = 1;	/* depth 3 on 8 x 8: two skips and a 2 x 2 bottleneck (deeper, BN over 2 values sits on kinks) */
+	test_unet(3, 1);
+	test_unet(2, 0);
 	encoder_only = 0;
+	test_unet(3, 0);
+	test_unet(3, 1);
+	all_levels = 0;
+	test_feature_points();
 	test_critic(0);
 	test_critic(1);
 	test_label_shift();
