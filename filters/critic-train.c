@@ -117,9 +117,9 @@ int main(int argc, char **argv)
 		ls_die(LS_EXIT_USAGE, "--lambda-schedule must be const or ramp, not %s", o.lambda_schedule);
 	if (strcmp(o.critic_level, "pixel") && strcmp(o.critic_level, "tile") && strcmp(o.critic_level, "output"))
 		ls_die(LS_EXIT_USAGE, "--critic-level must be pixel, tile or output, not %s", o.critic_level);
+	if (o.depth < 1 || o.depth > LS_MAX_DEPTH)
+		ls_die(LS_EXIT_USAGE, "--depth must be 1 to %d, not %d", LS_MAX_DEPTH, o.depth);
 	if (features) {
-		if (o.depth < 1 || o.depth > 6)
-			ls_die(LS_EXIT_USAGE, "--depth must be 1 to 6, not %d", o.depth);
 		if (strcmp(o.method, "wdgrl") && strcmp(o.method, "dsn"))
 			ls_die(LS_EXIT_USAGE, "--critic-features needs an adapted method (wdgrl or dsn)");
 		if (!strcmp(o.critic_level, "output"))

@@ -183,12 +183,16 @@ static int make_spec(struct run *r, struct ls_unet_spec *s)
 	return 0;
 }
 
+static void join_doubles(char *buf, size_t n, const double *v, int k, int prec);
+
+/* k floats, comma-separated, with 9 significant digits (exact for a float) */
 static void join_floats(char *buf, size_t n, const float *v, int k)
 {
-	size_t off = 0;
-	buf[0] = 0;
-	for (int i = 0; i < k && off < n; i++)
-		off += (size_t)snprintf(buf + off, n - off, "%s%.9g", i ? "," : "", v[i]);
+	double *d = ls_xmalloc((size_t)(k > 0 ? k : 1) * sizeof *d);
+	for (int i = 0; i < k; i++)
+		d[i] = v[i];
+	join_doubles(buf, n, d, k, 9);
+	free(d);
 }
 
 /* room for the importance weights as text: up to 254 classes of up to 24 characters */
@@ -401,10 +405,10 @@ static int fixed_weights(struct run *r)
 			if (s->y[p] < k)
 				ps[s->y[p]]++, ss++;
 	}
+	if (!(st > 0))
+		rc = ls_err("--target-prior: the proportions are all 0");
 	for (int c = 0; c < k && rc == 0; c++) {
-		if (!(st > 0))
-			rc = ls_err("--target-prior: the proportions are all 0");
-		else if (!(ps[c] > 0))
+		if (!(ps[c] > 0))
 			rc = ls_err("--target-prior: class %d has no pixel in the source's training tiles", c);
 		else
 			r->iw[c] = (pt[c] / st) / (ps[c] / ss);
@@ -435,10 +439,6 @@ static int setup_wdgrl(struct run *r)
 	r->output = !strcmp(o->critic_level, "output");
 	r->npts = o->batch * (pixel ? h * w : 1);
 	r->levels = o->critic_levels ? o->critic_levels : 1u << (D - 1);
-	if (r->output && o->critic_levels)
-		return ls_err("--critic-features picks encoder levels: not with --critic-level output");
-	if (r->levels >> D)
-		return ls_err("--critic-features: the network has levels 0 to %d", D - 1);
 	for (int l = 0; l < D; l++)
 		if (r->levels >> l & 1) {
 			d += o->width << l;

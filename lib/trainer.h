@@ -33,9 +33,10 @@ struct ls_train_opts {
 	int n_critic, critic_hidden, adapt_warmup;	/* warm-up in epochs of source-only training */
 	const char *critic_level;	/* "pixel" (bottleneck vectors), "tile" (pooled) or "output" */
 	int critic_patch;		/* output level: p x p patches of class probabilities */
-	unsigned critic_levels;		/* pixel, tile: bit l = the critic also sees encoder level l's
-					 * output (a skip), pooled to the bottleneck's cells; 0: the
-					 * bottleneck alone */
+	unsigned critic_levels;		/* pixel, tile: bit l (l < depth) = the critic sees encoder
+					 * level l's output (a skip), pooled to the bottleneck's cells;
+					 * 0: the bottleneck alone; ignored at the output level (the
+					 * caller refuses the two together) */
 	int importance_weighted;	/* critic's source points weighed by estimated target / source class ratios */
 	const char *target_prior;	/* "p0,p1,..": known target class proportions, the ratios fixed */
 	const char *lambda_schedule;	/* "const", or "ramp": lambda * (2 / (1 + exp(-10 p)) - 1),

@@ -527,6 +527,7 @@ else
 	fail "critic features" "$(tail -n 2 "$T/wf.err")"
 fi
 must_fail "--critic-features beyond the network's levels" 2 'critic-features must be all or encoder levels 0 to 3 separated by commas, not 0,4' "$BIN/critic-train --quiet --model $T/wx.model --method wdgrl --source $T/src.frames --target $T/tgt.frames --epochs 1 --width 4 --critic-features 0,4"
+must_fail "--depth out of range" 2 'depth must be 1 to 6, not 7' "$BIN/critic-train --quiet --model $T/wx.model --source $T/src.frames --epochs 1 --depth 7"
 must_fail "--critic-features without adaptation" 2 'critic-features needs an adapted method \(wdgrl or dsn\)' "$BIN/critic-train --quiet --model $T/wx.model --method source-only --source $T/src.frames --epochs 1 --width 4 --critic-features all"
 must_fail "--critic-features with the output level" 2 'critic-features picks encoder levels: not with --critic-level output' "$BIN/critic-train --quiet --model $T/wx.model --method wdgrl --source $T/src.frames --target $T/tgt.frames --epochs 1 --width 4 --critic-level output --critic-features all"
 must_fail "--critic-patch must divide the tile" 1 'critic-patch 5 must divide the tile size 128x128' "$BIN/critic-train --quiet --model $T/wx.model --method wdgrl --source $T/src.frames --target $T/tgt.frames --epochs 1 --width 4 --critic-level output --critic-patch 5"
