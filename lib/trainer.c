@@ -183,7 +183,14 @@ static int make_spec(struct run *r, struct ls_unet_spec *s)
 	return 0;
 }
 
-static void join_doubles(char *buf, size_t n, const double *v, int k, int prec);
+/* k doubles, comma-separated, with prec significant digits (cut at n). */
+static void join_doubles(char *buf, size_t n, const double *v, int k, int prec)
+{
+	size_t off = 0;
+	buf[0] = 0;
+	for (int i = 0; i < k && off < n; i++)
+		off += (size_t)snprintf(buf + off, n - off, "%s%.*g", i ? "," : "", prec, v[i]);
+}
 
 /* k floats, comma-separated, with 9 significant digits (exact for a float) */
 static void join_floats(char *buf, size_t n, const float *v, int k)
@@ -197,15 +204,6 @@ static void join_floats(char *buf, size_t n, const float *v, int k)
 
 /* room for the importance weights as text: up to 254 classes of up to 24 characters */
 #define LS_MAX_IW_TEXT 6200
-
-/* k doubles, comma-separated, with prec significant digits (cut at n). */
-static void join_doubles(char *buf, size_t n, const double *v, int k, int prec)
-{
-	size_t off = 0;
-	buf[0] = 0;
-	for (int i = 0; i < k && off < n; i++)
-		off += (size_t)snprintf(buf + off, n - off, "%s%.*g", i ? "," : "", prec, v[i]);
-}
 
 /* A per-class option's k comma-separated values, each finite and not
  * negative, into out. */
