@@ -2,7 +2,7 @@
 # pipelines/experiments-report.sh [OUT] - the report of make experiments:
 # OUT/report.html (default OUT: out/experiments), a static page readable
 # offline: the results table (target IoU mean and spread over seeds, object
-# F1, gap closed), each run's time, links to every run's own report, and per
+# F1, gap closed, the critic W a seed), each run's time, links to every run's own report, and per
 # domain pair the training curves of every method (task loss per epoch,
 # source validation IoU, and the critic's W estimate per step for the
 # adapted methods) drawn by gnuplot into OUT/report/*.png.
@@ -80,7 +80,7 @@ done
 
 PYTHONDONTWRITEBYTECODE=1 PYTHONPATH=$(dirname "$0") /usr/bin/python3 - "$out" <<'PY'
 import html, json, os, statistics, sys
-from experiments_runs import gap_closed, methods, pairs
+from experiments_runs import critic_w, critic_w_column, gap_closed, methods, pairs
 out = sys.argv[1]
 R = os.path.join(out, "report")
 e = html.escape
@@ -93,7 +93,7 @@ p = ['<!doctype html><html><head><meta charset="utf-8"><title>Landshift experime
      'trains on; mean &plusmn; standard deviation over seeds. Gap closed = (method &minus; source-only) / '
      '(oracle &minus; source-only).</p>',
      '<table><tr><th>pair</th><th>method</th><th>seeds</th><th>IoU</th><th>object F1</th><th>point F1</th><th>gap closed</th>'
-     '<th>run time</th><th>runs</th></tr>']
+     '<th>critic W a seed</th><th>run time</th><th>runs</th></tr>']
 total = 0.0
 for pair in names:
     res = {}
@@ -106,7 +106,8 @@ for pair in names:
                 mt = json.load(open(f))
                 sec = float(open(f"{d}/{s}/seconds").read()) if os.path.exists(f"{d}/{s}/seconds") else None
                 total += sec or 0
-                runs.append((s, mt.get("iou", mt.get("building_iou")), mt["object_f1"], sec, mt.get("point_f1")))
+                runs.append((s, mt.get("iou", mt.get("building_iou")), mt["object_f1"], sec, mt.get("point_f1"),
+                             critic_w(f"{d}/{s}")))
         if runs:
             res[m] = runs
     mean = {m: sum(r[1] for r in rs) / len(rs) for m, rs in res.items()}
@@ -121,7 +122,7 @@ for pair in names:
         pf = [r[4] for r in rs]
         pts = f"{sum(pf) / len(pf):.3f}" if all(x is not None for x in pf) else ""
         p.append(f"<tr><td>{e(pair)}</td><td>{e(m)}</td><td>{len(v)}</td><td>{sum(v) / len(v):.3f} &plusmn; {sd:.3f}</td>"
-                 f"<td>{sum(r[2] for r in rs) / len(rs):.3f}</td><td>{pts}</td><td>{gap}</td><td>{t}</td><td>{links}</td></tr>")
+                 f"<td>{sum(r[2] for r in rs) / len(rs):.3f}</td><td>{pts}</td><td>{gap}</td><td>{e(critic_w_column([r[5] for r in rs]))}</td><td>{t}</td><td>{links}</td></tr>")
 p.append(f"</table><p>Total training and mapping time of the runs: {total / 60:.0f} min.</p>")
 for pair in names:
     imgs = [f for f in ("loss", "val_iou", "w") if os.path.exists(f"{R}/{pair}.{f}.png")]

@@ -2,8 +2,10 @@
 # pipelines/experiments.sh - the adaptation experiments (make experiments):
 # every domain pair x method x seed through pipelines/adapt.sh, then one
 # table of the target IoU of the pair's class (buildings; trees for
-# naip-zurich), mean and spread over seeds, and the share
-# of the source-only-to-oracle gap each adapted method closes.
+# naip-zurich), mean and spread over seeds, the share
+# of the source-only-to-oracle gap each adapted method closes, and the
+# critic's W estimate (each seed's mean over its steps, the share of steps
+# below zero) that the adapted methods logged in train.jsonl.
 #
 # Each target scene is split: the western part is the target the adapted
 # methods learn from without labels (and the oracle learns from with
@@ -345,7 +347,7 @@ done
 
 PYTHONDONTWRITEBYTECODE=1 PYTHONPATH=pipelines /usr/bin/python3 - "$OUT" <<'PY'
 import json, os, statistics, sys
-from experiments_runs import gap_closed, methods, pairs
+from experiments_runs import critic_w, critic_w_column, gap_closed, methods, pairs
 out = sys.argv[1]
 rows, res = [], {}
 for pair in pairs(out):
@@ -359,13 +361,14 @@ for pair in pairs(out):
                 secs = [f"{out}/{pair}/{method}/{seed}/{f}seconds" for f in ("", "fold2/")]   # a cross-fitted oracle: both folds
                 runs.append({"seed": seed, "class": m.get("class", "building"), "iou": m.get("iou", m.get("building_iou")),
                              "object_f1": m["object_f1"], "point_f1": m.get("point_f1"),
-                             "seconds": sum(int(open(f).read()) for f in secs if os.path.exists(f))})
+                             "seconds": sum(int(open(f).read()) for f in secs if os.path.exists(f)),
+                             **(critic_w(f"{out}/{pair}/{method}/{seed}") or {})})
         if runs:
             res[pair][method] = runs
 def mean(v): return sum(v) / len(v)
 def sd(v): return statistics.stdev(v) if len(v) > 1 else 0.0
-lines = ["| pair | class | method | seeds | target IoU (mean ± sd) | object F1 | point F1 | gap closed | minutes per run |",
-         "|---|---|---|---|---|---|---|---|---|"]
+lines = ["| pair | class | method | seeds | target IoU (mean ± sd) | object F1 | point F1 | gap closed | critic W a seed | minutes per run |",
+         "|---|---|---|---|---|---|---|---|---|---|"]
 def points(rs):   # tree-point F1 (mean ± sd) where every seed has one
     v = [r["point_f1"] for r in rs]
     return f"{mean(v):.3f} ± {sd(v):.3f}" if all(x is not None for x in v) else ""
@@ -378,7 +381,8 @@ for pair, ms in res.items():
         total += sum(secs)
         gap = gap_closed(iou, m)
         lines.append(f"| {pair} | {ms[m][0]['class']} | {m} | {len(v)} | {mean(v):.3f} ± {sd(v):.3f} | "
-                     f"{mean([r['object_f1'] for r in ms[m]]):.3f} | {points(ms[m])} | {gap} | {mean(secs) / 60:.1f} |")
+                     f"{mean([r['object_f1'] for r in ms[m]]):.3f} | {points(ms[m])} | {gap} | "
+                     f"{critic_w_column([r if 'w_mean' in r else None for r in ms[m]])} | {mean(secs) / 60:.1f} |")
 lines.append(f"\nTotal run time of these runs: {total / 3600:.1f} h (the sum of each run's wall-clock time; "
              "runs' run.txt give their threads, and some shared the machine with other work).")
 json.dump(res, open(f"{out}/results.json", "w"), indent=1)

@@ -1,7 +1,9 @@
 # pipelines/experiments_runs.py - what experiments.sh and experiments-report.sh
 # both need to know about an experiments folder: which pairs it holds and the
 # order methods are listed in (the five methods in the order of the table,
-# a variant such as wdgrl+output after its method, unknown methods last).
+# a variant such as wdgrl+output after its method, unknown methods last),
+# and the critic's W estimate a run logged.
+import json
 import os
 
 ORDER = ["source-only", "adabn", "wdgrl", "dsn", "oracle"]
@@ -35,3 +37,29 @@ def gap_closed(means, m):
     if m.split("+")[0] in ("source-only", "oracle") or lo is None or hi is None or hi == lo:
         return ""
     return f"{(means[m] - lo) / (hi - lo):+.0%}"
+
+
+def critic_w(run):
+    """The critic's W estimate over the steps a finished run logged in
+    RUN/train.jsonl (its step lines' "w"): {"w_mean", "w_negative" (the
+    share of steps with W < 0), "w_steps"}, or None where it logged none
+    (source-only, adabn, the oracle)."""
+    f = os.path.join(run, "train.jsonl")
+    if not os.path.exists(f):
+        return None
+    w = [r["w"] for r in (json.loads(line) for line in open(f) if line.strip()) if "w" in r]
+    if not w:
+        return None
+    return {"w_mean": sum(w) / len(w), "w_negative": sum(x < 0 for x in w) / len(w), "w_steps": len(w)}
+
+
+def critic_w_column(ws):
+    """The table's critic W of a method from its seeds' critic_w(): the
+    lowest to highest seed mean and the share of all their steps with
+    W < 0, e.g. "0.27-0.33 (2 % < 0)"; "" unless every seed logged W."""
+    if not ws or any(w is None for w in ws):
+        return ""
+    lo, hi = min(w["w_mean"] for w in ws), max(w["w_mean"] for w in ws)
+    neg = sum(w["w_negative"] * w["w_steps"] for w in ws) / sum(w["w_steps"] for w in ws)
+    span = f"{lo:.2f}" if len(ws) == 1 else f"{lo:.2f} to {hi:.2f}"
+    return f"{span} ({neg:.0%} < 0)"
