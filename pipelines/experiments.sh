@@ -20,6 +20,8 @@
 #   METHODS  "source-only adabn wdgrl dsn oracle"
 #   SEEDS    seeds of every run; unset, each pair's own: 1 2 3, and 1 to 6 for
 #            atlanta-pan (14 scored houses: three seeds could not tell its methods apart)
+#            and naip-zurich (source-only's three seeds spread as wide as every
+#            adapted method's gain)
 #   EPOCHS   training epochs of every run; unset, each pair's own: 40 for the
 #            building pairs, 20 for naip-zurich (the lengths of the README table)
 #   OUT      out/experiments; a run whose metrics.json exists is not run again,
@@ -81,7 +83,7 @@ split() {
 # seeds PAIR: its seeds, SEEDS when set
 seeds() {
 	if [ -n "$SEEDS" ]; then echo "$SEEDS"; return; fi
-	case $1 in atlanta-pan) echo 1 2 3 4 5 6 ;; *) echo 1 2 3 ;; esac
+	case $1 in atlanta-pan | naip-zurich) echo 1 2 3 4 5 6 ;; *) echo 1 2 3 ;; esac
 }
 
 # epochs PAIR: its training length, EPOCHS when set
