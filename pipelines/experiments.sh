@@ -364,7 +364,7 @@ for pair in pairs(out):
                 runs.append({"seed": seed, "class": m.get("class", "building"), "iou": m.get("iou", m.get("building_iou")),
                              "object_f1": m["object_f1"], "point_f1": m.get("point_f1"),
                              "seconds": sum(int(open(f).read()) for f in secs if os.path.exists(f)),
-                             **(critic_w(f"{out}/{pair}/{method}/{seed}") or {})})
+                             "critic_w": critic_w(f"{out}/{pair}/{method}/{seed}")})
         if runs:
             res[pair][method] = runs
 def mean(v): return sum(v) / len(v)
@@ -384,7 +384,7 @@ for pair, ms in res.items():
         gap = gap_closed(iou, m)
         lines.append(f"| {pair} | {ms[m][0]['class']} | {m} | {len(v)} | {mean(v):.3f} ± {sd(v):.3f} | "
                      f"{mean([r['object_f1'] for r in ms[m]]):.3f} | {points(ms[m])} | {gap} | "
-                     f"{critic_w_column([r if 'w_mean' in r else None for r in ms[m]])} | {mean(secs) / 60:.1f} |")
+                     f"{critic_w_column([r['critic_w'] for r in ms[m]])} | {mean(secs) / 60:.1f} |")
 lines.append(f"\nTotal run time of these runs: {total / 3600:.1f} h (the sum of each run's wall-clock time; "
              "runs' run.txt give their threads, and some shared the machine with other work).")
 json.dump(res, open(f"{out}/results.json", "w"), indent=1)

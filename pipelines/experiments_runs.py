@@ -56,7 +56,7 @@ def critic_w(run):
 def critic_w_column(ws):
     """The table's critic W of a method from its seeds' critic_w(): the
     lowest to highest seed mean and the share of all their steps with
-    W < 0, e.g. "0.27-0.33 (2 % < 0)"; "" unless every seed logged W."""
+    W < 0, e.g. "0.27 to 0.33 (2% < 0)"; "" unless every seed logged W."""
     if not ws or any(w is None for w in ws):
         return ""
     lo, hi = min(w["w_mean"] for w in ws), max(w["w_mean"] for w in ws)

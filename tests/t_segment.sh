@@ -574,8 +574,9 @@ if xs >"$T/xs.out" 2>"$T/xs.err" && [ "$(ls "$T"/xr/atlanta-pan/*/seed*/metrics.
 	grep -q '^| atlanta-pan | building | source-only+tiny | 2 | .* |  | [0-9.]* |$' "$T/xr/results.md" &&
 	grep -q '<td>0.20 to 0.25 (17% &lt; 0)</td>' "$T/xo/report.html" &&
 	$PY -c "
-import json; r = json.load(open('$T/xr/results.json'))['tiny-pair']['wdgrl+tiny']
-assert [(round(x['w_mean'], 9), x['w_negative'], x['w_steps']) for x in r] == [(0.25, 0.25, 4), (0.2, 0, 2)], r" &&
+import json; j = json.load(open('$T/xr/results.json')); r = [x['critic_w'] for x in j['tiny-pair']['wdgrl+tiny']]
+assert [(round(x['w_mean'], 9), x['w_negative'], x['w_steps']) for x in r] == [(0.25, 0.25, 4), (0.2, 0, 2)], r
+assert [x['critic_w'] for x in j['atlanta-pan']['source-only+tiny']] == [None, None]" &&
 	steps=$(head -n 1 "$T/xr/atlanta-pan/source-only+tiny/seed1/train.jsonl" | grep -o '"step":[0-9]*' | cut -d: -f2) &&
 	grep -q "^training epochs 1 of $steps steps" "$T/xr/atlanta-pan/oracle+tiny/seed2/run.txt" &&
 	[ "$(cat "$T"/xr/atlanta-pan/*/seed*/run.txt | grep -c "^threads $threads\$")" -eq 4 ] &&
