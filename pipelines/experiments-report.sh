@@ -79,8 +79,8 @@ for pair in $(ls "$R" | sed -n 's/\.methods$//p'); do
 done
 
 PYTHONDONTWRITEBYTECODE=1 PYTHONPATH=$(dirname "$0") /usr/bin/python3 - "$out" <<'PY'
-import html, json, os, statistics, sys
-from experiments_runs import critic_w, critic_w_column, gap_closed, methods, pairs
+import html, os, statistics, sys
+from experiments_runs import critic_w_column, gap_closed, methods, pairs, runs
 out = sys.argv[1]
 R = os.path.join(out, "report")
 e = html.escape
@@ -96,33 +96,21 @@ p = ['<!doctype html><html><head><meta charset="utf-8"><title>Landshift experime
      '<th>critic W a seed</th><th>run time</th><th>runs</th></tr>']
 total = 0.0
 for pair in names:
-    res = {}
-    for m in methods(out, pair):
-        d = f"{out}/{pair}/{m}"
-        runs = []
-        for s in sorted(os.listdir(d)):
-            f = f"{d}/{s}/metrics.json"
-            if os.path.exists(f):
-                mt = json.load(open(f))
-                sec = float(open(f"{d}/{s}/seconds").read()) if os.path.exists(f"{d}/{s}/seconds") else None
-                total += sec or 0
-                runs.append((s, mt.get("iou", mt.get("building_iou")), mt["object_f1"], sec, mt.get("point_f1"),
-                             critic_w(f"{d}/{s}")))
-        if runs:
-            res[m] = runs
-    mean = {m: sum(r[1] for r in rs) / len(rs) for m, rs in res.items()}
+    res = {m: rs for m in methods(out, pair) for rs in [runs(out, pair, m)] if rs}
+    total += sum(r["seconds"] for rs in res.values() for r in rs)
+    mean = {m: sum(r["iou"] for r in rs) / len(rs) for m, rs in res.items()}
     for m, rs in res.items():
-        v = [r[1] for r in rs]
+        v = [r["iou"] for r in rs]
         sd = statistics.stdev(v) if len(v) > 1 else 0.0
         gap = gap_closed(mean, m)
-        secs = [r[3] for r in rs if r[3] is not None]
-        t = f"{sum(secs) / len(secs):.0f} s each" if secs else ""
-        links = " ".join(f'<a href="{e(pair)}/{e(m)}/{e(r[0])}/report.html">{e(r[0])}</a>'
-                         for r in rs if os.path.exists(f"{out}/{pair}/{m}/{r[0]}/report.html"))
-        pf = [r[4] for r in rs]
+        t = f"{sum(r['seconds'] for r in rs) / len(rs):.0f} s each"
+        links = " ".join(f'<a href="{e(pair)}/{e(m)}/{e(r["seed"])}/report.html">{e(r["seed"])}</a>'
+                         for r in rs if os.path.exists(f"{out}/{pair}/{m}/{r['seed']}/report.html"))
+        pf = [r["point_f1"] for r in rs]
         pts = f"{sum(pf) / len(pf):.3f}" if all(x is not None for x in pf) else ""
         p.append(f"<tr><td>{e(pair)}</td><td>{e(m)}</td><td>{len(v)}</td><td>{sum(v) / len(v):.3f} &plusmn; {sd:.3f}</td>"
-                 f"<td>{sum(r[2] for r in rs) / len(rs):.3f}</td><td>{pts}</td><td>{gap}</td><td>{e(critic_w_column([r[5] for r in rs]))}</td><td>{t}</td><td>{links}</td></tr>")
+                 f"<td>{sum(r['object_f1'] for r in rs) / len(rs):.3f}</td><td>{pts}</td><td>{gap}</td>"
+                 f"<td>{e(critic_w_column([r['critic_w'] for r in rs]))}</td><td>{t}</td><td>{links}</td></tr>")
 p.append(f"</table><p>Total training and mapping time of the runs: {total / 60:.0f} min.</p>")
 for pair in names:
     imgs = [f for f in ("loss", "val_iou", "w") if os.path.exists(f"{R}/{pair}.{f}.png")]

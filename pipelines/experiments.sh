@@ -348,25 +348,12 @@ for res in "$RESULTS"/*/*/seed*/metrics.json; do
 done
 
 PYTHONDONTWRITEBYTECODE=1 PYTHONPATH=pipelines /usr/bin/python3 - "$OUT" <<'PY'
-import json, os, statistics, sys
-from experiments_runs import critic_w, critic_w_column, gap_closed, methods, pairs
+import json, statistics, sys
+from experiments_runs import critic_w_column, gap_closed, methods, pairs, runs
 out = sys.argv[1]
-rows, res = [], {}
+res = {}
 for pair in pairs(out):
-    res[pair] = {}
-    for method in methods(out, pair):
-        runs = []
-        for seed in sorted(os.listdir(f"{out}/{pair}/{method}")):
-            f = f"{out}/{pair}/{method}/{seed}/metrics.json"
-            if os.path.exists(f):
-                m = json.load(open(f))
-                secs = [f"{out}/{pair}/{method}/{seed}/{f}seconds" for f in ("", "fold2/")]   # a cross-fitted oracle: both folds
-                runs.append({"seed": seed, "class": m.get("class", "building"), "iou": m.get("iou", m.get("building_iou")),
-                             "object_f1": m["object_f1"], "point_f1": m.get("point_f1"),
-                             "seconds": sum(int(open(f).read()) for f in secs if os.path.exists(f)),
-                             "critic_w": critic_w(f"{out}/{pair}/{method}/{seed}")})
-        if runs:
-            res[pair][method] = runs
+    res[pair] = {m: rs for m in methods(out, pair) for rs in [runs(out, pair, m)] if rs}
 def mean(v): return sum(v) / len(v)
 def sd(v): return statistics.stdev(v) if len(v) > 1 else 0.0
 lines = ["| pair | class | method | seeds | target IoU (mean ± sd) | object F1 | point F1 | gap closed | critic W a seed | minutes per run |",

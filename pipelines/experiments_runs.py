@@ -2,7 +2,8 @@
 # both need to know about an experiments folder: which pairs it holds and the
 # order methods are listed in (the five methods in the order of the table,
 # a variant such as wdgrl+output after its method, unknown methods last),
-# and the critic's W estimate a run logged.
+# what each finished run scored and took, and the critic's W estimate a run
+# logged.
 import json
 import os
 
@@ -27,6 +28,28 @@ def methods(out, pair):
     """The methods run for PAIR in OUT, in table order."""
     d = os.path.join(out, pair)
     return sort_methods(m for m in os.listdir(d) if os.path.isdir(os.path.join(d, m)))
+
+
+def runs(out, pair, method):
+    """The finished runs (seedN folders with a metrics.json) of METHOD on
+    PAIR in OUT, by seed folder name: {"seed", "class", "iou" (the target
+    IoU of the pair's class), "object_f1", "point_f1" (None where not
+    scored), "seconds" (wall clock, both folds of a cross-fitted oracle),
+    "critic_w" (critic_w() of the run)}."""
+    d = os.path.join(out, pair, method)
+    rs = []
+    for seed in sorted(os.listdir(d)):
+        run = os.path.join(d, seed)
+        f = os.path.join(run, "metrics.json")
+        if not os.path.exists(f):
+            continue
+        m = json.load(open(f))
+        secs = [os.path.join(run, s, "seconds") for s in ("", "fold2")]
+        rs.append({"seed": seed, "class": m.get("class", "building"), "iou": m.get("iou", m.get("building_iou")),
+                   "object_f1": m["object_f1"], "point_f1": m.get("point_f1"),
+                   "seconds": sum(int(open(s).read()) for s in secs if os.path.exists(s)),
+                   "critic_w": critic_w(run)})
+    return rs
 
 
 def gap_closed(means, m):

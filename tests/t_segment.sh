@@ -642,10 +642,11 @@ n = sum(sum(r['confusion'][1]) for r in so['per_raster'].values()); assert n == 
 	grep -q '^target .*zurich_third_east.vrt' "$R/oracle+tiny/seed1/fold2/run.txt" &&
 	$PY -c "
 import json; r = json.load(open('$T/xzr/results.json'))['naip-zurich']['oracle+tiny'][0]['seconds']
-assert r == int(open('$R/oracle+tiny/seed1/seconds').read()) + int(open('$R/oracle+tiny/seed1/fold2/seconds').read()) > 0, r" 2>>"$T/xz.py" &&
+assert r == int(open('$R/oracle+tiny/seed1/seconds').read()) + int(open('$R/oracle+tiny/seed1/fold2/seconds').read()) > 0, r
+print(r)" >"$T/xz.secs" 2>>"$T/xz.py" && grep -q "<td>oracle+tiny</td>.*<td>$(cat "$T/xz.secs") s each</td>" "$T/xzo/report.html" &&
 	RESCORE=1 xz >"$T/xz2.out" 2>"$T/xz2.err" && [ "$(grep -c '^experiments: scoring naip-zurich .* again' "$T/xz2.err")" -eq 2 ] &&
 	grep -q 'oracle+tiny seed 1 again, cross-fitted' "$T/xz2.err" && ! grep -q 'second fold (' "$T/xz2.err"; then
-	pass "experiments.sh naip-zurich: all 13 293 LiDAR tree pixels scored; the oracle cross-fitted (second fold on the first's $steps steps an epoch, the table's time both folds'); RESCORE trains nothing"
+	pass "experiments.sh naip-zurich: all 13 293 LiDAR tree pixels scored; the oracle cross-fitted (second fold on the first's $steps steps an epoch, the table's and the report's time both folds'); RESCORE trains nothing"
 else
 	fail "experiments.sh naip-zurich, cross-fitted oracle" "$(tail -n 3 "$T/xz.err" "$T/xz2.err" "$T/xz.py" 2>/dev/null | tr '\n' ' ')"
 fi
