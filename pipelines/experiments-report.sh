@@ -80,7 +80,7 @@ done
 
 PYTHONDONTWRITEBYTECODE=1 PYTHONPATH=$(dirname "$0") /usr/bin/python3 - "$out" <<'PY'
 import html, os, statistics, sys
-from experiments_runs import critic_w_column, gap_closed, methods, pairs, runs
+from experiments_runs import critic_w_column, gap_closed, method_runs, pairs
 out = sys.argv[1]
 R = os.path.join(out, "report")
 e = html.escape
@@ -96,7 +96,7 @@ p = ['<!doctype html><html><head><meta charset="utf-8"><title>Landshift experime
      '<th>critic W a seed</th><th>run time</th><th>runs</th></tr>']
 total = 0.0
 for pair in names:
-    res = {m: rs for m in methods(out, pair) for rs in [runs(out, pair, m)] if rs}
+    res = method_runs(out, pair)
     total += sum(r["seconds"] for rs in res.values() for r in rs)
     mean = {m: sum(r["iou"] for r in rs) / len(rs) for m, rs in res.items()}
     for m, rs in res.items():

@@ -349,11 +349,11 @@ done
 
 PYTHONDONTWRITEBYTECODE=1 PYTHONPATH=pipelines /usr/bin/python3 - "$OUT" <<'PY'
 import json, statistics, sys
-from experiments_runs import critic_w_column, gap_closed, methods, pairs, runs
+from experiments_runs import critic_w_column, gap_closed, method_runs, pairs
 out = sys.argv[1]
 res = {}
 for pair in pairs(out):
-    res[pair] = {m: rs for m in methods(out, pair) for rs in [runs(out, pair, m)] if rs}
+    res[pair] = method_runs(out, pair)
 def mean(v): return sum(v) / len(v)
 def sd(v): return statistics.stdev(v) if len(v) > 1 else 0.0
 lines = ["| pair | class | method | seeds | target IoU (mean ± sd) | object F1 | point F1 | gap closed | critic W a seed | minutes per run |",

@@ -52,6 +52,12 @@ def runs(out, pair, method):
     return rs
 
 
+def method_runs(out, pair):
+    """{method: runs()} for the methods of PAIR in OUT with a finished run,
+    in table order."""
+    return {m: rs for m in methods(out, pair) for rs in [runs(out, pair, m)] if rs}
+
+
 def gap_closed(means, m):
     """(IoU of m - source-only) / (oracle - source-only) as "+40%", from
     the mean IoU per method; "" for source-only, the oracle and their
