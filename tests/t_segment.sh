@@ -651,6 +651,31 @@ print(r)" >"$T/xz.secs" 2>>"$T/xz.py" && grep -q "<td>oracle+tiny</td>.*<td>$(ca
 else
 	fail "experiments.sh naip-zurich, cross-fitted oracle" "$(tail -n 3 "$T/xz.err" "$T/xz2.err" "$T/xz.py" 2>/dev/null | tr '\n' ' ')"
 fi
+# threshold-study.py on those runs: its argmax column is evaluate's IoU, and
+# the share rule marks the share asked for, with no label read to choose it
+R=$T/xzr/naip-zurich
+if pipelines/threshold-study.py --ref "$Z/labels_full.tif" --share 0.1 "$T/xzo/naip-zurich/source-only+tiny/seed1" \
+	"$T/xzo/naip-zurich/oracle+tiny/seed1" >"$T/ts.out" 2>"$T/ts.err" && $PY -c "
+import json, re
+lines = open('$T/ts.out').read().splitlines()
+for m in ('source-only+tiny', 'oracle+tiny'):
+    l = next(l for l in lines if l.startswith('$T/xzo/naip-zurich/%s/seed1:' % m))
+    a, s, t, marked = map(float, re.search(r'argmax IoU ([0-9.]+), share IoU ([0-9.]+) \(threshold ([0-9.]+), ([0-9.]+) % marked', l).groups())
+    want = json.load(open('$R/%s/seed1/metrics.json' % m))['iou']
+    assert abs(a - want) < 6e-4, (m, a, want)   # printed to 3 places
+    assert abs(marked - 10) < 0.1 and 0 <= s <= 1 and 0 < t < 1, (m, marked, s, t)
+assert any(l.startswith('oracle+tiny, 1 run(s): argmax IoU ') for l in lines), lines
+" 2>"$T/ts.py"; then
+	pass "threshold-study.py: argmax IoU = evaluate's for a source-only and a cross-fitted run; the share rule marks 10 % of the mapped pixels"
+else
+	fail "threshold-study.py" "$(tail -n 3 "$T/ts.err" "$T/ts.py" 2>/dev/null | tr '\n' ' ')"
+fi
+must_fail "threshold-study.py wants --share or --source-labels" 1 "^threshold-study: give --share or --source-labels, one of them$" \
+	"pipelines/threshold-study.py --ref $Z/labels_full.tif $T/xzo/naip-zurich/source-only+tiny/seed1"
+must_fail "threshold-study.py names a folder without maps" 1 "^threshold-study: $T/xd: no probs_\\*\\.tif" \
+	"pipelines/threshold-study.py --ref $Z/labels_full.tif --share 0.1 $T/xd"
+must_fail "threshold-study.py names a missing reference" 1 "^threshold-study: $T/none\\.tif: No such file" \
+	"pipelines/threshold-study.py --ref $T/none.tif --share 0.1 $T/xzo/naip-zurich/source-only+tiny/seed1"
 must_fail "adapt.sh refuses a --threads that is not a number" 2 "adapt: --threads must be a number of threads \\(0: all cores\\), not 'two'" "pipelines/adapt.sh --method source-only --source $A/rgb_nadir10.tif --source-labels $A/rgb_nadir10_buildings.geojson --target $A/pan.tif --threads two --out $T/thr"
 must_fail "experiments.sh refuses JOBS=0" 2 "JOBS must be a number of runs at a time, not '0'" "JOBS=0 OUT=$T/xo pipelines/experiments.sh"
 
