@@ -44,11 +44,16 @@ def source_share(files, code):
     return hit / n
 
 
-def reference_window(ref, ds):
-    """The reference labels under DS's grid (same pixel size, no rotation)."""
+def reference_window(ref, ds, name):
+    """The reference labels under DS's grid (same CRS and pixel size, north up)."""
     rgt, gt = ref.GetGeoTransform(), ds.GetGeoTransform()
+    rs, s = ref.GetSpatialRef(), ds.GetSpatialRef()
+    if rs is None or s is None or not rs.IsSame(s):
+        die("%s: its CRS is not the reference's (or one of them has none)" % name)
+    if gt[2] or gt[4] or rgt[2] or rgt[4]:
+        die("%s: a rotated grid (this study reads north-up rasters only)" % name)
     if abs(rgt[1] - gt[1]) > 1e-9 * abs(gt[1]) or abs(rgt[5] - gt[5]) > 1e-9 * abs(gt[5]):
-        die("%s: pixel size %g differs from the reference's %g" % (ds.GetDescription(), gt[1], rgt[1]))
+        die("%s: pixel size %g differs from the reference's %g" % (name, gt[1], rgt[1]))
     x0, y0 = round((gt[0] - rgt[0]) / rgt[1]), round((gt[3] - rgt[3]) / rgt[5])
     w, h = ds.RasterXSize, ds.RasterYSize
     out = np.full((h, w), 255, np.uint8)	# outside the reference: not scored
@@ -69,20 +74,27 @@ def study(run, ref, code, band, share):
     maps = sorted(f for f in os.listdir(run) if f.startswith("probs_") and f.endswith(".tif"))
     if not maps:
         die("%s: no probs_*.tif (a run folder of adapt.sh, its maps kept)" % run)
-    probs, amax, refs = [], [], []
+    probs, amax, refs, keep = [], [], [], []
     for f in maps:
         ds = gdal.Open(os.path.join(run, f))
-        if band > ds.RasterCount:
-            die("%s: no band %d (%d bands)" % (f, band, ds.RasterCount))
+        if not 1 <= band <= ds.RasterCount:
+            die("%s: no band %d (%d bands)" % (os.path.join(run, f), band, ds.RasterCount))
         a = ds.ReadAsArray().reshape(ds.RasterCount, ds.RasterYSize, ds.RasterXSize)
-        probs.append(a[band - 1].ravel())
+        valid = ds.GetRasterBand(band).GetMaskBand().ReadAsArray().ravel() != 0
+        r = reference_window(ref, ds, os.path.join(run, f)).ravel()
+        r[~valid] = 255	# not mapped: neither counted in the share nor scored
+        probs.append(a[band - 1].ravel()[valid])
         amax.append((a.argmax(axis=0) == band - 1).ravel())
-        refs.append(reference_window(ref, ds).ravel())
-    p, r = np.concatenate(probs), np.concatenate(refs)
-    t = np.quantile(p, 1 - share)	# over every mapped pixel: no label read
-    marked = p > t
+        refs.append(r)
+        keep.append(valid)
+    r, valid = np.concatenate(refs), np.concatenate(keep)
+    if not valid.any():
+        die("%s: no mapped pixel" % run)
+    t = np.quantile(np.concatenate(probs), 1 - share)	# over every mapped pixel: no label read
+    marked = np.zeros(valid.size, bool)
+    marked[valid] = np.concatenate(probs) > t
     return {"run": run, "argmax_iou": iou(np.concatenate(amax), r, code), "share_iou": iou(marked, r, code),
-            "threshold": float(t), "marked": float(marked.mean())}
+            "threshold": float(t), "marked": float(marked[valid].mean())}
 
 
 def main():

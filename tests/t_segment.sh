@@ -676,6 +676,9 @@ must_fail "threshold-study.py names a folder without maps" 1 "^threshold-study: 
 	"pipelines/threshold-study.py --ref $Z/labels_full.tif --share 0.1 $T/xd"
 must_fail "threshold-study.py names a missing reference" 1 "^threshold-study: $T/none\\.tif: No such file" \
 	"pipelines/threshold-study.py --ref $T/none.tif --share 0.1 $T/xzo/naip-zurich/source-only+tiny/seed1"
+gdal_translate -q -a_srs EPSG:32632 "$Z/labels_full.tif" "$T/ref32632.tif"
+must_fail "threshold-study.py refuses a reference in another CRS" 1 "^threshold-study: $T/xzo/naip-zurich/source-only\\+tiny/seed1/probs_zurich_third_east\\.tif: its CRS is not the reference's" \
+	"pipelines/threshold-study.py --ref $T/ref32632.tif --share 0.1 $T/xzo/naip-zurich/source-only+tiny/seed1"
 must_fail "adapt.sh refuses a --threads that is not a number" 2 "adapt: --threads must be a number of threads \\(0: all cores\\), not 'two'" "pipelines/adapt.sh --method source-only --source $A/rgb_nadir10.tif --source-labels $A/rgb_nadir10_buildings.geojson --target $A/pan.tif --threads two --out $T/thr"
 must_fail "experiments.sh refuses JOBS=0" 2 "JOBS must be a number of runs at a time, not '0'" "JOBS=0 OUT=$T/xo pipelines/experiments.sh"
 
