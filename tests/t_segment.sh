@@ -666,7 +666,7 @@ for m in ('source-only+tiny', 'oracle+tiny'):
     assert abs(marked - 10) < 0.1 and 0 <= s <= 1 and 0 < t < 1, (m, marked, s, t)
 assert any(l.startswith('oracle+tiny, 1 run(s): argmax IoU ') for l in lines), lines
 " 2>"$T/ts.py"; then
-	pass "threshold-study.py: argmax IoU = evaluate's for a source-only and a cross-fitted run; the share rule marks 10 % of the mapped pixels"
+	pass "threshold-study.py: argmax IoU = evaluate's for a source-only and a cross-fitted run; the share rule marks 10 % of the mapped pixels (both scored by evaluate)"
 else
 	fail "threshold-study.py" "$(tail -n 3 "$T/ts.err" "$T/ts.py" 2>/dev/null | tr '\n' ' ')"
 fi
@@ -674,10 +674,10 @@ must_fail "threshold-study.py wants --share or --source-labels" 1 "^threshold-st
 	"pipelines/threshold-study.py --ref $Z/labels_full.tif $T/xzo/naip-zurich/source-only+tiny/seed1"
 must_fail "threshold-study.py names a folder without maps" 1 "^threshold-study: $T/xd: no probs_\\*\\.tif" \
 	"pipelines/threshold-study.py --ref $Z/labels_full.tif --share 0.1 $T/xd"
-must_fail "threshold-study.py names a missing reference" 1 "^threshold-study: $T/none\\.tif: No such file" \
+must_fail "threshold-study.py names a missing reference" 1 "^threshold-study: .*probs_zurich_third_east\\.tif: evaluate: labels $T/none\\.tif: cannot open" \
 	"pipelines/threshold-study.py --ref $T/none.tif --share 0.1 $T/xzo/naip-zurich/source-only+tiny/seed1"
 gdal_translate -q -a_srs EPSG:32632 "$Z/labels_full.tif" "$T/ref32632.tif"
-must_fail "threshold-study.py refuses a reference in another CRS" 1 "^threshold-study: $T/xzo/naip-zurich/source-only\\+tiny/seed1/probs_zurich_third_east\\.tif: its CRS is not the reference's" \
+must_fail "threshold-study.py refuses a reference in another CRS" 1 "^threshold-study: $T/xzo/naip-zurich/source-only\\+tiny/seed1/probs_zurich_third_east\\.tif: evaluate: labels .*\\(EPSG:32632\\) do not overlap" \
 	"pipelines/threshold-study.py --ref $T/ref32632.tif --share 0.1 $T/xzo/naip-zurich/source-only+tiny/seed1"
 must_fail "adapt.sh refuses a --threads that is not a number" 2 "adapt: --threads must be a number of threads \\(0: all cores\\), not 'two'" "pipelines/adapt.sh --method source-only --source $A/rgb_nadir10.tif --source-labels $A/rgb_nadir10_buildings.geojson --target $A/pan.tif --threads two --out $T/thr"
 must_fail "experiments.sh refuses JOBS=0" 2 "JOBS must be a number of runs at a time, not '0'" "JOBS=0 OUT=$T/xo pipelines/experiments.sh"
