@@ -11,6 +11,7 @@
 #include <ogr_api.h>
 #include <ogr_srs_api.h>
 
+#include "decide.h"
 #include "err.h"
 #include "json.h"
 #include "labels.h"
@@ -22,6 +23,7 @@
 static const char *ref_path, *points_path, *ref_map, *errors_path, *class_names = LS_CLASS_NAMES;
 static int ref_class = 1, object_class = 1, point_class = 2, eight, crown_points;
 static double min_iou = 0.5, match_dist = 3, crown_radius = 1.5;
+static struct ls_decision decision;
 
 /* Class c's name (--class-names); a buffer per class, so that one printf
  * can name several. */
@@ -36,6 +38,7 @@ static const struct ls_opt opts[] = {
 	{ "ref-class", LS_OPT_INT, &ref_class, "N", "class of a vector reference's features" },
 	{ "ref-map", LS_OPT_STR, &ref_map, "V=C,...", "map reference raster values to classes" },
 	{ "class-names", LS_OPT_STR, &class_names, "LIST", "names of classes 0, 1, ... in the output (background,building,tree,road)" },
+	{ "class-threshold", LS_OPT_CB, &decision, "C=T", "probability rasters: class C wherever its probability reaches T, elsewhere the most probable other class (default: the most probable class everywhere); e.g. 1=0.23 from share-threshold", ls_decision_parse },
 	{ "object-class", LS_OPT_INT, &object_class, "N", "class scored as objects (object F1)" },
 	{ "min-iou", LS_OPT_DOUBLE, &min_iou, "T", "IoU for an object match" },
 	{ "eight", LS_OPT_FLAG, &eight, NULL, "8-connected objects" },
@@ -80,10 +83,7 @@ static int read_prediction(struct ls_raster *r, uint8_t *cls, uint8_t *valid, in
 								       : ((float *)f.t.data)[i];
 						best = v >= 0 && v < 255 ? (int)v : 255;
 					} else {
-						const float *p = f.t.data;
-						for (int b = 1; b < r->nsel; b++)
-							if (p[b * hw + i] > p[best * hw + i])
-								best = b;
+						best = ls_decide((const float *)f.t.data + i, hw, r->nsel, &decision);
 					}
 					cls[o] = (uint8_t)best;
 					valid[o] = (!f.mask || f.mask[i]) && best != 255;
@@ -223,6 +223,10 @@ int main(int argc, char **argv)
 	ls_gdal_init((size_t)128 << 20);
 	if (ls_raster_open(&r, pos.v[0], &ro) < 0)
 		ls_die_err();
+	if (decision.cls && decision.cls >= r.nsel)
+		ls_die(LS_EXIT_USAGE, r.nsel > 1 ? "--class-threshold %d=%g: %s holds %d classes, no class %d"
+					      : "--class-threshold %d=%g: %s holds classes, not probabilities",
+		       decision.cls, decision.t, pos.v[0], r.nsel, decision.cls);
 	size_t n = (size_t)r.w * r.h;
 	uint8_t *pred = ls_xmalloc(n), *valid = ls_xmalloc(n), *ref = ls_xmalloc(n);
 	if (read_prediction(&r, pred, valid, &k) < 0)

@@ -7,10 +7,11 @@
 #include "polygons.h"
 #include "raster.h"
 
-static struct ls_vec_opts o = { 0.5, 2.0, 0.0, 0, NULL, NULL, NULL };
+static struct ls_vec_opts o = { 0.5, 2.0, 0.0, 0, NULL, NULL, NULL, { 0, 0 } };
 
 static const struct ls_opt opts[] = {
 	{ "threshold", LS_OPT_DOUBLE, &o.threshold, "P", "probability rasters: keep a pixel's best class when p >= P" },
+	{ "class-threshold", LS_OPT_CB, &o.decision, "C=T", "probability rasters: class C wherever its probability reaches T (--threshold then applies to the other classes); e.g. 1=0.23 from share-threshold", ls_decision_parse },
 	{ "min-area", LS_OPT_DOUBLE, &o.min_area, "A", "drop polygons smaller than A square CRS units (m²)" },
 	{ "simplify", LS_OPT_DOUBLE, &o.simplify, "T", "simplify with tolerance T CRS units, keeping polygons valid" },
 	{ "eight", LS_OPT_FLAG, &o.eight, NULL, "8-connected polygons (default 4-connected)" },

@@ -73,10 +73,9 @@ static GDALDatasetH class_raster(struct src *s, const struct ls_vec_opts *o, con
 				float v = p[i];
 				best = v >= 0 && v < 255 ? (int)v : 0;
 			} else {
-				for (int b = 1; b < s->nb; b++)
-					if (p[b * px + i] > p[best * px + i])
-						best = b;
-				if (p[best * px + i] < o->threshold || p[best * px + i] != p[best * px + i])
+				best = ls_decide(p + i, px, s->nb, &o->decision);
+				if (best != o->decision.cls &&
+				    (p[best * px + i] < o->threshold || p[best * px + i] != p[best * px + i]))
 					best = 0;
 			}
 			c[i] = keep[best] ? (uint8_t)best : 0;
@@ -241,6 +240,13 @@ int ls_vectorise(const char *in, const char *out, const struct ls_vec_opts *o, l
 		if (s.ds)
 			GDALClose(s.ds);
 		return -1;
+	}
+	if (o->decision.cls && (s.is_class || o->decision.cls >= s.nb)) {
+		GDALClose(s.ds);
+		return s.is_class ? ls_err("%s: --class-threshold %d=%g: the raster holds classes, not probabilities", in,
+					   o->decision.cls, o->decision.t)
+				  : ls_err("%s: --class-threshold %d=%g: the raster holds %d classes, no class %d", in,
+					   o->decision.cls, o->decision.t, s.nb, o->decision.cls);
 	}
 	GDALGetGeoTransform(s.ds, gt);
 	memset(keep, o->classes ? 0 : 1, sizeof keep);

@@ -2,7 +2,7 @@
  *
  * The raster is turned into one class per pixel (a class raster as it is;
  * a probability raster by its most probable class, kept when that
- * probability reaches the threshold), polygonised by GDAL (so buildings
+ * probability reaches the threshold, or by a class threshold), polygonised by GDAL (so buildings
  * that cross tile seams in a stitched raster come out whole), then each
  * polygon gets its class, class name, mean score and area; polygons under
  * the minimum area are dropped and the rest simplified without becoming
@@ -10,6 +10,8 @@
  * written under a temporary name and renamed. */
 #ifndef LS_POLYGONS_H
 #define LS_POLYGONS_H
+
+#include "decide.h"
 
 struct ls_vec_opts {
 	double threshold;	/* probability rasters: minimum class probability */
@@ -19,6 +21,8 @@ struct ls_vec_opts {
 	const char *classes;	/* "1,2" to keep only these; NULL = every non-zero class */
 	const char *layer;
 	const char *class_names;	/* names of classes 0, 1, ... (NULL: LS_CLASS_NAMES) */
+	struct ls_decision decision;	/* probability rasters: a class threshold (decide.h), which
+					 * replaces threshold for its class */
 };
 
 int ls_vectorise(const char *in, const char *out, const struct ls_vec_opts *o, long *count);

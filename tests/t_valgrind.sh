@@ -26,6 +26,7 @@ vg decode sh -c "$V $BIN/decode --quiet --threads 1 --model $T/m.model < $T/f.fr
 vg stitch sh -c "$V $BIN/stitch --quiet $T/p.tif < $T/p.frames"
 vg vectorise sh -c "$V $BIN/vectorise --quiet $T/p.tif $T/b.gpkg"
 vg evaluate sh -c "$V $BIN/evaluate --quiet --ref $A/rgb_nadir10_buildings.geojson --errors $T/e.tif $T/p.tif > /dev/null"
+vg share-threshold sh -c "t=\$($V $BIN/share-threshold --quiet --share 0.1 $T/p.tif) && $V $BIN/evaluate --quiet --ref $A/rgb_nadir10_buildings.geojson --class-threshold 1=\$t $T/p.tif > /dev/null"
 vg frame-info sh -c "$V $BIN/frame-info $T/p.frames > /dev/null"
 vg export sh -c "$V $BIN/export-safetensors $T/m.model $T/w.safetensors 2>/dev/null"
 vg bad-stream sh -c "head -c 5000 $T/n.frames > $T/cut.frames; $V $BIN/encode --quiet --threads 1 --model $T/m.model < $T/cut.frames > /dev/null; [ \$? -eq 1 ]"
