@@ -25,6 +25,14 @@
 #   --class-name NAME     what class 1 is (building): names the polygons (NAMEs_*.gpkg)
 #                         and the scores (NAME_iou, NAME_f1 beside iou, f1 in metrics.json)
 #   --seed N              random seed (default 1)
+#   --decision RULE       how a pixel's class is decided, in the polygons and the scores:
+#                         argmax (default: the most probable class), share=F (the share F
+#                         of the mapped pixels with the class's highest probabilities is
+#                         the class: share-threshold finds the threshold over all --eval
+#                         maps), or source-share (F = the class's share of the training
+#                         tiles' labels). No target label chooses the threshold; for a
+#                         model whose scores are calibrated to the source (trees mapped
+#                         at a tenth of their extent, say)
 #   --score-only          score the probs_*.tif already in --out again (other labels, or
 #                         --eval-points / --eval-crowns added), without tiling, training or
 #                         mapping: give the run's own arguments and this; run.txt gains a line
@@ -60,13 +68,14 @@
 # Outputs in DIR: model, source.stats, target.stats, probs_<name>.tif (per-class
 # probabilities on the eval raster's grid), buildings_<name>.gpkg, eval_<name>.json,
 # metrics.json (building_iou, building_f1, object_f1, per raster and overall; with
-# --class-name tree: tree_iou, tree_f1), train.jsonl.
+# --class-name tree: tree_iou, tree_f1; the decision rule and its threshold), train.jsonl,
+# training.share (the class's share of the training tiles' labels).
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
 BIN=${BIN:-$here/bin}
 [ -x "$BIN/tile" ] || BIN=$(cd "$here/../../bin" 2>/dev/null && pwd)	# installed: PREFIX/share/landshift -> PREFIX/bin
 export GDAL_PAM_ENABLED=NO
-method="" out="" gsd="" seed=1 epochs=12 esteps=0 tile=128 overlap=32 width=16 batch=8 lr=0.002 label_class=1 cw=1,3 norm=per-raster lambda=0.1 lsched=const sel=val-iou ncritic=5 level=pixel patch=4 awarm=2 alpha=0.1 beta=0.05 sim=critic threads=0 crowns=0 score_only=0 map_only=0 lmap="" tb="" tbn="" sb="" sbn="" cname=building vb="" bnpd=() iw=() feats=()
+method="" out="" gsd="" seed=1 epochs=12 esteps=0 tile=128 overlap=32 width=16 batch=8 lr=0.002 label_class=1 cw=1,3 norm=per-raster lambda=0.1 lsched=const sel=val-iou ncritic=5 level=pixel patch=4 awarm=2 alpha=0.1 beta=0.05 sim=critic threads=0 decision=argmax crowns=0 score_only=0 map_only=0 lmap="" tb="" tbn="" sb="" sbn="" cname=building vb="" bnpd=() iw=() feats=()
 src=() srcl=() tgt=() tgtl=() ev=() evl=() evp=()
 cmdline=$(printf '%q ' "$0" "$@")	# for run.txt: the arguments are shifted away below
 die() { echo "adapt: $*" >&2; exit 2; }
@@ -83,7 +92,7 @@ while [ $# -gt 0 ]; do
 	--alpha) alpha=$2 ;; --beta) beta=$2 ;; --similarity) sim=$2 ;; --label-map) lmap=$2 ;;
 	--target-bands) tb=$2 ;; --target-band-names) tbn=$2 ;;
 	--source-bands) sb=$2 ;; --source-band-names) sbn=$2 ;; --class-name) cname=$2 ;;
-	--view-bands) vb=$2 ;; --threads) threads=$2 ;;
+	--view-bands) vb=$2 ;; --threads) threads=$2 ;; --decision) decision=$2 ;;
 	--bn-per-domain) bnpd=(--bn-per-domain); shift; continue ;;
 	--importance-weighted) iw=(--importance-weighted); shift; continue ;;
 	--target-prior) iw=(--target-prior "$2") ;;
@@ -101,6 +110,14 @@ case $method in source-only|adabn|oracle|wdgrl|dsn) ;; *) die "unknown --method 
 [ ${#tgt[@]} -gt 0 ] || die "give at least one --target raster"
 [[ $threads =~ ^[0-9]+$ ]] || die "--threads must be a number of threads (0: all cores), not '$threads'"
 case $norm in per-raster|per-domain) ;; *) die "--norm must be per-raster or per-domain" ;; esac
+share=""
+case $decision in
+argmax|source-share) ;;
+share=*) share=${decision#share=}
+	/usr/bin/python3 -c 'import sys; f = float(sys.argv[1]); sys.exit(not 0 < f < 1)' "$share" 2>/dev/null ||
+		die "--decision share=F needs a share above 0 and below 1, not '$share'" ;;
+*) die "--decision must be argmax, share=F or source-share, not '$decision'" ;;
+esac
 [ ${#ev[@]} -gt 0 ] || ev=("${tgt[@]}")
 [ ${#evl[@]} -eq 0 ] || [ ${#evl[@]} -eq ${#ev[@]} ] || die "give one --eval-labels per --eval raster"
 [ ${#evp[@]} -eq 0 ] || { [ ${#evp[@]} -eq ${#ev[@]} ] && [ ${#evl[@]} -gt 0 ]; } || die "give one --eval-points per --eval raster, with --eval-labels"
@@ -120,6 +137,8 @@ if [ "$map_only" = 1 ]; then
 	[ "$norm" = per-raster ] || [ -f "$out/target.stats" ] || die "--map-only: $out/target.stats is missing (the run's per-domain statistics)"
 fi
 if [ "$score_only" = 1 ] || [ "$map_only" = 1 ]; then
+	[ "$decision" != source-share ] || [ -f "$out/training.share" ] ||
+		die "--decision source-share: $out/training.share is missing (a run from before --decision: give share=F)"
 	{
 		echo "$([ "$map_only" = 1 ] && echo remapped || echo rescored) $(date -u +%Y-%m-%dT%H:%M:%SZ): $cmdline"
 		for i in "${!ev[@]}"; do	# rasters new to the run (the report's quick-looks)
@@ -149,6 +168,7 @@ fi
 	echo "normalisation $norm"
 	[ "$threads" = 0 ] || echo "threads $threads"
 	echo "model chosen by $sel"
+	echo "decision $decision"
 	[ ${#bnpd[@]} -eq 0 ] || echo "batch-norm statistics per domain"
 	[ "$method" = wdgrl ] || [ "$method" = dsn ] &&
 		echo "adaptation lambda $lambda ($lsched), n-critic $ncritic, critic level $level$([ "$level" = output ] && echo " ($patch x $patch patches)")$([ ${#feats[@]} -gt 0 ] && echo " (encoder levels ${feats[1]})"), warm-up $awarm epochs$([ ${#iw[@]} -gt 0 ] && echo ", importance-weighted${iw[1]:+ (target prior ${iw[1]})}")$([ "$method" = dsn ] && echo ", alpha $alpha, beta $beta, similarity $sim")"
@@ -193,6 +213,21 @@ done
 "$BIN"/normalise-bands --fit "$out/target.stats" <"$out/target.frames"
 [ "$norm" = per-domain ] && "$BIN"/normalise-bands --stats "$out/target.stats" <"$out/target.frames" >"$out/target.norm.frames"
 
+# the class's share of the training labels (--decision source-share): pixels
+# of overlapping tiles count once per tile, unlabelled ones (255) not at all
+trainf=$out/source.frames; [ "$method" = oracle ] && trainf=$out/target.frames
+"$BIN"/frame-info --quiet --no-stats "$trainf" | /usr/bin/python3 -c '
+import json, sys
+n = hit = 0
+for line in sys.stdin:
+    for k, v in json.loads(line).get("label", {}).items():
+        if k != "255":
+            n += v
+            hit += v if k == sys.argv[1] else 0
+if not n:
+    sys.exit("adapt: the training tiles hold no labelled pixel")
+print("%.6f" % (hit / n))' "$label_class" >"$out/training.share"
+
 log "[3/5] training ($method, $epochs epochs)"
 train=(--source "$out/source.norm.frames" --method source-only)
 [ "$method" = oracle ] && train=(--source "$out/target.norm.frames" --method oracle)
@@ -224,10 +259,24 @@ for i in "${!ev[@]}"; do
 		"$BIN"/encode --threads "$threads" --model "$out/model" |
 		"$BIN"/decode --threads "$threads" --model "$out/model" |
 		"$BIN"/stitch --quiet "$out/probs_$name.tif"
-	"$BIN"/vectorise --quiet --classes "$label_class" --class-names "background,$cname" --min-area 4 --simplify 0.25 \
-		"$out/probs_$name.tif" "$out/${cname}s_$name.gpkg"
 done
 fi	# score_only
+
+# the decision: the most probable class, or a threshold on the class's
+# probability that calls the given share of all the mapped pixels the class
+CT=() thr=""
+if [ "$decision" != argmax ]; then
+	[ -n "$share" ] || share=$(cat "$out/training.share")
+	probs=(); for n in "${names[@]}"; do probs+=("$out/probs_$n.tif"); done
+	thr=$("$BIN"/share-threshold --quiet --share "$share" --class "$label_class" "${probs[@]}")
+	CT=(--class-threshold "$label_class=$thr")
+	log "decision $decision: the $share of the mapped pixels with the highest $cname probability, those >= $thr, are $cname"
+	echo "decision $decision: share $share, threshold $thr" >>"$out/run.txt"
+fi
+for name in "${names[@]}"; do	# again after --score-only: the decision may have changed
+	"$BIN"/vectorise --quiet --classes "$label_class" --class-names "background,$cname" --min-area 4 --simplify 0.25 "${CT[@]}" \
+		"$out/probs_$name.tif" "$out/${cname}s_$name.gpkg"
+done
 
 log "[5/5] scoring"
 if [ ${#evl[@]} -gt 0 ]; then
@@ -235,12 +284,12 @@ if [ ${#evl[@]} -gt 0 ]; then
 		RM=(); [ -n "$lmap" ] && RM=(--ref-map "$lmap")
 		[ ${#evp[@]} -gt 0 ] && RM+=(--points "${evp[$i]}" --point-class "$label_class" --match-distance 3)
 		[ "$crowns" = 1 ] && RM+=(--crown-points --point-class "$label_class" --match-distance 3)
-		"$BIN"/evaluate --quiet --ref "${evl[$i]}" --ref-class "$label_class" "${RM[@]}" --class-names "background,$cname" --errors "$out/errors_${names[$i]}.tif" "$out/probs_${names[$i]}.tif" \
+		"$BIN"/evaluate --quiet --ref "${evl[$i]}" --ref-class "$label_class" "${RM[@]}" "${CT[@]}" --class-names "background,$cname" --errors "$out/errors_${names[$i]}.tif" "$out/probs_${names[$i]}.tif" \
 			>"$out/eval_${names[$i]}.json"
 	done
-	/usr/bin/python3 - "$out" "$method" "$cname" "${names[@]}" <<'PY'
+	/usr/bin/python3 - "$out" "$method" "$cname" "$decision" "$share" "$thr" "${names[@]}" <<'PY'
 import json, sys
-out, method, cname, names = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4:]
+out, method, cname, rule, share, thr, names = *sys.argv[1:7], sys.argv[7:]
 runs = {n: json.load(open(f"{out}/eval_{n}.json")) for n in names}
 k = max(len(r["confusion"]) for r in runs.values())
 conf = [[0] * k for _ in range(k)]
@@ -264,6 +313,8 @@ if all("points" in r for r in runs.values()):   # --eval-points: objects matched
     pf1, pp, pr, found, ref = matched("points")
     m.update({"point_f1": pf1, "point_precision": pp, "point_recall": pr, "points": ref, "points_found": found})
     m[f"{cname}_point_f1"] = m["point_f1"]
+rule = rule.split("=")[0]    # share=F: the share is given below
+m["decision"] = {"rule": rule} if rule == "argmax" else {"rule": rule, "share": float(share), "threshold": float(thr)}
 m["per_raster"] = runs
 json.dump(m, open(f"{out}/metrics.json", "w"), indent=1)
 print(f"adapt: {cname} IoU {iou:.3f}, F1 {f1:.3f}, object F1 {of1:.3f}"
