@@ -12,19 +12,20 @@
 #   argmax  the class of largest probability, as adapt.sh scores it (the
 #           numbers must equal the run's metrics.json);
 #   share   the run's mapped pixels ranked by the class's probability and the
-#           top share F of them called the class: the threshold comes from the
-#           predictions alone, never from LABELS. F is given, or is the share
-#           of value S among the --source-labels rasters' pixels (the share
-#           the model was trained on; end their list with --).
+#           top share F of them called the class (`share-threshold` over all
+#           the run's maps, then `evaluate --class-threshold`, as adapt.sh
+#           --decision share=F): the threshold comes from the predictions
+#           alone, never from LABELS. F is given, or is the share of value S
+#           among the --source-labels rasters' pixels (the share the model was
+#           trained on; end their list with --).
 # Then mean +- sd a method (the run folder's parent folder), as in the table.
-# A diagnostic: it reads a run's class band whole to rank it.
+# It changes nothing in the run folders.
 import argparse
 import json
 import os
 import statistics
 import subprocess
 import sys
-import tempfile
 
 import numpy as np
 from osgeo import gdal
@@ -48,15 +49,20 @@ def source_share(files, code):
     return hit / n
 
 
-def evaluate(prob, ref, ref_map, name):
+def tool(name, args, what):
+    """stdout of Landshift's NAME run with ARGS; dies naming WHAT if it fails."""
+    exe = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", os.environ.get("BIN", "bin"), name)
+    r = subprocess.run([exe, "--quiet", "--threads", "1"] + args, capture_output=True, text=True)
+    if r.returncode != 0:
+        die("%s: %s" % (what, r.stderr.strip().splitlines()[-1] if r.stderr.strip() else name + " failed"))
+    return r.stdout
+
+
+def evaluate(prob, ref, ref_map, extra=()):
     """The pooled-ready confusion matrix `evaluate` gives PROB against REF,
     with the options adapt.sh scores a two-class run with."""
-    ev = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", os.environ.get("BIN", "bin"), "evaluate")
-    r = subprocess.run([ev, "--quiet", "--threads", "1", "--ref", ref, "--ref-map", ref_map,
-                        "--class-names", "background,class", prob], capture_output=True, text=True)
-    if r.returncode != 0:
-        die("%s: %s" % (name, r.stderr.strip().splitlines()[-1] if r.stderr.strip() else "evaluate failed"))
-    return np.array(json.loads(r.stdout)["confusion"], np.int64)
+    out = tool("evaluate", ["--ref", ref, "--ref-map", ref_map, "--class-names", "background,class", *extra, prob], prob)
+    return np.array(json.loads(out)["confusion"], np.int64)
 
 
 def iou(c):
@@ -64,36 +70,19 @@ def iou(c):
     return float(c[1, 1] / u) if u else float("nan")
 
 
-def study(run, ref, ref_map, share, tmp):
-    maps = sorted(f for f in os.listdir(run) if f.startswith("probs_") and f.endswith(".tif"))
+def study(run, ref, ref_map, share):
+    maps = [os.path.join(run, f) for f in sorted(os.listdir(run)) if f.startswith("probs_") and f.endswith(".tif")]
     if not maps:
         die("%s: no probs_*.tif (a run folder of adapt.sh, its maps kept)" % run)
-    probs = []
     for f in maps:
-        ds = gdal.Open(os.path.join(run, f))
-        if ds.RasterCount != 2:
-            die("%s: %d bands, not a two-class map" % (os.path.join(run, f), ds.RasterCount))
-        valid = ds.GetRasterBand(2).GetMaskBand().ReadAsArray() != 0
-        probs.append(ds.GetRasterBand(2).ReadAsArray()[valid])
-    p = np.concatenate(probs)
-    if p.size == 0:
-        die("%s: no mapped pixel" % run)
-    t = float(np.quantile(p, 1 - share))	# over every mapped pixel: no label read
-    amax = np.zeros((2, 2), np.int64)
-    byshare = np.zeros((2, 2), np.int64)
-    for f in maps:
-        src = os.path.join(run, f)
-        amax += evaluate(src, ref, ref_map, src)
-        # the share decision as a map evaluate reads: probability 1 above t, else 0
-        ds = gdal.Open(src)
-        d = gdal.GetDriverByName("GTiff").CreateCopy(os.path.join(tmp, f), ds)
-        c = (ds.GetRasterBand(2).ReadAsArray() > t).astype(np.float32)
-        d.GetRasterBand(1).WriteArray(1 - c)
-        d.GetRasterBand(2).WriteArray(c)
-        d = None
-        byshare += evaluate(os.path.join(tmp, f), ref, ref_map, src)
+        if gdal.Open(f).RasterCount != 2:
+            die("%s: %d bands, not a two-class map" % (f, gdal.Open(f).RasterCount))
+    # over every mapped pixel of the run: no label read
+    t = float(tool("share-threshold", ["--share", repr(share), *maps], run))
+    amax = sum(evaluate(f, ref, ref_map) for f in maps)
+    byshare = sum(evaluate(f, ref, ref_map, ["--class-threshold", "1=%r" % t]) for f in maps)
     return {"run": run, "argmax_iou": iou(amax), "share_iou": iou(byshare), "threshold": t,
-            "marked": float((p > t).mean())}
+            "marked": float(byshare[:, 1].sum() / byshare.sum())}
 
 
 def main():
@@ -110,13 +99,12 @@ def main():
     share = a.share if a.share is not None else source_share(a.source_labels, a.source_code)
     if not 0 < share < 1:
         die("the share must lie between 0 and 1, not %g" % share)
-    with tempfile.TemporaryDirectory() as tmp:
-        studies = [study(run.rstrip("/"), a.ref, a.ref_map, share, tmp) for run in a.runs]	# all or nothing
+    studies = [study(run.rstrip("/"), a.ref, a.ref_map, share) for run in a.runs]	# all or nothing
     print("share %.4f of the mapped pixels called the class" % share)
     by = {}
     for s in studies:
         by.setdefault(os.path.basename(os.path.dirname(s["run"])), []).append(s)
-        print("%s: argmax IoU %.3f, share IoU %.3f (threshold %.3f, %.2f %% marked)" %
+        print("%s: argmax IoU %.3f, share IoU %.3f (threshold %.6f, %.2f %% of the scored pixels marked)" %
               (s["run"], s["argmax_iou"], s["share_iou"], s["threshold"], 100 * s["marked"]))
     for m, runs in by.items():
         def ms(k):
