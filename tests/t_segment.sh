@@ -276,6 +276,55 @@ else
 fi
 rm -f "$T/m16k.tif"
 
+# share-threshold and --class-threshold: on a ramp of probabilities (i / 10000,
+# the first row NaN) the top 10 % are exactly the 990 highest of the 9900
+# mapped pixels; evaluate and vectorise then call exactly those the class;
+# two rasters pool
+$PY -c "
+from osgeo import gdal, osr
+import numpy as np
+p = (np.arange(10000, dtype=np.float32) / 10000).reshape(100, 100); p[0] = np.nan
+def write(path, band2, nb=2, dt=gdal.GDT_Float32):
+    d = gdal.GetDriverByName('GTiff').Create(path, 100, 100, nb, dt)
+    d.SetGeoTransform((500000, 0.5, 0, 4000000, 0, -0.5)); s = osr.SpatialReference(); s.ImportFromEPSG(32616)
+    d.SetProjection(s.ExportToWkt())
+    if nb == 2: d.GetRasterBand(1).WriteArray(1 - band2)
+    d.GetRasterBand(nb).WriteArray(band2)
+write('$T/ramp.tif', p)
+q = p.copy(); q[5, 7] = 1.5; write('$T/ramp_bad.tif', q)
+write('$T/ramp0.tif', np.zeros((100, 100), np.float32))
+write('$T/ramp_ref.tif', np.zeros((100, 100)), 1, gdal.GDT_Byte)
+"
+t=$($BIN/share-threshold --share 0.1 "$T/ramp.tif" 2>"$T/st.err")
+t2=$($BIN/share-threshold --quiet --share 0.1 "$T/ramp.tif" "$T/ramp0.tif")
+$BIN/evaluate --quiet --ref "$T/ramp_ref.tif" --class-threshold "1=$t" "$T/ramp.tif" >"$T/st_e.json"
+$BIN/evaluate --quiet --ref "$T/ramp_ref.tif" "$T/ramp.tif" >"$T/st_a.json"
+$BIN/vectorise --quiet --min-area 0 --class-threshold "1=$t" "$T/ramp.tif" "$T/st.gpkg"
+if grep -q '^share-threshold: 990 of 9900 mapped pixels (10.0000 %' "$T/st.err" && $PY -c "
+import json
+from osgeo import ogr
+t = float('$t'); assert 0.9009 < t < 0.9011 and t * 2**20 == int(t * 2**20), t   # a bin edge
+t2 = float('$t2'); assert 0.8009 < t2 < 0.8011, t2   # with 10 000 zeros: the top 1990 of 19 900
+e, a = (json.load(open('$T/st_%s.json' % k))['confusion'] for k in 'ea')
+assert e == [[9900 - 990, 990], [0, 0]], e   # 9010 .. 9999 / 10000, nothing else
+assert a == [[9900 - 4999, 4999], [0, 0]], a   # the most probable class: above 0.5
+ds = ogr.Open('$T/st.gpkg'); l = ds.GetLayer(0)
+f = l.GetNextFeature()   # held: a geometry outlives no feature
+assert l.GetFeatureCount() == 1 and abs(f.GetGeometryRef().GetArea() - 990 * 0.25) < 1e-6, f.GetGeometryRef().GetArea()
+" 2>"$T/st.py"; then
+	pass "share-threshold: the top 10 % of a probability ramp (990 of 9900 mapped pixels, NaN left out), and over two rasters pooled; evaluate and vectorise --class-threshold call exactly those the class"
+else
+	fail "share-threshold" "t=$t t2=$t2 $(cat "$T/st.err" "$T/st.py" | tail -n 3 | tr '\n' ' ')"
+fi
+must_fail "share-threshold refuses a pixel that is not a probability" 1 "^share-threshold: $T/ramp_bad.tif: pixel \\(7, 5\\) of class 1 is 1.5, not a probability$" \
+	"$BIN/share-threshold --share 0.1 $T/ramp.tif $T/ramp_bad.tif"
+must_fail "share-threshold refuses a class raster" 1 "ramp_ref.tif: not a probability raster" "$BIN/share-threshold --share 0.1 $T/ramp_ref.tif"
+must_fail "share-threshold wants a share between 0 and 1" 2 "^share-threshold: --share must lie above 0 and below 1, not 0$" "$BIN/share-threshold --share 0 $T/ramp.tif"
+must_fail "share-threshold: no class 2 in a two-class map" 1 "ramp.tif: holds 2 classes, no class 2$" "$BIN/share-threshold --share 0.1 --class 2 $T/ramp.tif"
+must_fail "evaluate --class-threshold needs CLASS=THRESHOLD" 2 "class-threshold: '1=2' is not CLASS=THRESHOLD" "$BIN/evaluate --ref $T/ramp_ref.tif --class-threshold 1=2 $T/ramp.tif"
+must_fail "evaluate --class-threshold on a class raster" 2 "^evaluate: --class-threshold 1=0.5: .*ramp_ref.tif holds classes, not probabilities$" "$BIN/evaluate --ref $T/ramp_ref.tif --class-threshold 1=0.5 $T/ramp_ref.tif"
+must_fail "vectorise --class-threshold beyond the map's classes" 1 "ramp.tif: --class-threshold 2=0.5: the raster holds 2 classes, no class 2$" "$BIN/vectorise --class-threshold 2=0.5 $T/ramp.tif $T/x.gpkg"
+
 # evaluate
 $BIN/evaluate --quiet --ref "$A/rgb_nadir10_buildings.geojson" "$A/rgb_nadir10_mask.tif" >"$T/e.json"
 if grep -q '"building_iou":1.000000' "$T/e.json" && grep -q '"object_f1":1.000000' "$T/e.json"; then
@@ -374,6 +423,44 @@ assert m['points'] > 10 and 0 <= m['point_f1'] <= 1 and m['building_point_f1'] =
 else
 	fail "adapt.sh --score-only" "$(tail -n 2 "$T/rs.err" "$T/rs.py" | tr '\n' ' ')"
 fi
+# --decision: the same maps decided by the source's building share (the training
+# tiles' labels), then by a given share: the map calls that share of its mapped
+# pixels buildings, the threshold is share-threshold's over the maps, the
+# polygons follow; no target label is read to choose it
+cp -r "$T/run" "$T/rd"
+ad_args=(--method source-only --source "$T/west.vrt" --source-labels "$A/rgb_nadir10_buildings.geojson"
+	--target "$T/east.vrt" --eval-labels "$A/rgb_nadir10_buildings.geojson" --out "$T/rd" --epochs 1 --width 4 --score-only)
+if pipelines/adapt.sh "${ad_args[@]}" --decision source-share 2>"$T/rd.err" && cp "$T/rd/metrics.json" "$T/rd_src.json" &&
+	t=$($BIN/share-threshold --quiet --share "$(cat "$T/rd/training.share")" "$T/rd/probs_east.tif") &&
+	pipelines/adapt.sh "${ad_args[@]}" --decision share=0.3 2>>"$T/rd.err" && $PY -c "
+import json
+from osgeo import ogr
+def marked(m):
+    c = m['per_raster']['east']['confusion']; return (c[0][1] + c[1][1]) / sum(map(sum, c))
+a, s, b = (json.load(open(f)) for f in ('$T/run/metrics.json', '$T/rd_src.json', '$T/rd/metrics.json'))
+f = s['decision']['share']
+assert a['decision'] == {'rule': 'argmax'} and s['decision']['rule'] == 'source-share' and 0.05 < f < 0.5, s['decision']
+assert s['decision']['threshold'] == float('$t'), (s['decision'], '$t')
+assert f <= marked(s) < f + 0.002 and 0.3 <= marked(b) < 0.302, (marked(s), marked(b))
+assert b['decision'] == {'rule': 'share', 'share': 0.3, 'threshold': b['decision']['threshold']}
+from osgeo import gdal
+g = gdal.Open('$T/rd/probs_east.tif').GetGeoTransform(); px = abs(g[1] * g[5])
+c = b['per_raster']['east']['confusion']; want = (c[0][1] + c[1][1]) * px
+ds = ogr.Open('$T/rd/buildings_east.gpkg')   # held: a layer outlives no dataset
+area = sum(f.GetGeometryRef().GetArea() for f in ds.GetLayer(0))
+assert 0.8 * want < area < 1.1 * want, (area, want)   # the polygons follow the decision
+" 2>"$T/rd.py" && grep -q '^decision share=0.3: share 0.3, threshold ' "$T/rd/run.txt"; then
+	pass "adapt.sh --decision source-share / share=0.3: that share of the mapped pixels called buildings, the threshold share-threshold's, polygons and run.txt alike"
+else
+	fail "adapt.sh --decision" "$(tail -n 2 "$T/rd.err" "$T/rd.py" | tr '\n' ' ')"
+fi
+must_fail "adapt.sh --decision share=F needs a share below 1" 2 "^adapt: --decision share=F needs a share above 0 and below 1, not '1.5'$" \
+	"pipelines/adapt.sh ${ad_args[*]} --decision share=1.5"
+must_fail "adapt.sh refuses an unknown --decision" 2 "^adapt: --decision must be argmax, share=F or source-share, not 'best'$" \
+	"pipelines/adapt.sh ${ad_args[*]} --decision best"
+rm -f "$T/rd/training.share"
+must_fail "adapt.sh --decision source-share on a run without training.share" 2 "source-share: .*/rd/training.share is missing" \
+	"pipelines/adapt.sh ${ad_args[*]} --decision source-share"
 must_fail "adapt.sh --score-only needs the run's maps" 2 "score-only: .*/probs_east.tif is missing" \
 	"pipelines/adapt.sh --method source-only --source $T/west.vrt --source-labels $A/rgb_nadir10_buildings.geojson --target $T/east.vrt --eval-labels $A/rgb_nadir10_buildings.geojson --out $T/empty --score-only"
 
@@ -656,17 +743,19 @@ fi
 R=$T/xzr/naip-zurich
 if pipelines/threshold-study.py --ref "$Z/labels_full.tif" --share 0.1 "$T/xzo/naip-zurich/source-only+tiny/seed1" \
 	"$T/xzo/naip-zurich/oracle+tiny/seed1" >"$T/ts.out" 2>"$T/ts.err" && $PY -c "
-import json, re
+import glob, json, re, subprocess
 lines = open('$T/ts.out').read().splitlines()
 for m in ('source-only+tiny', 'oracle+tiny'):
     l = next(l for l in lines if l.startswith('$T/xzo/naip-zurich/%s/seed1:' % m))
-    a, s, t, marked = map(float, re.search(r'argmax IoU ([0-9.]+), share IoU ([0-9.]+) \(threshold ([0-9.]+), ([0-9.]+) % marked', l).groups())
+    a, s, t, marked = map(float, re.search(r'argmax IoU ([0-9.]+), share IoU ([0-9.]+) \(threshold ([0-9.]+), ([0-9.]+) % of the scored', l).groups())
     want = json.load(open('$R/%s/seed1/metrics.json' % m))['iou']
     assert abs(a - want) < 6e-4, (m, a, want)   # printed to 3 places
-    assert abs(marked - 10) < 0.1 and 0 <= s <= 1 and 0 < t < 1, (m, marked, s, t)
+    run = '$T/xzo/naip-zurich/%s/seed1' % m   # the threshold: 10 % of the run's mapped pixels
+    want_t = float(subprocess.check_output(['$BIN/share-threshold', '--share', '0.1'] + sorted(glob.glob(run + '/probs_*.tif'))))
+    assert abs(t - want_t) < 6e-7 and 0 < marked < 100 and 0 <= s <= 1, (m, t, want_t, marked, s)
 assert any(l.startswith('oracle+tiny, 1 run(s): argmax IoU ') for l in lines), lines
 " 2>"$T/ts.py"; then
-	pass "threshold-study.py: argmax IoU = evaluate's for a source-only and a cross-fitted run; the share rule marks 10 % of the mapped pixels (both scored by evaluate)"
+	pass "threshold-study.py: argmax IoU = evaluate's for a source-only and a cross-fitted run; the share rule's threshold share-threshold's for 10 % of the mapped pixels"
 else
 	fail "threshold-study.py" "$(tail -n 3 "$T/ts.err" "$T/ts.py" 2>/dev/null | tr '\n' ' ')"
 fi
