@@ -146,6 +146,7 @@ if [ "$score_only" = 1 ] || [ "$map_only" = 1 ]; then
 		done
 		for i in "${!evp[@]}"; do echo "eval-points ${evp[$i]}"; done
 		[ "$crowns" = 0 ] || echo "eval-points crown centres of the eval labels"
+		echo "decision $decision"
 	} >>"$out/run.txt"
 fi
 [ "$score_only" = 1 ] || [ "$map_only" = 1 ] || mkdir -p "$out"

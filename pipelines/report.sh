@@ -20,7 +20,10 @@ W=900	# quick-look width in pixels at most
 printf '0 0 0 0 0\n1 230 40 40 190\n2 230 40 40 190\n3 0 0 0 0\n255 0 0 0 0\n' >"$R/pred.col"
 printf '0 0 0 0 0\n1 40 120 255 190\n2 0 0 0 0\n3 40 120 255 190\n255 0 0 0 0\n' >"$R/ref.col"
 printf '0 0 0 0 0\n1 40 190 70 200\n2 230 40 40 220\n3 40 120 255 220\n255 0 0 0 0\n' >"$R/err.col"
-printf '0 0 0 0 0\n0.4999 0 0 0 0\n0.5 230 40 40 190\n1 230 40 40 190\n' >"$R/prob.col"
+# unscored maps: the class where its probability passes the run's decision
+# (the last "decision" line of run.txt: a share's threshold, else 0.5)
+thr=$(awk '$1 == "decision" {t = /threshold/ ? $NF : 0.5} END {print t ? t : 0.5}' "$out/run.txt")
+/usr/bin/python3 -c 'import sys; t = float(sys.argv[1]); print("0 0 0 0 0\n%.9f 0 0 0 0\n%.9f 230 40 40 190\n1 230 40 40 190" % (max(t - 1e-6, 0), t))' "$thr" >"$R/prob.col"
 
 size_of() { gdalinfo "$1" | awk '/^Size is/ {gsub(",", ""); print $3, $4}'; }
 

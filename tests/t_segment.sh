@@ -454,6 +454,16 @@ assert 0.8 * want < area < 1.1 * want, (area, want)   # the polygons follow the 
 else
 	fail "adapt.sh --decision" "$(tail -n 2 "$T/rd.err" "$T/rd.py" | tr '\n' ' ')"
 fi
+# with nothing to score, the report's quick-look shows the decided class
+if pipelines/adapt.sh --method source-only --source "$T/west.vrt" --source-labels "$A/rgb_nadir10_buildings.geojson" \
+	--target "$T/east.vrt" --out "$T/nl" --epochs 1 --width 4 --decision share=0.3 2>"$T/nl.err" && $PY -c "
+from osgeo import gdal
+a = gdal.Open('$T/nl/report/east.pred.png').ReadAsArray()
+assert abs((a[3] > 0).mean() - 0.3) < 0.002, (a[3] > 0).mean()" 2>"$T/nl.py"; then
+	pass "adapt.sh --decision share=0.3 without labels: the report's predicted buildings are 30 % of the map"
+else
+	fail "adapt.sh --decision, report" "$(tail -n 2 "$T/nl.err" "$T/nl.py" | tr '\n' ' ')"
+fi
 must_fail "adapt.sh --decision share=F needs a share below 1" 2 "^adapt: --decision share=F needs a share above 0 and below 1, not '1.5'$" \
 	"pipelines/adapt.sh ${ad_args[*]} --decision share=1.5"
 must_fail "adapt.sh refuses an unknown --decision" 2 "^adapt: --decision must be argmax, share=F or source-share, not 'best'$" \
