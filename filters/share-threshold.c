@@ -27,7 +27,7 @@
 #define BINS (1 << 20)
 #define BLOCK 256
 
-static double share = -1;
+static double share = NAN;	/* required */
 static int cls = 1;
 
 static const struct ls_opt opts[] = {
@@ -93,6 +93,8 @@ int main(int argc, char **argv)
 	ls_opt_parse(&cmd, argc, argv, &pos);
 	if (pos.n < 1)
 		ls_die(LS_EXIT_USAGE, "usage: share-threshold %s", cmd.usage);
+	if (isnan(share))
+		ls_die(LS_EXIT_USAGE, "give --share F, the share of the mapped pixels to call the class");
 	if (!(share > 0 && share < 1))
 		ls_die(LS_EXIT_USAGE, "--share must lie above 0 and below 1, not %g", share);
 	if (cls < 1 || cls > 254)

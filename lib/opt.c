@@ -1,4 +1,5 @@
 #include <errno.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -57,8 +58,9 @@ static void default_str(const struct ls_opt *o, char *buf, size_t n)
 	case LS_OPT_INT:
 		snprintf(buf, n, "%d", *(int *)o->dst);
 		break;
-	case LS_OPT_DOUBLE:
-		snprintf(buf, n, "%g", *(double *)o->dst);
+	case LS_OPT_DOUBLE:	/* NaN: no default, the option is required */
+		if (!isnan(*(double *)o->dst))
+			snprintf(buf, n, "%g", *(double *)o->dst);
 		break;
 	case LS_OPT_STR:
 		if (*(const char **)o->dst)

@@ -319,6 +319,7 @@ fi
 must_fail "share-threshold refuses a pixel that is not a probability" 1 "^share-threshold: $T/ramp_bad.tif: pixel \\(7, 5\\) of class 1 is 1.5, not a probability$" \
 	"$BIN/share-threshold --share 0.1 $T/ramp.tif $T/ramp_bad.tif"
 must_fail "share-threshold refuses a class raster" 1 "ramp_ref.tif: not a probability raster" "$BIN/share-threshold --share 0.1 $T/ramp_ref.tif"
+must_fail "share-threshold needs --share" 2 "^share-threshold: give --share F" "$BIN/share-threshold $T/ramp.tif"
 must_fail "share-threshold wants a share between 0 and 1" 2 "^share-threshold: --share must lie above 0 and below 1, not 0$" "$BIN/share-threshold --share 0 $T/ramp.tif"
 must_fail "share-threshold: no class 2 in a two-class map" 1 "ramp.tif: holds 2 classes, no class 2$" "$BIN/share-threshold --share 0.1 --class 2 $T/ramp.tif"
 must_fail "evaluate --class-threshold needs CLASS=THRESHOLD" 2 "class-threshold: '1=2' is not CLASS=THRESHOLD" "$BIN/evaluate --ref $T/ramp_ref.tif --class-threshold 1=2 $T/ramp.tif"
