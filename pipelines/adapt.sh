@@ -25,6 +25,10 @@
 #   --class-name NAME     what class 1 is (building): names the polygons (NAMEs_*.gpkg)
 #                         and the scores (NAME_iou, NAME_f1 beside iou, f1 in metrics.json)
 #   --seed N              random seed (default 1)
+#   --target-bn           wdgrl, dsn: after training, re-estimate the batch-norm statistics
+#                         on the target tiles (adapt-bn, as --method adabn does for the
+#                         source-only model) and map with them; training keeps one set of
+#                         statistics for both domains (their mixture) when they share a stem
 #   --decision RULE       how a pixel's class is decided, in the polygons and the scores:
 #                         argmax (default: the most probable class), share=F (the share F
 #                         of the mapped pixels with the class's highest probabilities is
@@ -75,7 +79,7 @@ here=$(cd "$(dirname "$0")/.." && pwd)
 BIN=${BIN:-$here/bin}
 [ -x "$BIN/tile" ] || BIN=$(cd "$here/../../bin" 2>/dev/null && pwd)	# installed: PREFIX/share/landshift -> PREFIX/bin
 export GDAL_PAM_ENABLED=NO
-method="" out="" gsd="" seed=1 epochs=12 esteps=0 tile=128 overlap=32 width=16 batch=8 lr=0.002 label_class=1 cw=1,3 norm=per-raster lambda=0.1 lsched=const sel=val-iou ncritic=5 level=pixel patch=4 awarm=2 alpha=0.1 beta=0.05 sim=critic threads=0 decision=argmax crowns=0 score_only=0 map_only=0 lmap="" tb="" tbn="" sb="" sbn="" cname=building vb="" bnpd=() iw=() feats=()
+method="" out="" gsd="" seed=1 epochs=12 esteps=0 tile=128 overlap=32 width=16 batch=8 lr=0.002 label_class=1 cw=1,3 norm=per-raster lambda=0.1 lsched=const sel=val-iou ncritic=5 level=pixel patch=4 awarm=2 alpha=0.1 beta=0.05 sim=critic threads=0 decision=argmax target_bn=0 crowns=0 score_only=0 map_only=0 lmap="" tb="" tbn="" sb="" sbn="" cname=building vb="" bnpd=() iw=() feats=()
 src=() srcl=() tgt=() tgtl=() ev=() evl=() evp=()
 cmdline=$(printf '%q ' "$0" "$@")	# for run.txt: the arguments are shifted away below
 die() { echo "adapt: $*" >&2; exit 2; }
@@ -99,6 +103,7 @@ while [ $# -gt 0 ]; do
 	--eval-crowns) crowns=1; shift; continue ;;
 	--score-only) score_only=1; shift; continue ;;
 	--map-only) map_only=1; shift; continue ;;
+	--target-bn) target_bn=1; shift; continue ;;
 	-h|--help) sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
 	*) die "unknown argument '$1' (see --help)" ;;
 	esac
@@ -106,6 +111,8 @@ while [ $# -gt 0 ]; do
 done
 [ -n "$method" ] && [ -n "$out" ] || die "--method and --out are required (see --help)"
 case $method in source-only|adabn|oracle|wdgrl|dsn) ;; *) die "unknown --method $method (source-only, adabn, wdgrl, dsn or oracle)" ;; esac
+[ "$target_bn" = 0 ] || [ "$method" = wdgrl ] || [ "$method" = dsn ] ||
+	die "--target-bn is for wdgrl and dsn (source-only with it is --method adabn)"
 [ ${#src[@]} -gt 0 ] && [ ${#src[@]} -eq ${#srcl[@]} ] || die "give --source and --source-labels in pairs"
 [ ${#tgt[@]} -gt 0 ] || die "give at least one --target raster"
 [[ $threads =~ ^[0-9]+$ ]] || die "--threads must be a number of threads (0: all cores), not '$threads'"
@@ -147,6 +154,7 @@ if [ "$score_only" = 1 ] || [ "$map_only" = 1 ]; then
 		for i in "${!evp[@]}"; do echo "eval-points ${evp[$i]}"; done
 		[ "$crowns" = 0 ] || echo "eval-points crown centres of the eval labels"
 		echo "decision $decision"
+		[ "$target_bn" = 0 ] || echo "target-bn batch-norm statistics re-estimated on the target tiles before mapping"
 	} >>"$out/run.txt"
 fi
 [ "$score_only" = 1 ] || [ "$map_only" = 1 ] || mkdir -p "$out"
@@ -169,6 +177,7 @@ fi
 	echo "normalisation $norm"
 	[ "$threads" = 0 ] || echo "threads $threads"
 	echo "model chosen by $sel"
+	[ "$target_bn" = 0 ] || echo "target-bn batch-norm statistics re-estimated on the target tiles after training"
 	echo "decision $decision"
 	[ ${#bnpd[@]} -eq 0 ] || echo "batch-norm statistics per domain"
 	[ "$method" = wdgrl ] || [ "$method" = dsn ] &&
@@ -244,6 +253,19 @@ if [ "$method" = adabn ]; then	# the source-only model with batch-norm statistic
 fi
 rm -f "$out/source.frames" "$out/target.frames" "$out"/source.*.stats "$out"/target.*.stats
 fi	# map_only, score_only
+if [ "$target_bn" = 1 ] && [ "$score_only" = 0 ]; then
+	# the adapted model's statistics from the target tiles alone (the stem the
+	# target's frames go through: its own, or the one it shares); --map-only
+	# tiles the targets again, normalised as in training
+	if [ "$map_only" = 1 ]; then
+		: >"$out/target.frames"; : >"$out/target.norm.frames"
+		for i in "${!tgt[@]}"; do tile_domain target target "${tgt[$i]}" "" "$i"; done
+		[ "$norm" = per-domain ] && "$BIN"/normalise-bands --stats "$out/target.stats" <"$out/target.frames" >"$out/target.norm.frames"
+	fi
+	log "target-bn: batch-norm statistics re-estimated on the target tiles"
+	"$BIN"/adapt-bn --quiet --threads "$threads" --model "$out/model" --out "$out/model" <"$out/target.norm.frames"
+	[ "$map_only" = 0 ] || rm -f "$out/target.frames" "$out/target.norm.frames" "$out"/target.*.stats
+fi
 
 if [ "$score_only" = 0 ]; then
 log "[4/5] mapping ${#ev[@]} raster(s)"

@@ -496,6 +496,28 @@ assert a['building_iou'] != b['building_iou'] and sum(map(sum, w)) > sum(map(sum
 else
 	fail "adapt.sh --map-only" "$(tail -n 2 "$T/rm.err" "$T/rm.py" | tr '\n' ' ')"
 fi
+# --target-bn: the adapted model's batch-norm statistics re-estimated on the
+# target tiles after training; --map-only --target-bn on a finished run gives
+# the same model as the flag given from the start (so finished runs can be
+# mapped that way without training again)
+tb_args=(--method wdgrl --source "$T/west.vrt" --source-labels "$A/rgb_nadir10_buildings.geojson" --target "$T/east.vrt"
+	--eval-labels "$A/rgb_nadir10_buildings.geojson" --epochs 2 --adapt-warmup 1 --width 4)
+if pipelines/adapt.sh "${tb_args[@]}" --out "$T/tb0" 2>"$T/tb.err" && cp -r "$T/tb0" "$T/tb1" &&
+	pipelines/adapt.sh "${tb_args[@]}" --out "$T/tb1" --map-only --target-bn 2>>"$T/tb.err" &&
+	pipelines/adapt.sh "${tb_args[@]}" --out "$T/tb2" --target-bn 2>>"$T/tb.err" &&
+	cmp -s "$T/tb1/model" "$T/tb2/model" && ! cmp -s "$T/tb0/model" "$T/tb1/model" &&
+	grep -aq 'bn_adapted [0-9]* target tiles' "$T/tb2/model" && ! grep -aq 'bn_adapted' "$T/tb0/model" &&
+	grep -q '^target-bn .* after training' "$T/tb2/run.txt" && grep -q '^target-bn .* before mapping' "$T/tb1/run.txt" &&
+	! ls "$T/tb1" | grep -q '^target\.\(frames\|norm\.frames\|[0-9]*\.stats\)$' && $PY -c "
+import json
+a, b = (json.load(open('$T/%s/metrics.json' % d)) for d in ('tb1', 'tb2'))
+assert a['per_raster']['east']['confusion'] == b['per_raster']['east']['confusion']" 2>"$T/tb.py"; then
+	pass "adapt.sh --target-bn: statistics from the target tiles after training; --map-only --target-bn on the finished run gives the same model and map"
+else
+	fail "adapt.sh --target-bn" "$(tail -n 2 "$T/tb.err" "$T/tb.py" 2>/dev/null | tr '\n' ' ')"
+fi
+must_fail "adapt.sh --target-bn is for wdgrl and dsn" 2 "^adapt: --target-bn is for wdgrl and dsn \\(source-only with it is --method adabn\\)$" \
+	"pipelines/adapt.sh --method source-only --source $T/west.vrt --source-labels $A/rgb_nadir10_buildings.geojson --target $T/east.vrt --out $T/tbx --target-bn"
 must_fail "adapt.sh --map-only needs the run's model" 2 "map-only: .*/model is missing" \
 	"pipelines/adapt.sh --method source-only --source $T/west.vrt --source-labels $A/rgb_nadir10_buildings.geojson --target $T/east.vrt --out $T/empty2 --map-only"
 
