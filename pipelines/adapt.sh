@@ -113,6 +113,7 @@ done
 case $method in source-only|adabn|oracle|wdgrl|dsn) ;; *) die "unknown --method $method (source-only, adabn, wdgrl, dsn or oracle)" ;; esac
 [ "$target_bn" = 0 ] || [ "$method" = wdgrl ] || [ "$method" = dsn ] ||
 	die "--target-bn is for wdgrl and dsn (source-only with it is --method adabn)"
+[ "$method" = adabn ] && target_bn=1	# adabn: source-only, then the target's statistics
 [ ${#src[@]} -gt 0 ] && [ ${#src[@]} -eq ${#srcl[@]} ] || die "give --source and --source-labels in pairs"
 [ ${#tgt[@]} -gt 0 ] || die "give at least one --target raster"
 [[ $threads =~ ^[0-9]+$ ]] || die "--threads must be a number of threads (0: all cores), not '$threads'"
@@ -154,7 +155,7 @@ if [ "$score_only" = 1 ] || [ "$map_only" = 1 ]; then
 		for i in "${!evp[@]}"; do echo "eval-points ${evp[$i]}"; done
 		[ "$crowns" = 0 ] || echo "eval-points crown centres of the eval labels"
 		echo "decision $decision"
-		[ "$target_bn" = 0 ] || echo "target-bn batch-norm statistics re-estimated on the target tiles before mapping"
+		[ "$target_bn" = 0 ] || [ "$score_only" = 1 ] || echo "target-bn batch-norm statistics re-estimated on the target tiles before mapping"
 	} >>"$out/run.txt"
 fi
 [ "$score_only" = 1 ] || [ "$map_only" = 1 ] || mkdir -p "$out"
@@ -177,7 +178,7 @@ fi
 	echo "normalisation $norm"
 	[ "$threads" = 0 ] || echo "threads $threads"
 	echo "model chosen by $sel"
-	[ "$target_bn" = 0 ] || echo "target-bn batch-norm statistics re-estimated on the target tiles after training"
+	[ "$target_bn" = 0 ] || [ "$method" = adabn ] || echo "target-bn batch-norm statistics re-estimated on the target tiles after training"
 	echo "decision $decision"
 	[ ${#bnpd[@]} -eq 0 ] || echo "batch-norm statistics per domain"
 	[ "$method" = wdgrl ] || [ "$method" = dsn ] &&
@@ -248,9 +249,6 @@ train=(--source "$out/source.norm.frames" --method source-only)
 	--lambda "$lambda" --lambda-schedule "$lsched" --n-critic "$ncritic" --critic-level "$level" --critic-patch "$patch" --adapt-warmup "$awarm" "${iw[@]}" "${feats[@]}")
 "$BIN"/critic-train --model "$out/model" "${train[@]}" --epochs "$epochs" --epoch-steps "$esteps" --batch "$batch" --lr "$lr" \
 	--width "$width" --seed "$seed" --class-weights "$cw" --select "$sel" "${bnpd[@]}" --metrics "$out/train.jsonl" --threads "$threads"
-if [ "$method" = adabn ]; then	# the source-only model with batch-norm statistics of the target
-	"$BIN"/adapt-bn --quiet --threads "$threads" --model "$out/model" --out "$out/model" --stem source <"$out/target.norm.frames"
-fi
 rm -f "$out/source.frames" "$out/target.frames" "$out"/source.*.stats "$out"/target.*.stats
 fi	# map_only, score_only
 if [ "$target_bn" = 1 ] && [ "$score_only" = 0 ]; then
@@ -263,7 +261,8 @@ if [ "$target_bn" = 1 ] && [ "$score_only" = 0 ]; then
 		[ "$norm" = per-domain ] && "$BIN"/normalise-bands --stats "$out/target.stats" <"$out/target.frames" >"$out/target.norm.frames"
 	fi
 	log "target-bn: batch-norm statistics re-estimated on the target tiles"
-	"$BIN"/adapt-bn --quiet --threads "$threads" --model "$out/model" --out "$out/model" <"$out/target.norm.frames"
+	ST=(); [ "$method" = adabn ] && ST=(--stem source)	# the source-only model's stem, whatever the frames' domain
+	"$BIN"/adapt-bn --quiet --threads "$threads" --model "$out/model" --out "$out/model" "${ST[@]}" <"$out/target.norm.frames"
 	[ "$map_only" = 0 ] || rm -f "$out/target.frames" "$out/target.norm.frames" "$out"/target.*.stats
 fi
 

@@ -516,6 +516,18 @@ assert a['per_raster']['east']['confusion'] == b['per_raster']['east']['confusio
 else
 	fail "adapt.sh --target-bn" "$(tail -n 2 "$T/tb.err" "$T/tb.py" 2>/dev/null | tr '\n' ' ')"
 fi
+# adabn is the same step on a source-only model: a finished source-only run
+# remapped with --method adabn --map-only gives adabn's own model
+cp -r "$T/run" "$T/ab1"
+ab_args=(--source "$T/west.vrt" --source-labels "$A/rgb_nadir10_buildings.geojson" --target "$T/east.vrt"
+	--eval-labels "$A/rgb_nadir10_buildings.geojson" --epochs 1 --width 4)
+if pipelines/adapt.sh --method adabn "${ab_args[@]}" --out "$T/ab1" --map-only 2>"$T/ab.err" &&
+	pipelines/adapt.sh --method adabn "${ab_args[@]}" --out "$T/ab2" 2>>"$T/ab.err" && cmp -s "$T/ab1/model" "$T/ab2/model" &&
+	! cmp -s "$T/run/model" "$T/ab1/model" && grep -aq 'bn_adapted [0-9]* target tiles in [0-9]* batches, stem source' "$T/ab2/model"; then
+	pass "adapt.sh --method adabn: a source-only run remapped with it (--map-only) gets adabn's own model"
+else
+	fail "adapt.sh adabn --map-only" "$(tail -n 2 "$T/ab.err" | tr '\n' ' ')"
+fi
 must_fail "adapt.sh --target-bn is for wdgrl and dsn" 2 "^adapt: --target-bn is for wdgrl and dsn \\(source-only with it is --method adabn\\)$" \
 	"pipelines/adapt.sh --method source-only --source $T/west.vrt --source-labels $A/rgb_nadir10_buildings.geojson --target $T/east.vrt --out $T/tbx --target-bn"
 must_fail "adapt.sh --map-only needs the run's model" 2 "map-only: .*/model is missing" \
