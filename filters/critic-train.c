@@ -147,8 +147,13 @@ int main(int argc, char **argv)
 	for (int i = 0; i < targets.n; i++)
 		if (ls_dataset_read(&d, targets.v[i], "target", 0) < 0)
 			ls_die_err();
-	if (!private_stems && ls_dataset_share_stems(&d))
+	if (!private_stems && ls_dataset_share_stems(&d)) {
+		/* batch-norm rows follow the stems: with one stem there is one set of
+		 * statistics, the option would change nothing in the trunk */
+		if (o.bn_per_domain && d.ndom == 1)
+			ls_die(LS_EXIT_USAGE, "--bn-per-domain: the target's bands equal the source's, so it shares the source's input stem and its batch-norm statistics; give --private-stems for a stem and statistics of its own, or re-estimate the target's statistics after training (adapt-bn; adapt.sh --target-bn)");
 		ls_info("target bands equal the source's: one shared input stem");
+	}
 	if (ls_train_run(&o, &d) < 0) {
 		ls_die_err();
 	}

@@ -592,6 +592,16 @@ $BIN/tile --size 128 --domain target --labels "$A/rgb_nadir10_buildings.geojson"
 	$BIN/normalise-bands --stats "$T/s.stats" >"$T/tgt.frames"
 $BIN/tile --size 128 --domain source --labels "$A/rgb_nadir10_buildings.geojson" "$T/west.vrt" |
 	$BIN/normalise-bands --stats "$T/s.stats" >"$T/src.frames"
+# --bn-per-domain where the target shares the source's stem would keep one set
+# of statistics (they follow the stems): refused, not silently ignored
+must_fail "critic-train --bn-per-domain with a shared stem" 2 "^critic-train: --bn-per-domain: the target's bands equal the source's, so it shares the source's input stem and its batch-norm statistics; give --private-stems" \
+	"$BIN/critic-train --quiet --model $T/bx.model --method wdgrl --source $T/src.frames --target $T/tgt.frames --epochs 1 --width 4 --bn-per-domain"
+if $BIN/critic-train --quiet --model "$T/bp.model" --method wdgrl --source "$T/src.frames" --target "$T/tgt.frames" --epochs 1 \
+	--width 4 --bn-per-domain --private-stems 2>"$T/bp.err" && grep -aq 'bn_per_domain=1 stem=source:3 stem=target:3' "$T/bp.model"; then
+	pass "critic-train --bn-per-domain --private-stems: a stem and batch-norm statistics per domain"
+else
+	fail "critic-train --bn-per-domain --private-stems" "$(tail -n 2 "$T/bp.err"; strings "$T/bp.model" | grep -m1 unet)"
+fi
 if $BIN/critic-train --model "$T/wd.model" --method wdgrl --source "$T/src.frames" --target "$T/tgt.frames" --epochs 2 \
 	--adapt-warmup 1 --width 4 --metrics "$T/wd.jsonl" 2>"$T/wd.err" &&
 	grep -q '"w":' "$T/wd.jsonl" && grep -q '"gp":' "$T/wd.jsonl" && grep -q 'W .*GP' "$T/wd.err" &&
