@@ -97,7 +97,7 @@ keep() {
 	[ -f "$2/metrics.json" ] && return 0
 	mkdir -p "$2"
 	local f
-	for f in fold2/train.jsonl fold2/run.txt fold2/seconds fold2/metrics.json train.jsonl run.txt seconds metrics.json; do	# metrics.json last: it marks the run done
+	for f in fold2/train.jsonl fold2/run.txt fold2/seconds fold2/metrics.json train.jsonl run.txt seconds reused_seconds metrics.json; do	# metrics.json last: it marks the run done
 		[ ! -f "$1/$f" ] || { mkdir -p "$(dirname "$2/$f")" && cp "$1/$f" "$2/$f"; }
 	done
 }
@@ -367,13 +367,14 @@ for pair, ms in res.items():
     for m in ms:   # in table order: methods() lists them so
         v = [r["iou"] for r in ms[m]]
         secs = [r["seconds"] for r in ms[m]]
-        total += sum(secs)
+        total += sum(secs) - sum(r["reused"] for r in ms[m])
         gap = gap_closed(iou, m)
         lines.append(f"| {pair} | {ms[m][0]['class']} | {m} | {len(v)} | {mean(v):.3f} ± {sd(v):.3f} | "
                      f"{mean([r['object_f1'] for r in ms[m]]):.3f} | {points(ms[m])} | {gap} | "
                      f"{critic_w_column([r['critic_w'] for r in ms[m]])} | {mean(secs) / 60:.1f} |")
-lines.append(f"\nTotal run time of these runs: {total / 3600:.1f} h (the sum of each run's wall-clock time; "
-             "runs' run.txt give their threads, and some shared the machine with other work).")
+lines.append(f"\nTotal run time of these runs: {total / 3600:.1f} h (the sum of each run's wall-clock time, a run "
+             "that maps another's model again counting its own minutes only; runs' run.txt give their threads, "
+             "and some shared the machine with other work).")
 json.dump(res, open(f"{out}/results.json", "w"), indent=1)
 open(f"{out}/results.md", "w").write("\n".join(lines) + "\n")
 print("\n".join(lines))

@@ -35,6 +35,8 @@ def runs(out, pair, method):
     PAIR in OUT, by seed folder name: {"seed", "class", "iou" (the target
     IoU of the pair's class), "object_f1", "point_f1" (None where not
     scored), "seconds" (wall clock, both folds of a cross-fitted oracle),
+    "reused" (of those seconds, the ones of another run whose model this
+    one maps again, from its reused_seconds file: counted once in a total),
     "critic_w" (critic_w() of the run)}."""
     d = os.path.join(out, pair, method)
     rs = []
@@ -48,6 +50,8 @@ def runs(out, pair, method):
         rs.append({"seed": seed, "class": m.get("class", "building"), "iou": m.get("iou", m.get("building_iou")),
                    "object_f1": m["object_f1"], "point_f1": m.get("point_f1"),
                    "seconds": sum(int(open(s).read()) for s in secs if os.path.exists(s)),
+                   "reused": int(open(os.path.join(run, "reused_seconds")).read())
+                   if os.path.exists(os.path.join(run, "reused_seconds")) else 0,
                    "critic_w": critic_w(run)})
     return rs
 

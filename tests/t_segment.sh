@@ -793,6 +793,21 @@ print(r)" >"$T/xz.secs" 2>>"$T/xz.py" && grep -q "<td>oracle+tiny</td>.*<td>$(ca
 else
 	fail "experiments.sh naip-zurich, cross-fitted oracle" "$(tail -n 3 "$T/xz.err" "$T/xz2.err" "$T/xz.py" 2>/dev/null | tr '\n' ' ')"
 fi
+# a run that maps another's model again (adapt.sh --map-only --target-bn, or a
+# source-only run remapped as adabn) keeps the other's seconds in
+# reused_seconds: its row shows both, the total counts them once
+R=$T/xzr/naip-zurich
+tot() { sed -n 's/^Total run time of these runs: \([0-9.]*\) h.*/\1/p' "$T/xzr/results.md"; }
+before=$(tot)
+mkdir -p "$R/adabn+tiny/seed1" && cp "$R/source-only+tiny/seed1/"{metrics.json,run.txt,train.jsonl} "$R/adabn+tiny/seed1/" &&
+	echo 360000 >"$R/adabn+tiny/seed1/reused_seconds" && echo 360060 >"$R/adabn+tiny/seed1/seconds"
+if xz >"$T/xz3.out" 2>"$T/xz3.err" && [ -n "$before" ] && [ "$(tot)" = "$before" ] &&
+	grep -q '^| naip-zurich | tree | adabn+tiny | 1 | .* | 6001.0 |$' "$T/xzr/results.md"; then
+	pass "experiments.sh: a remapped run's row counts the model's training too (6001 min), the total counts it once ($before h)"
+else
+	fail "experiments.sh reused_seconds" "total $before -> $(tot); $(grep adabn+tiny "$T/xzr/results.md")"
+fi
+rm -rf "$R/adabn+tiny"
 # threshold-study.py on those runs: its argmax column is evaluate's IoU, and
 # the share rule marks the share asked for, with no label read to choose it
 R=$T/xzr/naip-zurich
