@@ -54,7 +54,7 @@ static const struct ls_opt opts[] = {
 	{ "depth", LS_OPT_INT, &o.depth, "N", "UNet-S levels" },
 	{ "classes", LS_OPT_INT, &o.classes, "N", "classes including background (0)" },
 	{ "class-weights", LS_OPT_STR, &o.class_weights, "W0,W1,..", "loss weight per class" },
-	{ "bn-per-domain", LS_OPT_FLAG, &o.bn_per_domain, NULL, "separate batch-norm statistics per domain" },
+	{ "bn-per-domain", LS_OPT_FLAG, &o.bn_per_domain, NULL, "separate batch-norm statistics per input stem (so per domain where the target has a stem of its own; refused where it shares the source's)" },
 	{ "no-augment", LS_OPT_FLAG, &no_augment, NULL, "no flips, turns or jitter" },
 	{ "jitter", LS_OPT_DOUBLE, &o.aug.jitter, "J", "brightness and contrast jitter" },
 	{ "select", LS_OPT_STR, &o.select, "HOW", "the epoch kept as MODEL: val-iou (val-loss where the validation tiles hold no foreground pixel) or val-loss (source validation), target-entropy (mean prediction entropy on up to 64 target tiles; wdgrl, dsn), or last; adapted runs choose among the epochs after --adapt-warmup" },

@@ -60,7 +60,8 @@
 #         output: P x P patches of class probabilities) --critic-patch P (4) --adapt-warmup EPOCHS (2)
 #         --critic-features LEVELS (pixel, tile: the encoder levels the critic sees, e.g. all
 #         or 0,3: the decoder's skips as well as the bottleneck, each pooled onto its cells)
-#         --bn-per-domain (separate batch-norm statistics per domain, training and mapping)
+#         --bn-per-domain (separate batch-norm statistics per input stem, training and mapping;
+#         refused where the target shares the source's stem: see --target-bn)
 #         --importance-weighted (the critic's source points weighed by estimated target /
 #         source class ratios, for class proportions that differ between the domains)
 #         --target-prior P0,P1 (the target's class proportions, known from elsewhere:
