@@ -42,6 +42,12 @@
 #            oracle cross-fitted), JOBS at a time, before running the rest
 #   TAG      appended to each method's name in OUT, RESULTS and the table (e.g.
 #            TAG=+output stores runs as wdgrl+output), so variants stand side by side
+#   FROM     a method folder of OUT (e.g. dsn+skips-a001): each run is not trained but
+#            made from FROM's run of its pair and seed, whose model it maps again
+#            (adapt.sh --map-only with EXTRA): EXTRA=--target-bn re-estimates the
+#            batch-norm statistics on the target, METHODS=adabn FROM=source-only
+#            makes AdaBN from source-only runs. Its seconds are FROM's plus its own;
+#            FROM's are kept in reused_seconds, so the table's total counts them once
 # Budget: every method of a pair trains the same epochs; an epoch is one pass over the
 # source tiles, and for the oracle (whose target tiles are few) as many
 # steps as the pair's source-only run takes in one, so source-only runs
@@ -59,7 +65,7 @@ PAIRS=${PAIRS:-rio-atlanta atlanta-pan rio-kampala naip-zurich}
 METHODS=${METHODS:-source-only adabn wdgrl dsn oracle}
 SEEDS=${SEEDS:-}
 EPOCHS=${EPOCHS:-}
-EXTRA=${EXTRA:-} TAG=${TAG:-}
+EXTRA=${EXTRA:-} TAG=${TAG:-} FROM=${FROM:-}
 JOBS=${JOBS:-1}
 [[ $JOBS =~ ^[1-9][0-9]*$ ]] || { echo "experiments: JOBS must be a number of runs at a time, not '$JOBS'" >&2; exit 2; }
 THREADS=${THREADS:-$(( $(nproc) / JOBS > 0 ? $(nproc) / JOBS : 1 ))}
@@ -210,9 +216,35 @@ train() {
 	rm -f "$dir"/*.frames
 }
 
+# remap_one PAIR METHOD SEED: the run made from FROM's (see FROM above)
+remap_one() {
+	local p=$1 m=$2 s=$3 dir res from=$OUT/$1/$FROM/seed$3 f t0
+	pair "$p" "$m"
+	dir=$OUT/$p/$m$TAG/seed$s res=$RESULTS/$p/$m$TAG/seed$s
+	[ "$m$TAG" != "$FROM" ] || { echo "experiments: FROM=$FROM would remap its own runs: give a TAG or another method" >&2; return 1; }
+	[ ${#fold2[@]} -eq 0 ] || { echo "experiments: FROM does not remap a cross-fitted oracle" >&2; return 1; }
+	[ -f "$from/model" ] && [ -f "$from/seconds" ] ||
+		{ echo "experiments: $p $m$TAG seed $s: $from holds no finished run with its model" >&2; return 1; }
+	echo "experiments: $p $m$TAG seed $s from $FROM's model ($THREADS thread(s))" >&2
+	rm -rf "$dir" && mkdir -p "$dir"
+	for f in model run.txt train.jsonl seconds source.stats target.stats training.share; do
+		[ ! -f "$from/$f" ] || cp "$from/$f" "$dir/"
+	done
+	t0=$(date +%s)
+	# shellcheck disable=SC2086 # EXTRA is a list of options
+	pipelines/adapt.sh --method "$m" "${args[@]}" $EXTRA --seed "$s" --epochs "$(epochs "$p")" --threads "$THREADS" \
+		--out "$dir" --map-only 2>"$OUT/$p.$m$TAG.seed$s.log" ||
+		{ echo "experiments: $p $m$TAG seed $s failed, see $OUT/$p.$m$TAG.seed$s.log" >&2; return 1; }
+	cp "$from/seconds" "$dir/reused_seconds"
+	echo $(( $(cat "$from/seconds") + $(date +%s) - t0 )) >"$dir/seconds"
+	rm -f "$dir"/*.frames
+	keep "$dir" "$res"
+}
+
 # run_one PAIR METHOD SEED: one run through adapt.sh, its small files kept
 run_one() {
 	local p=$1 m=$2 s=$3 dir res budget=()
+	[ -z "$FROM" ] || { remap_one "$@"; return; }
 	pair "$p" "$m"
 	dir=$OUT/$p/$m$TAG/seed$s res=$RESULTS/$p/$m$TAG/seed$s
 	if [ "$m" = oracle ]; then
@@ -319,7 +351,7 @@ dispatch() {
 		parallel --will-cite --line-buffer -j "$JOBS" --colsep ' ' "$0" "$1" {1} {2} {3} <"$2" || failed=$((failed + $?))
 	fi
 }
-export DATA OUT RESULTS EPOCHS EXTRA TAG THREADS PAIRS METHODS SEEDS
+export DATA OUT RESULTS EPOCHS EXTRA TAG THREADS PAIRS METHODS SEEDS FROM
 failed=0
 list=$OUT/pending.$$	# this sweep's own lists of runs: two sweeps may share OUT
 if [ "${RESCORE:-0}" = 1 ]; then

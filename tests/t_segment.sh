@@ -793,21 +793,37 @@ print(r)" >"$T/xz.secs" 2>>"$T/xz.py" && grep -q "<td>oracle+tiny</td>.*<td>$(ca
 else
 	fail "experiments.sh naip-zurich, cross-fitted oracle" "$(tail -n 3 "$T/xz.err" "$T/xz2.err" "$T/xz.py" 2>/dev/null | tr '\n' ' ')"
 fi
-# a run that maps another's model again (adapt.sh --map-only --target-bn, or a
-# source-only run remapped as adabn) keeps the other's seconds in
-# reused_seconds: its row shows both, the total counts them once
+# FROM: runs made from another method's finished runs, their models mapped
+# again without training (here source-only as AdaBN); each keeps the other's
+# seconds in reused_seconds: its row shows both, the table's total counts them
+# once (checked with the run's seconds made large, in OUT, which the table reads, and RESULTS)
 R=$T/xzr/naip-zurich
 tot() { sed -n 's/^Total run time of these runs: \([0-9.]*\) h.*/\1/p' "$T/xzr/results.md"; }
 before=$(tot)
-mkdir -p "$R/adabn+tiny/seed1" && cp "$R/source-only+tiny/seed1/"{metrics.json,run.txt,train.jsonl} "$R/adabn+tiny/seed1/" &&
-	echo 360000 >"$R/adabn+tiny/seed1/reused_seconds" && echo 360060 >"$R/adabn+tiny/seed1/seconds"
-if xz >"$T/xz3.out" 2>"$T/xz3.err" && [ -n "$before" ] && [ "$(tot)" = "$before" ] &&
-	grep -q '^| naip-zurich | tree | adabn+tiny | 1 | .* | 6001.0 |$' "$T/xzr/results.md"; then
-	pass "experiments.sh: a remapped run's row counts the model's training too (6001 min), the total counts it once ($before h)"
+xf() { DATA=$T/xd PAIRS=naip-zurich EPOCHS=1 JOBS=1 EXTRA="--width 4" TAG=+tiny OUT=$T/xzo RESULTS=$T/xzr \
+	FROM=source-only+tiny pipelines/experiments.sh; }
+if METHODS=adabn SEEDS=1 xf >"$T/xz3.out" 2>"$T/xz3.err" && F=$R/adabn+tiny/seed1 &&
+	cmp -s "$F/reused_seconds" "$R/source-only+tiny/seed1/seconds" && [ "$(cat "$F/seconds")" -ge "$(cat "$F/reused_seconds")" ] &&
+	grep -aq 'bn_adapted [0-9]* target tiles' "$T/xzo/naip-zurich/adabn+tiny/seed1/model" &&
+	grep -q '^remapped .*--method adabn .*--map-only' "$F/run.txt" && $PY -c "
+import json
+m = json.load(open('$F/metrics.json')); assert sorted(m['per_raster']) == ['zurich_third_east', 'zurich_third_west'], m['per_raster'].keys()
+so = json.load(open('$R/source-only+tiny/seed1/metrics.json')); assert m['per_raster'] != so['per_raster']" 2>"$T/xz3.py" &&
+	[ "$(tot)" = "$before" ] && for d in "$F" "$T/xzo/naip-zurich/adabn+tiny/seed1"; do echo 360000 >"$d/reused_seconds"; echo 360060 >"$d/seconds"; done &&
+	xz >"$T/xz4.out" 2>"$T/xz4.err" &&
+	[ "$(tot)" = "$before" ] && grep -q '^| naip-zurich | tree | adabn+tiny | 1 | .* | 6001.0 |$' "$T/xzr/results.md"; then
+	pass "experiments.sh FROM: source-only runs remapped as AdaBN, nothing trained; the row counts the training too (6001 min), the total once ($before h)"
 else
-	fail "experiments.sh reused_seconds" "total $before -> $(tot); $(grep adabn+tiny "$T/xzr/results.md")"
+	fail "experiments.sh FROM" "total $before -> $(tot); $(tail -n 2 "$T/xz3.err" "$T/xz3.py" 2>/dev/null | tr '\n' ' ') $(grep adabn+tiny "$T/xzr/results.md")"
 fi
-rm -rf "$R/adabn+tiny"
+rm -rf "$R/adabn+tiny" "$T/xzo/naip-zurich/adabn+tiny"
+METHODS=source-only SEEDS=2 xf >/dev/null 2>"$T/xz5.err"; rc=$?
+if [ $rc -ne 0 ] && grep -q '^experiments: FROM=source-only+tiny would remap its own runs: give a TAG or another method$' "$T/xz5.err" &&
+	[ ! -d "$T/xzo/naip-zurich/source-only+tiny/seed2" ]; then
+	pass "experiments.sh FROM refuses to remap its own runs (exit $rc, nothing made)"
+else
+	fail "experiments.sh FROM onto itself" "exit $rc; $(head -n 2 "$T/xz5.err" | tr '\n' ' ')"
+fi
 # threshold-study.py on those runs: its argmax column is evaluate's IoU, and
 # the share rule marks the share asked for, with no label read to choose it
 R=$T/xzr/naip-zurich
