@@ -2,6 +2,7 @@
 #   make                      build everything
 #   make test                 build and run every test (ends with "N passed, N failed")
 #   make demo [DATA=dir]      run the main job on the sample data
+#   make experiments [QUICK=1] the benchmark (egs/uda/run.sh)
 #   make bench                benchmarks, side by side
 #   make SANITIZE=address,undefined   the same with sanitizers
 #   make install PREFIX=dir   binaries, man pages (make man) and the main pipeline
@@ -10,7 +11,7 @@ DATA ?= ../shared/data
 CC ?= cc
 OPT ?= -O3
 SANITIZE ?=
-PKGS := gdal libtiff-4 openblas
+PKGS := gdal libtiff-4 openblas fftw3f
 MSGPACK_PKG := $(shell pkg-config --exists msgpack-c 2>/dev/null && echo msgpack-c || echo msgpack)
 DEP_CFLAGS := $(shell pkg-config --cflags $(PKGS) $(MSGPACK_PKG) 2>/dev/null)
 DEP_LIBS := $(shell pkg-config --libs $(PKGS) $(MSGPACK_PKG) 2>/dev/null)
@@ -28,12 +29,13 @@ BUILD := build/rel
 BINDIR := bin
 endif
 
-LIB_SRC := $(wildcard lib/*.c)
+LIB_SRC := $(wildcard lib/*/*.c)
+LIB_HDR := $(wildcard lib/*/*.h)
 LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/%.o)
 LIB := $(BUILD)/liblandshift.a
 FILTERS := $(patsubst filters/%.c,$(BINDIR)/%,$(wildcard filters/*.c))
 BENCH := $(patsubst bench/%.c,$(BINDIR)/%,$(wildcard bench/*.c))
-TESTS := $(patsubst tests/%.c,$(BUILD)/tests/%,$(wildcard tests/*.c))
+TESTS := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(wildcard tests/unit/*.c))
 FUZZ := frame model stats
 REPLAY := $(FUZZ:%=$(BUILD)/tests/replay_%)
 
@@ -48,7 +50,7 @@ endif
 
 all: deps-check $(FILTERS) $(BENCH) $(TESTS) $(REPLAY) $(MPI_BIN)
 
-$(BUILD)/mpi/dist.o: lib/dist.c lib/dist.h
+$(BUILD)/mpi/dist.o: lib/train/dist.c lib/train/dist.h
 	@mkdir -p $(dir $@)
 	$(MPICC) $(CFLAGS) -DLS_MPI -c $< -o $@
 $(BINDIR)/critic-train-mpi: $(BUILD)/filters/critic-train.o $(BUILD)/mpi/dist.o $(LIB)
@@ -60,7 +62,7 @@ deps-check:
 deps:
 	@tools/deps.sh install
 
-$(BUILD)/%.o: %.c $(wildcard lib/*.h)
+$(BUILD)/%.o: %.c $(LIB_HDR)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -c $< -o $@
 
@@ -76,12 +78,12 @@ $(BINDIR)/%: $(BUILD)/bench/%.o $(LIB)
 	@mkdir -p $(BINDIR)
 	$(CC) $(LDFLAGS) $< $(LIB) $(LDLIBS) -o $@
 
-$(BUILD)/tests/%: $(BUILD)/tests/%.o $(LIB)
+$(BUILD)/tests/%: $(BUILD)/tests/unit/%.o $(LIB)
 	$(CC) $(LDFLAGS) $< $(LIB) $(LDLIBS) -o $@
 
 # test_engine counts the allocator calls of a training step
 WRAP_ALLOC := -Wl,--wrap=malloc,--wrap=calloc,--wrap=realloc,--wrap=aligned_alloc,--wrap=posix_memalign
-$(BUILD)/tests/test_engine: $(BUILD)/tests/test_engine.o $(LIB)
+$(BUILD)/tests/test_engine: $(BUILD)/tests/unit/test_engine.o $(LIB)
 	$(CC) $(LDFLAGS) $(WRAP_ALLOC) $< $(LIB) $(LDLIBS) -o $@
 
 # Fuzz targets: replayed over tests/fuzz/corpus by make test (no libFuzzer
@@ -93,7 +95,7 @@ $(BUILD)/tests/replay_%: $(BUILD)/tests/fuzz/fuzz_%.o $(BUILD)/tests/fuzz/replay
 FUZZ_CFLAGS := -O1 -g -std=gnu11 -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=all -march=x86-64-v3 -fopenmp -Ilib $(DEP_CFLAGS)
 FUZZ_OBJ := $(LIB_SRC:%.c=build/fuzz/%.o)
 FUZZ_SECONDS ?= 600
-build/fuzz/%.o: %.c $(wildcard lib/*.h)
+build/fuzz/%.o: %.c $(LIB_HDR)
 	@mkdir -p $(dir $@)
 	clang $(FUZZ_CFLAGS) -c $< -o $@
 build/fuzz/fuzz_%: build/fuzz/tests/fuzz/fuzz_%.o $(FUZZ_OBJ)
@@ -106,16 +108,17 @@ fuzz: $(FUZZ:%=build/fuzz/fuzz_%)
 	done
 
 # The learning core built in double precision, for the gradient checks.
-NN_SRC := lib/nn.c lib/conv.c lib/layers.c lib/unet.c lib/optim.c lib/critic.c lib/dsn.c lib/dist.c
+NN_SRC := $(addprefix lib/nn/,nn.c conv.c layers.c unet.c optim.c critic.c dsn.c) lib/train/dist.c
 NN_DBL := $(NN_SRC:%.c=$(BUILD)/dbl/%.o)
-$(BUILD)/dbl/%.o: %.c $(wildcard lib/*.h)
+$(BUILD)/dbl/%.o: %.c $(LIB_HDR)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -DLS_DOUBLE -c $< -o $@
 
-$(BUILD)/tests/test_grad: $(BUILD)/dbl/tests/test_grad.o $(NN_DBL) $(LIB)
+$(BUILD)/tests/test_grad: $(BUILD)/dbl/tests/unit/test_grad.o $(NN_DBL) $(LIB)
 	$(CC) $(LDFLAGS) $< $(NN_DBL) $(LIB) $(LDLIBS) -o $@
 
 test: all
+	@tools/check-layers.sh
 	@BUILD=$(BUILD) BIN=$(BINDIR) DATA=$(DATA) tests/run.sh
 
 demo: all
@@ -125,9 +128,11 @@ bench: all
 	@tools/deps.sh bench || echo "bench: without python3-torch, Landshift is timed alone"
 	@DATA=$(DATA) bench/run.sh
 
+# The benchmark (egs/uda: the table in docs/experiments, under 8 hours on
+# 2 cores; QUICK=1 one seed) and the unlabelled Rotterdam modalities.
 experiments: all
-	@DATA=$(DATA) pipelines/experiments.sh
-	@DATA=$(DATA) pipelines/rotterdam.sh
+	@DATA=$(DATA) QUICK=$(QUICK) egs/uda/run.sh
+	@DATA=$(DATA) egs/rotterdam/run.sh
 
 # Man pages from each filter's --help (tools/man.sh), and installation.
 PREFIX ?= /usr/local

@@ -7,9 +7,9 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "err.h"
-#include "frame.h"
-#include "opt.h"
+#include "base/err.h"
+#include "stream/frame.h"
+#include "base/opt.h"
 
 static int count = 2000, bands = 4, size = 256;
 

@@ -9,10 +9,10 @@
 #include <sys/resource.h>
 #include <time.h>
 
-#include "err.h"
-#include "opt.h"
-#include "optim.h"
-#include "unet.h"
+#include "base/err.h"
+#include "base/opt.h"
+#include "nn/optim.h"
+#include "nn/unet.h"
 
 static int bands = 4, classes = 2, width = 16, tile = 256, batch = 8, steps = 5;
 

@@ -9,9 +9,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "err.h"
-#include "infer.h"
-#include "opt.h"
+#include "base/err.h"
+#include "nn/infer.h"
+#include "train/adabn.h"
+#include "base/opt.h"
 
 static const char *model_path, *out_path, *stem;
 static int batch = 8;
@@ -31,28 +32,13 @@ static const struct ls_cmd cmd = {
 	opts
 };
 
-/* every batch-norm layer of the network */
-static int bn_list(struct ls_unet *m, struct ls_bn **bn)
-{
-	int n = 0, D = m->spec.depth;
-	for (int l = 0; l < D; l++) {
-		bn[n++] = &m->enc[l][0].bn;
-		bn[n++] = &m->enc[l][1].bn;
-		if (l < D - 1) {
-			bn[n++] = &m->dec[l][0].bn;
-			bn[n++] = &m->dec[l][1].bn;
-		}
-	}
-	return n;
-}
-
 int main(int argc, char **argv)
 {
 	struct ls_strlist pos;
 	struct ls_infer in;
 	struct ls_frame f;
 	struct ls_unet_act act;
-	struct ls_bn *bn[4 * LS_MAX_DEPTH];
+	struct ls_adabn ab;
 	ls_blas_init(argv);
 	ls_opt_parse(&cmd, argc, argv, &pos);
 	if (!model_path || !out_path || pos.n > 1 || batch < 2 || batch > 256)
@@ -63,9 +49,9 @@ int main(int argc, char **argv)
 	const char *src = pos.n ? pos.v[0] : "-";
 	struct ls_reader *r = ls_reader_open_path(src);
 	ls_frame_init(&f);
-	int nbn = bn_list(&in.net, bn), have = 0, h = 0, w = 0, c = 0, dom = -1, rc;
+	int have = 0, h = 0, w = 0, c = 0, dom = -1, rc;
 	long batches = 0, tiles = 0;
-	/* running statistics start from zero and average over the batches */
+	ls_adabn_begin(&ab, &in.net);
 	while ((rc = ls_reader_next(r, &f)) == 1 || (rc == 0 && have > 0)) {
 		if (rc == 1) {
 			int d = ls_infer_stem(&in, &f);
@@ -88,10 +74,8 @@ int main(int argc, char **argv)
 		if (have == batch || (rc == 0 && have > 0)) {
 			if (have < 2 && batches > 0)
 				break;	/* batch norm needs two tiles; a last single one is left out */
-			for (int i = 0; i < nbn; i++)
-				bn[i]->momentum = (real)1 / (real)(batches + 1);	/* cumulative average */
 			struct ls_t4 x = ls_t4_make(act.in, have, c, h, w);
-			ls_unet_forward(&in.net, &act, &x, dom, 1);
+			ls_adabn_batch(&ab, &act, &x, dom);
 			batches++;
 			have = 0;
 		}
@@ -100,6 +84,7 @@ int main(int argc, char **argv)
 	}
 	if (rc < 0)
 		ls_die_err();
+	ls_adabn_end(&ab);
 	if (tiles < 2)
 		ls_die(LS_EXIT_DATA, "%s: %ld tile(s): batch norm needs at least two", src, tiles);
 	char note[160];

@@ -2,10 +2,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-#include "err.h"
-#include "frame.h"
-#include "infer.h"
-#include "opt.h"
+#include "base/err.h"
+#include "stream/frame.h"
+#include "nn/infer.h"
+#include "base/opt.h"
 
 static const char *model_path;
 static int class_index, batch = 4;

@@ -11,14 +11,14 @@
 #include <ogr_api.h>
 #include <ogr_srs_api.h>
 
-#include "decide.h"
-#include "err.h"
-#include "json.h"
-#include "labels.h"
-#include "metrics.h"
-#include "opt.h"
-#include "progress.h"
-#include "raster.h"
+#include "geo/decide.h"
+#include "base/err.h"
+#include "base/json.h"
+#include "geo/labels.h"
+#include "score/metrics.h"
+#include "base/opt.h"
+#include "base/progress.h"
+#include "geo/raster.h"
 
 static const char *ref_path, *points_path, *ref_map, *errors_path, *class_names = LS_CLASS_NAMES;
 static int ref_class = 1, object_class = 1, point_class = 2, eight, crown_points;

@@ -12,10 +12,10 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "err.h"
-#include "json.h"
-#include "model.h"
-#include "opt.h"
+#include "base/err.h"
+#include "base/json.h"
+#include "nn/model.h"
+#include "base/opt.h"
 
 static int with_state;
 

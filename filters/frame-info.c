@@ -4,12 +4,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "err.h"
-#include "frame.h"
-#include "json.h"
-#include "opt.h"
-#include "pixel.h"
-#include "raster.h"
+#include "base/err.h"
+#include "stream/frame.h"
+#include "base/json.h"
+#include "base/opt.h"
+#include "stream/pixel.h"
+#include "geo/raster.h"
 
 static int check, no_stats;
 

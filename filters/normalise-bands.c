@@ -4,11 +4,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "bandstats.h"
-#include "err.h"
-#include "frame.h"
-#include "opt.h"
-#include "pixel.h"
+#include "geo/bandstats.h"
+#include "base/err.h"
+#include "stream/frame.h"
+#include "base/opt.h"
+#include "stream/pixel.h"
 
 static const char *fit_path, *stats_path;
 static double plo = 2, phi = 98;

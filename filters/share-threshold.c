@@ -19,10 +19,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-#include "err.h"
-#include "opt.h"
-#include "progress.h"
-#include "raster.h"
+#include "base/err.h"
+#include "base/opt.h"
+#include "base/progress.h"
+#include "geo/raster.h"
 
 #define BINS (1 << 20)
 #define BLOCK 256

@@ -3,11 +3,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "err.h"
-#include "frame.h"
-#include "mosaic.h"
-#include "opt.h"
-#include "raster.h"
+#include "base/err.h"
+#include "stream/frame.h"
+#include "geo/mosaic.h"
+#include "base/opt.h"
+#include "geo/raster.h"
 
 static const char *compress = "DEFLATE";
 static int cog;

@@ -4,14 +4,14 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "err.h"
-#include "frame.h"
-#include "labels.h"
-#include "opt.h"
-#include "pixel.h"
-#include "progress.h"
-#include "raster.h"
-#include "rng.h"
+#include "base/err.h"
+#include "stream/frame.h"
+#include "geo/labels.h"
+#include "base/opt.h"
+#include "stream/pixel.h"
+#include "base/progress.h"
+#include "geo/raster.h"
+#include "base/rng.h"
 
 static struct ls_labels labels;
 

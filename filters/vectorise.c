@@ -2,10 +2,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-#include "err.h"
-#include "opt.h"
-#include "polygons.h"
-#include "raster.h"
+#include "base/err.h"
+#include "base/opt.h"
+#include "geo/polygons.h"
+#include "geo/raster.h"
 
 static struct ls_vec_opts o = { 0.5, 2.0, 0.0, 0, NULL, NULL, NULL, { 0, 0 } };
 

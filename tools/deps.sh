@@ -3,7 +3,7 @@
 # and tests with are present (bench: and python3-torch, the peer make bench
 # times against). As root, installs what is missing; otherwise prints the
 # exact apt-get line and fails.
-PKGS="build-essential pkg-config libgdal-dev gdal-bin python3-gdal libtiff-dev libopenblas-dev libmsgpack-dev python3-numpy python3-msgpack parallel man-db gnuplot-nox chromium libopenmpi-dev openmpi-bin valgrind"
+PKGS="build-essential pkg-config libgdal-dev gdal-bin python3-gdal libtiff-dev libopenblas-dev libfftw3-dev libmsgpack-dev python3-numpy python3-msgpack parallel man-db gnuplot-nox chromium libopenmpi-dev openmpi-bin valgrind"
 [ "$1" = bench ] && PKGS="$PKGS python3-torch"
 missing=""
 for p in $PKGS; do

@@ -4,7 +4,7 @@
 #include <stdint.h>
 #include <string.h>
 
-#include "frame.h"
+#include "stream/frame.h"
 
 struct src {
 	const uint8_t *d;

@@ -1,0 +1,30 @@
+/* polygons.h - class or probability rasters to polygons (vectorise).
+ *
+ * The raster is turned into one class per pixel (a class raster as it is;
+ * a probability raster by its most probable class, kept when that
+ * probability reaches the threshold, or by a class threshold), polygonised by GDAL (so buildings
+ * that cross tile seams in a stitched raster come out whole), then each
+ * polygon gets its class, class name, mean score and area; polygons under
+ * the minimum area are dropped and the rest simplified without becoming
+ * invalid. Output in the raster's CRS, GeoPackage or GeoJSON by extension,
+ * written under a temporary name and renamed. */
+#ifndef LS_POLYGONS_H
+#define LS_POLYGONS_H
+
+#include "geo/decide.h"
+
+struct ls_vec_opts {
+	double threshold;	/* probability rasters: minimum class probability */
+	double min_area;	/* square CRS units (m² in projected CRS) */
+	double simplify;	/* tolerance in CRS units, 0 = none */
+	int eight;		/* 8-connected polygons */
+	const char *classes;	/* "1,2" to keep only these; NULL = every non-zero class */
+	const char *layer;
+	const char *class_names;	/* names of classes 0, 1, ... (NULL: LS_CLASS_NAMES) */
+	struct ls_decision decision;	/* probability rasters: a class threshold (decide.h), which
+					 * replaces threshold for its class */
+};
+
+int ls_vectorise(const char *in, const char *out, const struct ls_vec_opts *o, long *count);
+
+#endif

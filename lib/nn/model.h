@@ -1,0 +1,46 @@
+/* model.h - model files: a UNet-S with its training state, self-describing.
+ *
+ * A model file is a frame stream (docs/frames.md), so it is checksummed,
+ * versioned and readable from any msgpack library:
+ *   frame 0: kind "model", key = the architecture spec, data = u8 text
+ *            "landshift-model 1\n" followed by KEY VALUE lines (training
+ *            step, band order and normalisation per domain, notes);
+ *   then one frame per named tensor: kind "param", key = name, f32 [n],
+ *            with the optimiser moments as extra tensors "m" and "v".
+ * Saving writes a temporary file and renames it; loading checks the spec,
+ * every tensor's presence and size, and refuses anything else. */
+#ifndef LS_MODEL_H
+#define LS_MODEL_H
+
+#include "base/opt.h"
+#include "nn/unet.h"
+
+#define LS_MODEL_VERSION 1
+
+struct ls_model_meta {
+	struct ls_strlist keys, vals;
+};
+
+void ls_meta_set(struct ls_model_meta *m, const char *key, const char *val);
+const char *ls_meta_get(const struct ls_model_meta *m, const char *key);
+void ls_meta_free(struct ls_model_meta *m);
+
+/* with_state: also save the optimiser moments (for --resume). */
+int ls_model_save(const char *path, struct ls_unet *net, const struct ls_model_meta *meta, int with_state);
+/* Parameter sets saved beside the network in a checkpoint (a critic, a
+ * teacher): frames of kind "state", key PREFIX/NAME, with their optimiser
+ * moments. A model load skips them. */
+struct ls_model_extra {
+	const char *prefix;
+	struct ls_params *ps;
+};
+
+int ls_model_save_ext(const char *path, struct ls_unet *net, const struct ls_model_meta *meta, int with_state,
+		      const struct ls_model_extra *x, int nx);
+/* Reads the state frames of path into the nx (at most 4) sets; every
+ * parameter of each must be there. */
+int ls_model_load_extra(const char *path, const struct ls_model_extra *x, int nx);
+/* Initialises *net from the file (ls_unet_free it afterwards). */
+int ls_model_load(const char *path, struct ls_unet *net, struct ls_model_meta *meta);
+
+#endif

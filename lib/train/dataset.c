@@ -1,0 +1,232 @@
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "train/dataset.h"
+#include "base/err.h"
+
+int ls_dataset_domain(const struct ls_dataset *d, const char *name)
+{
+	for (int i = 0; i < d->ndom; i++)
+		if (!strcmp(d->dom[i], name))
+			return i;
+	return -1;
+}
+
+static int add_domain(struct ls_dataset *d, const char *name, const struct ls_frame *f)
+{
+	int i = ls_dataset_domain(d, name);
+	if (i >= 0)
+		return i;
+	if (d->ndom >= 8)
+		return ls_err("more than 8 domains");
+	i = d->ndom++;
+	snprintf(d->dom[i], sizeof d->dom[i], "%s", name);
+	for (int b = 0; b < f->bands.n; b++)
+		ls_strlist_push(&d->bands[i], f->bands.v[b]);
+	ls_norm_alloc(&d->norm[i], f->norm.n);
+	for (int b = 0; b < f->norm.n; b++) {
+		d->norm[i].mean[b] = f->norm.mean[b];
+		d->norm[i].std[b] = f->norm.std[b];
+		d->norm[i].lo[b] = f->norm.lo[b];
+		d->norm[i].hi[b] = f->norm.hi[b];
+	}
+	return i;
+}
+
+static int add_frame(struct ls_dataset *d, const struct ls_frame *f, const char *path, const char *dom, int keep)
+{
+	int64_t c = ls_frame_c(f), h = ls_frame_h(f), w = ls_frame_w(f);
+	size_t hw = (size_t)(h * w);
+	if (f->t.dtype != LS_F32 || f->t.ndim != 3)
+		return ls_err("%s: frame %s is %s, training needs f32 [bands, h, w] tiles (run normalise-bands first)",
+			      path, f->key ? f->key : "?", ls_dtype_name(f->t.dtype));
+	int di = add_domain(d, f->domain ? f->domain : dom, f);
+	if (di < 0)
+		return -1;
+	if (d->n && (d->s[0].h != h || d->s[0].w != w))
+		return ls_err("%s: frame %s is %lldx%lld, earlier tiles %dx%d: one tile size per run", path, f->key,
+			      (long long)w, (long long)h, d->s[0].w, d->s[0].h);
+	for (int i = 0; i < d->n; i++)
+		if (d->s[i].dom == di && d->s[i].c != c)
+			return ls_err("%s: frame %s has %lld bands, domain %s has %d", path, f->key, (long long)c,
+				      d->dom[di], d->s[i].c);
+	if (keep && !f->label)
+		return ls_err("%s: frame %s has no labels (tile the raster with its labels), but this stream trains the task", path,
+			      f->key ? f->key : "?");
+	if (d->n == d->cap) {
+		d->cap = d->cap ? 2 * d->cap : 64;
+		d->s = ls_xrealloc(d->s, d->cap * sizeof *d->s);
+	}
+	struct ls_sample *s = &d->s[d->n++];
+	memset(s, 0, sizeof *s);
+	s->c = (int)c;
+	s->h = (int)h;
+	s->w = (int)w;
+	s->dom = di;
+	s->off_x = f->off_x;
+	s->src_w = f->src_w;
+	s->src = -1;
+	for (int i = 0; i < d->srcs.n && s->src < 0; i++)
+		if (!strcmp(d->srcs.v[i], f->src ? f->src : path))
+			s->src = i;
+	if (s->src < 0) {
+		ls_strlist_push(&d->srcs, f->src ? f->src : path);
+		s->src = d->srcs.n - 1;
+	}
+	s->x = ls_xmalloc(f->t.nbytes);
+	memcpy(s->x, f->t.data, f->t.nbytes);
+	if (keep) {
+		s->y = ls_xmalloc(hw);
+		for (size_t i = 0; i < hw; i++)
+			s->y[i] = f->mask && !f->mask[i] ? 255 : f->label[i];
+	} else if (f->label) {
+		d->labelled_ignored = 1;
+	}
+	return 0;
+}
+
+int ls_dataset_read(struct ls_dataset *d, const char *path, const char *default_dom, int keep_labels)
+{
+	struct ls_reader *r = ls_reader_open_path(path);
+	struct ls_frame f;
+	int rc;
+	ls_frame_init(&f);
+	while ((rc = ls_reader_next(r, &f)) == 1)
+		if (add_frame(d, &f, path, default_dom, keep_labels) < 0) {
+			rc = -1;
+			break;
+		}
+	ls_frame_free(&f);
+	ls_reader_close(r);
+	return rc;
+}
+
+void ls_dataset_split(struct ls_dataset *d, double frac)
+{
+	int *labelled = ls_xcalloc(d->srcs.n + 1, sizeof *labelled), nl = 0, k = 0;	/* 1 labelled, 2 held out */
+	for (int i = 0; i < d->n; i++)
+		if (d->s[i].y && !labelled[d->s[i].src]) {
+			labelled[d->s[i].src] = 1;
+			nl++;
+		}
+	int every = frac > 0 ? (int)(1 / frac + 0.5) : 0;
+	for (int r = 0; r < d->srcs.n && every > 0; r++)	/* every (1/frac)-th labelled raster, whole */
+		if (labelled[r] == 1 && ++k % every == 0)
+			labelled[r] = 2;
+	for (int i = 0; i < d->n; i++) {
+		struct ls_sample *s = &d->s[i];
+		if (nl >= 5)
+			s->val = s->y && frac > 0 && labelled[s->src] == 2;
+		else
+			s->val = s->y && frac > 0 && s->src_w > 0 && (double)s->off_x >= (1 - frac) * (double)s->src_w;
+	}
+	free(labelled);
+}
+
+void ls_dataset_free(struct ls_dataset *d)
+{
+	for (int i = 0; i < d->n; i++) {
+		free(d->s[i].x);
+		free(d->s[i].y);
+	}
+	free(d->s);
+	ls_strlist_free(&d->srcs);
+	for (int i = 0; i < 8; i++) {
+		ls_strlist_free(&d->bands[i]);
+		ls_norm_alloc(&d->norm[i], 0);
+	}
+	memset(d, 0, sizeof *d);
+}
+
+/* Source pixel of output (r, c) after transform t: bit 0 flip x, bit 1
+ * flip y, bit 2 transpose. */
+static size_t src_index(int t, int r, int c, int h, int w)
+{
+	if (t & 4) {
+		int tmp = r;
+		r = c;
+		c = tmp;
+	}
+	if (t & 1)
+		c = w - 1 - c;
+	if (t & 2)
+		r = h - 1 - r;
+	return (size_t)r * w + c;
+}
+
+void ls_batch_put(const struct ls_sample *s, real *x, uint8_t *y, const struct ls_augment *aug, struct ls_rng *rng)
+{
+	int t = 0, h = s->h, w = s->w;
+	if (aug && aug->flip)
+		t |= (int)(ls_rng_u64(rng) & 3);
+	if (aug && aug->rot90 && h == w && (ls_rng_u64(rng) & 1))
+		t |= 4;
+	for (int c = 0; c < s->c; c++) {
+		real gain = 1, shift = 0;
+		if (aug && aug->jitter > 0) {
+			gain = (real)(1 + aug->jitter * (2 * ls_rng_uniform(rng) - 1));
+			shift = (real)(aug->jitter * (2 * ls_rng_uniform(rng) - 1));
+		}
+		const float *src = s->x + (size_t)c * h * w;
+		real *dst = x + (size_t)c * h * w;
+		for (int r = 0; r < h; r++)
+			for (int k = 0; k < w; k++)
+				dst[(size_t)r * w + k] = src[src_index(t, r, k, h, w)] * gain + shift;
+	}
+	if (y)
+		for (int r = 0; r < h; r++)
+			for (int k = 0; k < w; k++)
+				y[(size_t)r * w + k] = s->y ? s->y[src_index(t, r, k, h, w)] : 255;
+}
+
+int ls_dataset_share_stems(struct ls_dataset *d)
+{
+	int merged = 0;
+	for (int u = 0; u < d->ndom; u++) {
+		int labelled = 0, into = -1;
+		for (int i = 0; i < d->n; i++)
+			labelled |= d->s[i].dom == u && d->s[i].y;
+		if (labelled)
+			continue;
+		for (int l = 0; l < d->ndom && into < 0; l++) {
+			if (l == u || d->bands[l].n != d->bands[u].n || !d->bands[u].n)
+				continue;
+			int same = 1, has = 0;
+			for (int b = 0; b < d->bands[u].n; b++)
+				same &= !strcasecmp(d->bands[l].v[b], d->bands[u].v[b]);
+			for (int i = 0; i < d->n; i++)
+				has |= d->s[i].dom == l && d->s[i].y;
+			if (same && has)
+				into = l;
+		}
+		if (into < 0)
+			continue;
+		for (int i = 0; i < d->n; i++)
+			if (d->s[i].dom == u)
+				d->s[i].dom = into;
+		merged++;
+	}
+	/* drop domains no tile uses any more, keeping indices dense */
+	for (int k = d->ndom - 1; k >= 0; k--) {
+		int used = 0;
+		for (int i = 0; i < d->n; i++)
+			used |= d->s[i].dom == k;
+		if (used)
+			continue;
+		ls_strlist_free(&d->bands[k]);
+		ls_norm_alloc(&d->norm[k], 0);
+		for (int j = k; j < d->ndom - 1; j++) {
+			memcpy(d->dom[j], d->dom[j + 1], sizeof d->dom[j]);
+			d->bands[j] = d->bands[j + 1];
+			d->norm[j] = d->norm[j + 1];
+		}
+		memset(&d->bands[d->ndom - 1], 0, sizeof d->bands[0]);
+		memset(&d->norm[d->ndom - 1], 0, sizeof d->norm[0]);
+		d->ndom--;
+		for (int i = 0; i < d->n; i++)
+			if (d->s[i].dom > k)
+				d->s[i].dom--;
+	}
+	return merged;
+}
