@@ -1,5 +1,5 @@
 #!/bin/bash
-# pipelines/rotterdam.sh - adaptation to new modalities with no labels at all:
+# egs/rotterdam/run.sh - adaptation to new modalities with no labels at all:
 # Atlanta RGB (3 x 8-bit, labelled buildings) to the Rotterdam WorldView-2
 # multispectral rasters (4 x float64: B, G, R, NIR) and to the Capella SAR
 # scene (4 x float32 dB: HH, HV, VH, VV, 4.5 m, masked areas NaN), with WDGRL
@@ -13,7 +13,7 @@
 # Outputs: OUT/TARGET/METHOD/ (adapt.sh's outputs: model, probs_*.tif,
 # buildings_*.gpkg, report.html).
 set -euo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/../.."
 DATA=$(cd "${DATA:-../shared/data}" && pwd)
 OUT=${OUT:-out/rotterdam}
 METHODS=${METHODS:-wdgrl dsn}
@@ -35,7 +35,8 @@ for t in $TARGETS; do
 		echo "rotterdam: $t $m" >&2
 		rm -rf "$dir"
 		pipelines/adapt.sh --method "$m" --source "$A/rgb_nadir10.tif" --source-labels "$A/rgb_nadir10_buildings.geojson" \
-			"${args[@]}" --gsd 0.5 --seed "$SEED" --epochs "$EPOCHS" --out "$dir" 2>"$OUT/$t.$m.log" ||
+			"${args[@]}" --gsd 0.5 --seed "$SEED" --epochs "$EPOCHS" --train-opts "--adapt-warmup $((EPOCHS > 2 ? 2 : EPOCHS - 1))" \
+			--out "$dir" 2>"$OUT/$t.$m.log" ||
 			{ echo "rotterdam: $t $m failed, see $OUT/$t.$m.log" >&2; exit 1; }
 		rm -f "$dir"/*.frames
 	done

@@ -1,12 +1,12 @@
 #!/bin/bash
-# pipelines/trees.sh - tree detection on the NAIP chips of Santa Monica.
+# egs/trees/run.sh - tree detection on the NAIP chips of Santa Monica.
 # Inputs: DATA (../shared/data), OUT (out/trees), EPOCHS (30), SEED (1).
 # Trains on the first three quarters of the chips (all four bands, labels:
 # the 2.4 m discs around surveyed trees, class 2), maps the remaining
 # quarter and scores detection: predicted tree objects matched one to one
 # to surveyed tree points within 3 m.
 set -euo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/../.."
 DATA=${DATA:-../shared/data}
 OUT=${OUT:-out/trees}
 EPOCHS=${EPOCHS:-30}

@@ -1,0 +1,4 @@
+# Kampala (Uganda) to Zanzibar (Tanzania): drone imagery of another country
+# at 0.15 m; scored on the building masks of every other chip
+source=kampala metric=iou headline=1
+drone_chips zanzibar

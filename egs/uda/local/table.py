@@ -1,0 +1,142 @@
+#!/usr/bin/python3
+"""table.py - the benchmark's table from the runs in OUT: per pair and method,
+the mean and spread over seeds of the pair's score, the share of the gap to
+the oracle each method closes (from source-only, and from AdaBN), and the
+run time; a summary over the headline pairs. Writes RESULTS/results.md and
+RESULTS/results.json.
+
+A method is "above" another on a pair when its mean exceeds the other's by
+more than the two seed spreads (standard deviations) added: the two
+one-spread intervals do not overlap."""
+import argparse
+import glob
+import json
+import os
+import statistics
+import sys
+
+
+def runs(out, pair, method):
+    """Each finished seed's scores: metrics.json and seconds of OUT/PAIR/METHOD/seedN."""
+    rows = []
+    found = [d for d in glob.glob(f"{out}/{pair}/{method}/seed*") if os.path.isdir(d) and d.rsplit("seed", 1)[1].isdigit()]
+    for d in sorted(found, key=lambda p: int(p.rsplit("seed", 1)[1])):
+        f = f"{d}/metrics.json"
+        if not os.path.isfile(f):
+            continue
+        m = json.load(open(f))
+        secs = int(open(f"{d}/seconds").read()) if os.path.isfile(f"{d}/seconds") else 0
+        rows.append({"seed": int(d.rsplit("seed", 1)[1]), "iou": m["iou"], "f1": m["f1"],
+                     "object_f1": m.get("object_f1"), "point_f1": m.get("point_f1"), "seconds": secs})
+    return rows
+
+
+def stats(rows, key):
+    v = [r[key] for r in rows if r.get(key) is not None]
+    if not v:
+        return None, None
+    return statistics.mean(v), statistics.stdev(v) if len(v) > 1 else 0.0
+
+
+def source_seconds(out, pair, seed):
+    """The source model's training time for a run that starts from it."""
+    cfg = open(f"egs/uda/conf/pairs/{pair}.sh").read()
+    src = next(l.split("=", 1)[1].split()[0] for l in cfg.splitlines() if l.startswith("source="))
+    f = f"{out}/sources/{src}/seed{seed}/seconds"
+    return (src, int(open(f).read())) if os.path.isfile(f) else (src, 0)
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--out", required=True)
+    ap.add_argument("--results", required=True)
+    ap.add_argument("--pairs", required=True)
+    ap.add_argument("--methods", required=True)
+    ap.add_argument("--headline", default="")
+    ap.add_argument("--metric-of", default="")
+    a = ap.parse_args()
+    pairs, methods, headline = a.pairs.split(), a.methods.split(), set(a.headline.split())
+    metric = dict(kv.split("=") for kv in a.metric_of.split(",") if kv)
+    res, lines, gaps = {}, [], {}
+    total, sources_seen = 0, set()
+    head = ("| pair | score | method | seeds | score (mean ± sd) | IoU | object F1 | point F1 "
+            "| gap closed from source-only | from AdaBN | minutes per run |")
+    lines += [head, "|" + "---|" * (head.count("|") - 1)]
+    for p in pairs:
+        key = metric.get(p, "iou")
+        res[p] = {m: runs(a.out, p, m) for m in methods}
+        mean = {m: stats(r, key) for m, r in res[p].items()}
+        so, ab, orc = mean.get("source-only", (None,))[0], mean.get("adabn", (None,))[0], mean.get("oracle", (None,))[0]
+        for m in methods:
+            r = res[p][m]
+            if not r:
+                continue
+            mu, sd = mean[m]
+            iou, _ = stats(r, "iou")
+            of1, _ = stats(r, "object_f1")
+            pf1, _ = stats(r, "point_f1")
+
+            def gap(base):
+                if base is None or orc is None or orc == base or m in ("oracle",):
+                    return ""
+                g = (mu - base) / (orc - base)
+                gaps.setdefault((m, "source-only" if base is so else "adabn"), {})[p] = g
+                return f"{100 * g:+.0f}%"
+            extra = 0
+            for x in r:
+                total += x["seconds"]
+                if m in ("source-only", "adabn", "selftrain"):
+                    s, secs = source_seconds(a.out, p, x["seed"])
+                    extra += secs
+                    if (s, x["seed"]) not in sources_seen:
+                        sources_seen.add((s, x["seed"]))
+                        total += secs
+            minutes = (sum(x["seconds"] for x in r) + extra) / len(r) / 60
+            fmt = lambda v: "" if v is None else f"{v:.3f}"
+            g_so = gap(so) if m != "source-only" else ""
+            g_ab = gap(ab) if m not in ("source-only", "adabn") else ""
+            lines.append(f"| {p}{'' if p in headline else ' (dev)'} | {key} | {m} | {len(r)} | {mu:.3f} ± {sd:.3f} | "
+                         f"{fmt(iou)} | {fmt(of1)} | {fmt(pf1)} | {g_so} | {g_ab} | {minutes:.1f} |")
+    lines.append("")
+    lines.append(f"Total run time: {total / 3600:.1f} h (each source model counted once).")
+    lines.append("")
+    # over the headline pairs: mean gap closed; pairs above source-only and AdaBN by more than the spreads
+    summary = []
+    for m in methods:
+        if m in ("source-only", "oracle"):
+            continue
+        hp = [p for p in pairs if p in headline and res[p].get(m)]
+        if not hp:
+            continue
+        above = {b: [] for b in ("source-only", "adabn")}
+        for p in hp:
+            key = metric.get(p, "iou")
+            mu, sd = stats(res[p][m], key)
+            for b in above:
+                if b == m or not res[p].get(b):
+                    continue
+                bm, bs = stats(res[p][b], key)
+                if mu - bm > sd + bs:
+                    above[b].append(p)
+        g = [gaps.get((m, "source-only"), {}).get(p) for p in hp]
+        g = [x for x in g if x is not None]
+        summary.append({"method": m, "pairs": hp, "mean_gap_closed": statistics.mean(g) if g else None,
+                        "above_source_only": above["source-only"], "above_adabn": above["adabn"]})
+        lines.append(f"{m} on {len(hp)} headline pair(s): mean gap closed from source-only "
+                     + (f"{100 * summary[-1]['mean_gap_closed']:+.0f}%" if g else "n/a")
+                     + f"; above source-only by more than the spreads on {len(above['source-only'])}"
+                     + (f" ({', '.join(above['source-only'])})" if above["source-only"] else "")
+                     + (f", above AdaBN on {len(above['adabn'])}" + (f" ({', '.join(above['adabn'])})" if above["adabn"] else "")
+                        if m != "adabn" else "") + ".")
+    os.makedirs(a.results, exist_ok=True)
+    for name, text in (("results.md", "\n".join(lines) + "\n"),
+                       ("results.json", json.dumps({"runs": res, "summary": summary}, indent=1) + "\n")):
+        tmp = f"{a.results}/{name}.tmp"
+        with open(tmp, "w") as f:
+            f.write(text)
+        os.replace(tmp, f"{a.results}/{name}")
+    sys.stdout.write("\n".join(lines) + "\n")
+
+
+if __name__ == "__main__":
+    main()

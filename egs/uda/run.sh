@@ -1,0 +1,167 @@
+#!/bin/bash
+# egs/uda/run.sh - the domain-adaptation benchmark (make experiments): each
+# pair's target mapped by each method, three seeds, one table.
+#
+# A pair (conf/pairs/NAME.sh) is a source (conf/sources/NAME.sh: labelled
+# rasters) and a target split in two: the part the adapting methods learn
+# from without labels (and the oracle with them), and the part scored, which
+# no method sees in training. A method (conf/methods/NAME.sh) is one of
+#   map     the source model (trained once per source and seed) maps the target
+#   adabn   the same with batch-norm statistics from the target tiles
+#   init    training that starts from the source model (selftrain)
+#   train   training from scratch on source and target (wdgrl, dsn)
+#   oracle  training on the target part's labels, the source model's steps
+# Every run keeps its last epoch (one label-free rule for all methods).
+#
+# Stages (--stage N starts there, --stop-stage M ends after M):
+#   0  scenes: the VRTs pairs cut their scenes into (OUT/scenes)
+#   1  source models: source-only, per source and seed (OUT/sources/SOURCE/seedN)
+#   2  the runs: per pair, method and seed (OUT/PAIR/METHOD/seedN), JOBS at a time
+#   3  the table: RESULTS/results.md and results.json (local/table.py)
+# A run whose metrics.json exists is not run again: an interrupted sweep
+# goes on where it stopped.
+#
+# Environment: DATA (../shared/data), OUT (out/uda), RESULTS (docs/experiments),
+# PAIRS (the headline pairs), METHODS ("source-only adabn selftrain oracle"),
+# SEEDS ("1 2 3"), QUICK=1 (seed 1 alone), JOBS (1; more run side by side under
+# GNU Parallel, THREADS threads each), EPOCHS (every run's, instead of the
+# source's), EXTRA (more adapt.sh options for every run, e.g. "--width 4").
+set -euo pipefail
+self=$(cd "$(dirname "$0")" && pwd)/run.sh
+cd "$(dirname "$0")/../.."
+here=egs/uda CONF=egs/uda/conf
+. "$here/local/pairs.sh"
+DATA=$(cd "${DATA:-../shared/data}" && pwd)	# absolute: the scene VRTs name their source
+OUT=${OUT:-out/uda}
+RESULTS=${RESULTS:-docs/experiments}
+SCENES=$OUT/scenes
+HEADLINE="naip-chico naip-palmsprings naip-riverside kampala-zanzibar kampala-nairobi wv-zanzibar wv-nairobi rio-atlanta"
+PAIRS=${PAIRS:-$HEADLINE}
+METHODS=${METHODS:-source-only adabn selftrain oracle}
+SEEDS=${SEEDS:-1 2 3}
+[ "${QUICK:-0}" = 1 ] && SEEDS=1
+JOBS=${JOBS:-1} EPOCHS=${EPOCHS:-} EXTRA=${EXTRA:-}
+[[ $JOBS =~ ^[1-9][0-9]*$ ]] || { echo "uda: JOBS must be a number of runs at a time, not '$JOBS'" >&2; exit 2; }
+THREADS=${THREADS:-$(( $(nproc) / JOBS > 0 ? $(nproc) / JOBS : 1 ))}
+stage=0 stop=3
+while [ $# -gt 0 ]; do
+	case $1 in
+	--stage) stage=$2 ;; --stop-stage) stop=$2 ;;
+	--one) break ;;
+	*) echo "uda: unknown argument '$1' (--stage N, --stop-stage N)" >&2; exit 2 ;;
+	esac
+	shift 2
+done
+export GDAL_PAM_ENABLED=NO DATA OUT SCENES THREADS EPOCHS EXTRA
+mkdir -p "$SCENES"
+log() { echo "uda: $*" >&2; }
+
+# load_pair NAME: its source's and its own settings (the arrays src, tgt,
+# ev, opts; class, label_map, epochs, source, metric, headline, min_valid)
+load_pair() {
+	src=() tgt=() ev=() opts=() class=building label_map="" epochs=20 min_valid=0.5 metric=iou headline=0 source=""
+	[ -f "$CONF/pairs/$1.sh" ] || { echo "uda: no pair $1 ($CONF/pairs)" >&2; exit 2; }
+	source=$(sed -n 's/^source=\([^ ]*\).*/\1/p' "$CONF/pairs/$1.sh")
+	load_source "$source"
+	. "$CONF/pairs/$1.sh"
+	[ -z "$EPOCHS" ] || epochs=$EPOCHS
+}
+load_source() {
+	[ -f "$CONF/sources/$1.sh" ] || { echo "uda: no source $1 ($CONF/sources)" >&2; exit 2; }
+	. "$CONF/sources/$1.sh"
+}
+common() {	# the adapt.sh options every run of the loaded pair shares
+	args=(--class-name "$class" --min-valid "$min_valid" --threads "$THREADS" "${opts[@]}")
+	[ -z "$label_map" ] || args+=(--label-map "$label_map")
+	# shellcheck disable=SC2206 # EXTRA is a list of options
+	args+=($EXTRA)
+}
+
+# adapt DIR LOG ARGS...: one adapt.sh run, its wall-clock seconds kept in DIR
+adapt() {
+	local dir=$1 lg=$2 t0; shift 2
+	t0=$(date +%s)
+	pipelines/adapt.sh "$@" --out "$dir" 2>"$lg" || { log "failed, see $lg"; return 1; }
+	echo $(( $(date +%s) - t0 )) >"$dir/seconds"
+}
+
+# source_model PAIR SEED: the source model of the pair's source
+source_model() {
+	load_pair "$1"
+	local dir=$OUT/sources/$source/seed$2 first
+	[ -f "$dir/model" ] && return 0
+	common
+	first=$(printf '%s\n' "${src[@]}" | sed -n 2p)	# a target is required: the source's first raster (unused)
+	log "source $source seed $2 ($epochs epochs, $THREADS threads)"
+	mkdir -p "$OUT/sources/$source"
+	adapt "$dir" "$OUT/sources/$source/seed$2.log" --method source-only "${src[@]}" --target "$first" "${args[@]}" \
+		--seed "$2" --epochs "$epochs" --train-opts "--select last" --stop-stage 2 --overwrite
+}
+
+# one PAIR METHOD SEED: one run of the table
+one() {
+	local p=$1 m=$2 s=$3 dir=$OUT/$1/$2/seed$3 kind method train_opts="" me
+	[ -f "$dir/metrics.json" ] && return 0
+	load_pair "$p"
+	[ -f "$CONF/methods/$m.sh" ] || { echo "uda: no method $m ($CONF/methods)" >&2; return 2; }
+	local from=$OUT/sources/$source/seed$s
+	me=$epochs
+	. "$CONF/methods/$m.sh"
+	[ -z "$EPOCHS" ] || epochs=$EPOCHS
+	common
+	mkdir -p "$OUT/$p/$m"
+	[ -f "$from/model" ] || { log "$p $m seed $s: the source model $from/model is missing (stage 1)"; return 1; }
+	log "$p $m seed $s ($kind, $THREADS threads)"
+	local all=("${src[@]}" "${tgt[@]}" "${ev[@]}" "${args[@]}" --seed "$s") lg=$OUT/$p/$m/seed$s.log
+	case $kind in
+	map|adabn)	# the source model, copied into the run and taken on at the stage it needs
+		rm -rf "$dir" && mkdir -p "$dir" && cp "$from/model" "$from/run.txt" "$dir/"
+		[ -f "$from/training.share" ] && cp "$from/training.share" "$dir/"
+		adapt "$dir" "$lg" --method "$method" "${all[@]}" --epochs "$me" --stage $([ "$kind" = map ] && echo 4 || echo 3) ;;
+	init)
+		adapt "$dir" "$lg" --method "$method" "${all[@]}" --init "$from/model" --epochs "${epochs:-$me}" --train-opts "$train_opts" --overwrite ;;
+	train)
+		adapt "$dir" "$lg" --method "$method" "${all[@]}" --epochs "$me" --train-opts "$train_opts" --overwrite ;;
+	oracle)	# the source model's steps: its steps an epoch, its epochs
+		local steps
+		steps=$(head -n 1 "$from/train.jsonl" | grep -o '"step":[0-9]*' | cut -d: -f2)
+		adapt "$dir" "$lg" --method oracle "${all[@]}" --epochs "$me" --train-opts "--select last --epoch-steps $steps" --overwrite ;;
+	*) echo "uda: $m: unknown kind $kind" >&2; return 2 ;;
+	esac
+	rm -f "$dir"/*.frames
+}
+[ "${1:-}" = --one ] && { one "$2" "$3" "$4"; exit; }
+
+for p in $PAIRS; do [ -f "$CONF/pairs/$p.sh" ] || { echo "uda: no pair $p ($CONF/pairs)" >&2; exit 2; }; done
+for m in $METHODS; do [ -f "$CONF/methods/$m.sh" ] || { echo "uda: no method $m ($CONF/methods)" >&2; exit 2; }; done
+if [ "$stage" -le 0 ] && [ "$stop" -ge 0 ]; then
+	log "stage 0: scenes"
+	for p in $PAIRS; do load_pair "$p"; done
+fi
+if [ "$stage" -le 1 ] && [ "$stop" -ge 1 ]; then
+	log "stage 1: source models"
+	done_src=" "
+	for p in $PAIRS; do
+		load_pair "$p"
+		case $done_src in *" $source "*) continue ;; esac
+		done_src="$done_src$source "
+		for s in $SEEDS; do source_model "$p" "$s"; done
+	done
+fi
+if [ "$stage" -le 2 ] && [ "$stop" -ge 2 ]; then
+	log "stage 2: runs (${JOBS} at a time)"
+	list=$(for s in $SEEDS; do for p in $PAIRS; do for m in $METHODS; do echo "$p $m $s"; done; done; done)
+	if [ "$JOBS" -gt 1 ]; then
+		echo "$list" | parallel --colsep ' ' -j "$JOBS" --halt never "$self" --one {1} {2} {3}
+	else
+		failed=0
+		while read -r p m s; do one "$p" "$m" "$s" || failed=$((failed + 1)); done <<<"$list"
+		[ "$failed" = 0 ] || { log "$failed run(s) failed"; exit 1; }
+	fi
+fi
+if [ "$stage" -le 3 ] && [ "$stop" -ge 3 ]; then
+	log "stage 3: the table"
+	hl=""; for p in $PAIRS; do load_pair "$p"; [ "$headline" = 1 ] && hl="$hl $p"; done
+	/usr/bin/python3 "$here/local/table.py" --out "$OUT" --results "$RESULTS" --headline "${hl# }" --pairs "$PAIRS" \
+		--methods "$METHODS" --metric-of "$(for p in $PAIRS; do load_pair "$p"; printf '%s=%s,' "$p" "$metric"; done)"
+fi

@@ -1,0 +1,57 @@
+#!/usr/bin/python3
+"""pool-metrics.py OUT METHOD CLASS DECISION SHARE THRESHOLD NAME... - adapt.sh's
+metrics.json: the confusion matrices and one-to-one matches of every scored
+raster (OUT/eval_NAME.json, from evaluate) pooled into one score for the run,
+with each raster's own kept under per_raster."""
+import json
+import sys
+
+
+def main():
+    out, method, cname, rule, share, thr = sys.argv[1:7]
+    names = sys.argv[7:]
+    runs = {n: json.load(open(f"{out}/eval_{n}.json")) for n in names}
+    k = max(len(r["confusion"]) for r in runs.values())
+    conf = [[0] * k for _ in range(k)]
+    for r in runs.values():
+        for a, row in enumerate(r["confusion"]):
+            for b, v in enumerate(row):
+                conf[a][b] += v
+
+    def matched(key):  # F1, precision, recall, found, reference count
+        tp, pred, ref = (sum(r[key]["match"][x] for r in runs.values()) for x in ("tp", "pred", "ref"))
+        p = tp / pred if pred else 0
+        rc = tp / ref if ref else 0
+        return 2 * p * rc / (p + rc) if p + rc else 0, p, rc, tp, ref
+
+    def scores(c):
+        t = conf[c][c]
+        fp = sum(conf[j][c] for j in range(k)) - t
+        fn = sum(conf[c]) - t
+        p = t / (t + fp) if t + fp else 0
+        r = t / (t + fn) if t + fn else 0
+        return t / (t + fp + fn) if t + fp + fn else 0, 2 * p * r / (p + r) if p + r else 0
+
+    iou, f1 = scores(1)
+    of1, op, orc, _, _ = matched("object")
+    m = {"method": method, "class": cname, "iou": iou, "f1": f1, f"{cname}_iou": iou, f"{cname}_f1": f1,
+         "object_f1": of1, "object_precision": op, "object_recall": orc}
+    if all("points" in r for r in runs.values()):  # objects matched to points
+        pf1, pp, pr, found, ref = matched("points")
+        m.update({"point_f1": pf1, "point_precision": pp, "point_recall": pr, "points": ref, "points_found": found})
+        m[f"{cname}_point_f1"] = pf1
+    rule = rule.split("=")[0]  # share=F: the share is given below
+    m["decision"] = {"rule": rule} if rule == "argmax" else {"rule": rule, "share": float(share), "threshold": float(thr)}
+    m["per_raster"] = runs
+    tmp = f"{out}/metrics.json.tmp"
+    with open(tmp, "w") as f:
+        json.dump(m, f, indent=1)
+    import os
+    os.replace(tmp, f"{out}/metrics.json")
+    print(f"adapt: {cname} IoU {iou:.3f}, F1 {f1:.3f}, object F1 {of1:.3f}"
+          + (f", point F1 {m['point_f1']:.3f} ({m['points_found']} of {m['points']} points)" if "point_f1" in m else ""),
+          file=sys.stderr)
+
+
+if __name__ == "__main__":
+    main()
