@@ -1,0 +1,43 @@
+# The recipes in egs/ on the sample data: the benchmark (egs/uda) on a
+# development pair, tiny; the unlabelled Rotterdam modalities.
+. tests/shell/lib.sh
+export OPENBLAS_NUM_THREADS=1
+
+# the benchmark on the Atlanta RGB -> panchromatic pair, one epoch, width 4,
+# two seeds: the source model trained once a seed and shared by source-only,
+# AdaBN and self-training; the oracle given its steps; the table
+uda() { PAIRS=atlanta-pan METHODS="source-only adabn selftrain oracle" SEEDS="1 2" EPOCHS=1 EXTRA="--width 4" \
+	OUT=$T/uda RESULTS=$T/res egs/uda/run.sh; }
+if uda >"$T/uda.out" 2>"$T/uda.err" && [ "$(ls "$T"/uda/atlanta-pan/*/seed*/metrics.json | wc -l)" -eq 8 ] &&
+	[ "$(ls -d "$T"/uda/sources/atlanta/seed*/ | wc -l)" -eq 2 ] &&
+	cmp -s "$T/uda/sources/atlanta/seed1/model" "$T/uda/atlanta-pan/source-only/seed1/model" &&
+	grep -aq "^init .*sources/atlanta/seed1/model" "$T/uda/atlanta-pan/selftrain/seed1/model" &&
+	grep -aq '^bn_adapted [0-9]* target tiles' "$T/uda/atlanta-pan/adabn/seed2/model" &&
+	steps=$(head -n 1 "$T/uda/sources/atlanta/seed1/train.jsonl" | grep -o '"step":[0-9]*' | cut -d: -f2) &&
+	grep -q "epoch-steps $steps" "$T/uda/atlanta-pan/oracle/seed1/run.txt" &&
+	grep -q '^| atlanta-pan (dev) | iou | selftrain | 2 | [0-9.]* ± [0-9.]* | .* | [+-][0-9]*% | [+-][0-9]*% | [0-9.]* |$' "$T/res/results.md" &&
+	grep -q '^| atlanta-pan (dev) | iou | oracle | 2 |' "$T/res/results.md" && $PY -c "
+import json; j = json.load(open('$T/res/results.json'))
+assert sorted(j['runs']['atlanta-pan']) == ['adabn', 'oracle', 'selftrain', 'source-only']
+assert [r['seed'] for r in j['runs']['atlanta-pan']['selftrain']] == [1, 2]" 2>"$T/uda.py" &&
+	uda >"$T/uda2.out" 2>"$T/uda2.err" && ! grep -q 'atlanta-pan .* seed' "$T/uda2.err"; then
+	pass "egs/uda: a pair's four methods, two seeds, the source model shared (source-only, AdaBN, self-training from it), the oracle on its $steps steps an epoch; the table; a second run trains nothing"
+else
+	fail "egs/uda" "$(tail -n 3 "$T/uda.err" "$T/uda2.err" "$T/uda.py" 2>/dev/null | tr '\n' ' ')"
+fi
+must_fail "egs/uda names an unknown pair" 2 "^uda: no pair nowhere" "PAIRS=nowhere OUT=$T/u2 egs/uda/run.sh"
+must_fail "egs/uda refuses JOBS=0" 2 "JOBS must be a number of runs at a time, not '0'" "JOBS=0 OUT=$T/u3 egs/uda/run.sh"
+
+# a new modality with no labels: the Rotterdam SAR scene (4 x float32 dB,
+# 39 % NaN) as a DSN target through egs/rotterdam/run.sh, one epoch
+R=$T/rot/sar/dsn
+if OUT=$T/rot METHODS=dsn TARGETS=sar EPOCHS=1 egs/rotterdam/run.sh 2>"$T/rot.err" && [ -s "$R/report/sar_masked.pred.png" ] &&
+	$PY -c "
+from osgeo import gdal
+d = gdal.Open('$R/probs_sar_masked.tif'); m = d.GetRasterBand(1).GetMaskBand().ReadAsArray()
+assert d.RasterCount == 2 and 0.3 < (m == 0).mean() < 0.5, (m == 0).mean()" 2>>"$T/rot.err"; then
+	pass "egs/rotterdam: DSN to the unlabelled SAR scene maps it (its NaN areas masked) and reports the predictions"
+else
+	fail "rotterdam SAR" "$(tail -n 3 "$T/rot.err")"
+fi
+
