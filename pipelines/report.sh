@@ -61,46 +61,50 @@ print(gt[0], gt[3] + h * gt[5], gt[0] + w * gt[1], gt[3], w, h)')
 	rm -f "$R/$name.image.vrt" "$R"/*.aux.xml
 done <"$out/run.txt"
 
-# training curves
-/usr/bin/python3 - "$out/train.jsonl" "$R" <<'PY'
-import json, sys
+# training curves: the data and the gnuplot script go into the report
+# folder under fixed names, and gnuplot runs there, so no path or name
+# from the run ever becomes gnuplot code; a series without data is left
+# out, and the page says why a plot is missing
+rm -f "$R/loss.png" "$R/val_iou.png" "$R/adapt.png"
+if [ -f "$out/train.jsonl" ]; then
+	/usr/bin/python3 - "$out/train.jsonl" "$R" <<'PY'
+import json, math, sys
 src, R = sys.argv[1], sys.argv[2]
 ep, st = [], []
 for line in open(src):
-    r = json.loads(line)
+    try:
+        r = json.loads(line)
+    except ValueError:
+        continue    # a line cut by a run still writing
     (ep if "epoch" in r else st).append(r)
-with open(f"{R}/epochs.dat", "w") as f:
-    for r in ep:
-        f.write(f'{r["epoch"]} {r["loss"]} {r["val_loss"] if r["val_loss"] >= 0 else "NaN"} {r["val_iou"] if r["val_iou"] >= 0 else "NaN"}\n')
-with open(f"{R}/steps.dat", "w") as f:
-    for r in st:
-        f.write(" ".join(str(r.get(k, "NaN")) for k in ("step", "task_loss", "w", "gp", "recon", "diff", "domain_loss")) + "\n")
+num = lambda v: v if isinstance(v, (int, float)) and v >= 0 and math.isfinite(v) else None
+cols = {"loss": "training (task)", "val_loss": "source validation"}
+gp = ['set terminal png size 640,360 font ",10"', "set grid", "set key top right"]
+if ep:
+    with open(f"{R}/epochs.dat", "w") as f:
+        for r in ep:
+            f.write(" ".join(str(num(r.get(k)) if num(r.get(k)) is not None else "NaN")
+                             for k in ("epoch", "loss", "val_loss", "val_iou")) + "\n")
+    has = {k: any(num(r.get(k)) is not None for r in ep) for k in ("loss", "val_loss", "val_iou")}
+    series = [f'"epochs.dat" using 1:{i} with linespoints title "{cols[k]}"' for i, k in ((2, "loss"), (3, "val_loss")) if has[k]]
+    if series:
+        gp += ['set xlabel "epoch"', 'set output "loss.png"', 'set title "loss"', "plot " + ", ".join(series)]
+    if has["val_iou"]:
+        gp += ['set output "val_iou.png"', 'set title "source validation IoU"', "set yrange [0:1]",
+               'plot "epochs.dat" using 1:4 with linespoints title "validation IoU"', "set yrange [*:*]"]
+terms = (("task_loss", "task loss"), ("w", "critic W"), ("recon", "reconstruction"), ("domain_loss", "domain loss"),
+         ("pseudo_loss", "pseudo-label loss"), ("confident", "confident share"))
+have = [(k, t) for k, t in terms if any(isinstance(r.get(k), (int, float)) for r in st)]
+if st and have:
+    with open(f"{R}/steps.dat", "w") as f:
+        for r in st:
+            f.write(" ".join(str(r.get(k, "NaN")) for k in ["step"] + [k for k, _ in have]) + "\n")
+    gp += ['set xlabel "step"', 'set output "adapt.png"', 'set title "adaptation terms per step"',
+           "plot " + ", ".join(f'"steps.dat" using 1:{i + 2} with lines title "{t}"' for i, (_, t) in enumerate(have))]
+open(f"{R}/curves.gp", "w").write("\n".join(gp) + "\n")
 PY
-gnuplot <<GP
-set terminal png size 640,360 font ",10"
-set grid
-set key top right
-set xlabel "epoch"
-set output "$R/loss.png"
-set title "loss"
-plot "$R/epochs.dat" using 1:2 with linespoints title "training (task)", "" using 1:3 with linespoints title "source validation"
-set output "$R/val_iou.png"
-set title "source validation IoU (the label-free model choice)"
-set yrange [0:1]
-plot "$R/epochs.dat" using 1:4 with linespoints title "validation IoU"
-GP
-if [ -s "$R/steps.dat" ]; then
-	gnuplot <<GP
-set terminal png size 640,360 font ",10"
-set grid
-set xlabel "step"
-set output "$R/adapt.png"
-set title "adaptation terms per step"
-plot "$R/steps.dat" using 1:2 with lines title "task loss", "" using 1:3 with lines title "critic W", \
-     "" using 1:5 with lines title "reconstruction", "" using 1:7 with lines title "domain loss"
-GP
+	(cd "$R" && gnuplot curves.gp)
 fi
-
 # the page
 /usr/bin/python3 - "$out" <<'PY'
 import html, json, os, sys
@@ -138,7 +142,7 @@ for k, v in run:
         continue
     p.append(f"<h3>{e(name)}</h3>")
     def ql(title, layers):
-        imgs = "".join(f'<img src="report/{name}.{l}.png" alt="{e(title)}">' for l in layers)
+        imgs = "".join(f'<img src="report/{e(name)}.{l}.png" alt="{e(title)}">' for l in layers)
         p.append(f'<div class="ql"><div class="stack">{imgs}</div><div>{e(title)}</div></div>')
     ql("imagery", ["image"])
     ql(f"predicted {c}s (red)", ["image", "pred"])
@@ -146,6 +150,12 @@ for k, v in run:
         ql(f"reference {c}s (blue)", ["image", "ref"])
         ql("errors: true positive green, false positive red, false negative blue", ["image", "err"])
 p.append("<h2>Training</h2>")
+if not os.path.exists(os.path.join(out, "train.jsonl")):
+    p.append("<p>No training log in this folder: the model was trained in another run (see <code>init</code> "
+             "or the model file's own record).</p>")
+elif not os.path.exists(f"{R}/val_iou.png"):
+    p.append("<p>No source validation curve: the run held no labelled area out for validation (or its "
+             "validation tiles held no pixel of the class), so the epoch kept was chosen without it.</p>")
 for f, t in (("loss", "loss"), ("val_iou", "validation IoU"), ("adapt", "adaptation terms")):
     if os.path.exists(f"{R}/{f}.png"):
         p.append(f'<div class="ql"><img src="report/{f}.png" alt="{t}"></div>')
@@ -154,5 +164,5 @@ p.append('<script>window.addEventListener("load",function(){var b=0;for(var i of
          'document.body.setAttribute("data-images",document.images.length)})</script></body></html>')
 open(os.path.join(out, "report.html"), "w").write("\n".join(p))
 PY
-rm -f "$R"/*.col "$R"/*.dat
+rm -f "$R"/*.col "$R"/*.dat "$R/curves.gp"
 echo "report: $out/report.html" >&2

@@ -47,7 +47,7 @@ stage=0 stop=3
 while [ $# -gt 0 ]; do
 	case $1 in
 	--stage) stage=$2 ;; --stop-stage) stop=$2 ;;
-	--one) break ;;
+	--one|--source) break ;;
 	*) echo "uda: unknown argument '$1' (--stage N, --stop-stage N)" >&2; exit 2 ;;
 	esac
 	shift 2
@@ -115,7 +115,7 @@ one() {
 	local all=("${src[@]}" "${tgt[@]}" "${ev[@]}" "${args[@]}" --seed "$s") lg=$OUT/$p/$m/seed$s.log
 	case $kind in
 	map|adabn)	# the source model, copied into the run and taken on at the stage it needs
-		rm -rf "$dir" && mkdir -p "$dir" && cp "$from/model" "$from/run.txt" "$dir/"
+		rm -rf "$dir" && mkdir -p "$dir" && cp "$from/model" "$from/run.txt" "$from/train.jsonl" "$dir/"
 		[ -f "$from/training.share" ] && cp "$from/training.share" "$dir/"
 		adapt "$dir" "$lg" --method "$method" "${all[@]}" --epochs "$me" --stage $([ "$kind" = map ] && echo 4 || echo 3) ;;
 	init)
@@ -131,6 +131,18 @@ one() {
 	rm -f "$dir"/*.frames
 }
 [ "${1:-}" = --one ] && { one "$2" "$3" "$4"; exit; }
+[ "${1:-}" = --source ] && { source_model "$2" "$3"; exit; }
+
+# each LINE of stdin ("ARGS...") as "$self MODE ARGS", JOBS at a time
+jobs_of() {
+	local mode=$1 failed=0
+	if [ "$JOBS" -gt 1 ]; then
+		parallel --colsep ' ' -j "$JOBS" --halt never "$self" "$mode" {1} {2} {3} || failed=1
+	else
+		while read -r a b c; do "$self" "$mode" "$a" "$b" $c </dev/null || failed=$((failed + 1)); done
+	fi
+	[ "$failed" = 0 ] || { log "run(s) failed"; return 1; }
+}
 
 for p in $PAIRS; do [ -f "$CONF/pairs/$p.sh" ] || { echo "uda: no pair $p ($CONF/pairs)" >&2; exit 2; }; done
 for m in $METHODS; do [ -f "$CONF/methods/$m.sh" ] || { echo "uda: no method $m ($CONF/methods)" >&2; exit 2; }; done
@@ -139,25 +151,18 @@ if [ "$stage" -le 0 ] && [ "$stop" -ge 0 ]; then
 	for p in $PAIRS; do load_pair "$p"; done
 fi
 if [ "$stage" -le 1 ] && [ "$stop" -ge 1 ]; then
-	log "stage 1: source models"
+	log "stage 1: source models (${JOBS} at a time)"
 	done_src=" "
-	for p in $PAIRS; do
+	for p in $PAIRS; do	# one pair of each source stands for it
 		load_pair "$p"
 		case $done_src in *" $source "*) continue ;; esac
 		done_src="$done_src$source "
-		for s in $SEEDS; do source_model "$p" "$s"; done
-	done
+		for s in $SEEDS; do echo "$p $s"; done
+	done | jobs_of --source
 fi
 if [ "$stage" -le 2 ] && [ "$stop" -ge 2 ]; then
 	log "stage 2: runs (${JOBS} at a time)"
-	list=$(for s in $SEEDS; do for p in $PAIRS; do for m in $METHODS; do echo "$p $m $s"; done; done; done)
-	if [ "$JOBS" -gt 1 ]; then
-		echo "$list" | parallel --colsep ' ' -j "$JOBS" --halt never "$self" --one {1} {2} {3}
-	else
-		failed=0
-		while read -r p m s; do one "$p" "$m" "$s" || failed=$((failed + 1)); done <<<"$list"
-		[ "$failed" = 0 ] || { log "$failed run(s) failed"; exit 1; }
-	fi
+	for s in $SEEDS; do for p in $PAIRS; do for m in $METHODS; do echo "$p $m $s"; done; done; done | jobs_of --one
 fi
 if [ "$stage" -le 3 ] && [ "$stop" -ge 3 ]; then
 	log "stage 3: the table"

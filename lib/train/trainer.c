@@ -179,6 +179,9 @@ static int setup(struct ls_trainer *t)
 		if (!t->metrics)
 			return ls_err("cannot write metrics %s", o->metrics_path);
 	}
+	if (!t->nval && strcmp(o->select, "last"))
+		ls_warn("no labelled area is held out for validation, so the validation %s cannot choose the epoch: the last one is kept",
+			strcmp(o->select, "val-loss") ? "IoU" : "loss");
 	ls_info("training %s: %d tiles (%d held out for validation), %d domains, %zu parameters, %.0f MB of buffers",
 		o->method, t->ntrain, t->nval, t->d->ndom, ls_params_count(&t->net.params), t->act.bytes / 1e6);
 	return 0;
