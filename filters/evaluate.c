@@ -218,7 +218,7 @@ int main(int argc, char **argv)
 		ls_die(LS_EXIT_USAGE, "evaluate: --crown-points takes the points from the --ref raster, so it needs --ref and no --points");
 	if (!(crown_radius > 0) || !(match_dist > 0))
 		ls_die(LS_EXIT_USAGE, "evaluate: --crown-radius and --match-distance must be positive");
-	if (class_names[strspn(class_names, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-,")])
+	if (!ls_names_ok(class_names))
 		ls_die(LS_EXIT_USAGE, "evaluate: --class-names '%s': names are letters, digits, '_' and '-', separated by commas", class_names);
 	ls_gdal_init((size_t)128 << 20);
 	if (ls_raster_open(&r, pos.v[0], &ro) < 0)

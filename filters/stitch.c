@@ -13,6 +13,7 @@ static const char *compress = "DEFLATE";
 static int cog;
 static double nodata = 0;
 static int has_nodata, label;
+static struct ls_strlist metadata;
 
 static int cb_nodata(void *ctx, const char *v)
 {
@@ -27,6 +28,7 @@ static const struct ls_opt opts[] = {
 	{ "cog", LS_OPT_FLAG, &cog, NULL, "write a Cloud Optimized GeoTIFF with overviews" },
 	{ "label", LS_OPT_FLAG, &label, NULL, "stitch the frames' label plane (u8 classes, 255 = unknown) instead of their data" },
 	{ "nodata", LS_OPT_CB, NULL, "V", "nodata value for pixels no valid tile covers", cb_nodata },
+	{ "metadata", LS_OPT_LIST, &metadata, "KEY=VALUE", "a metadata item of the GeoTIFF (gdalinfo shows it)" },
 	{ 0 }
 };
 
@@ -66,6 +68,12 @@ int main(int argc, char **argv)
 	ls_opt_parse(&cmd, argc, argv, &pos);
 	if (pos.n < 1 || pos.n > 2)
 		ls_die(LS_EXIT_USAGE, "usage: stitch %s", cmd.usage);
+	if (!strcmp(pos.v[0], "-"))
+		ls_die(LS_EXIT_USAGE, "a GeoTIFF is written to a file, not to stdout: give its name instead of -");
+	for (int i = 0; i < metadata.n; i++)
+		if (!strchr(metadata.v[i], '=') || metadata.v[i][0] == '=')
+			ls_die(LS_EXIT_USAGE, "--metadata wants KEY=VALUE, not '%s'", metadata.v[i]);
+	mo.metadata = &metadata;
 	mo.compress = compress;
 	mo.cog = cog;
 	mo.has_nodata = has_nodata;

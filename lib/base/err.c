@@ -11,7 +11,7 @@ const char *ls_prog = "landshift";
 int ls_quiet;
 
 static char msg[2048];
-static char *cleanup[16];
+static char *volatile cleanup[32];
 static int ncleanup;
 
 int ls_err(const char *fmt, ...)
@@ -47,8 +47,44 @@ static void run_cleanup(void)
 			unlink(cleanup[i]);
 }
 
+/* SIGTERM, SIGINT, SIGHUP: the registered temporaries removed, then the
+ * default action, so the program still dies by the signal (unlink and
+ * raise are async-signal-safe; the list only grows by whole entries) */
+static void on_signal(int sig)
+{
+	for (int i = 0; i < ncleanup; i++)
+		if (cleanup[i])
+			unlink(cleanup[i]);
+	signal(sig, SIG_DFL);
+	raise(sig);
+}
+
+static void catch_signals(void)
+{
+	static int done;
+	struct sigaction sa;
+	if (done++)
+		return;
+	memset(&sa, 0, sizeof sa);
+	sa.sa_handler = on_signal;
+	sigemptyset(&sa.sa_mask);
+	int sigs[] = { SIGTERM, SIGINT, SIGHUP };
+	for (size_t i = 0; i < sizeof sigs / sizeof *sigs; i++) {
+		struct sigaction old;
+		if (sigaction(sigs[i], NULL, &old) == 0 && old.sa_handler == SIG_IGN)
+			continue;	/* ignored by the parent (nohup): leave it so */
+		sigaction(sigs[i], &sa, NULL);
+	}
+}
+
 void ls_cleanup_add(const char *path)
 {
+	catch_signals();
+	for (int i = 0; i < ncleanup; i++)	/* a forgotten slot first */
+		if (!cleanup[i]) {
+			cleanup[i] = ls_xstrdup(path);
+			return;
+		}
 	if (ncleanup < (int)(sizeof cleanup / sizeof *cleanup))
 		cleanup[ncleanup++] = ls_xstrdup(path);
 }
@@ -57,8 +93,9 @@ void ls_cleanup_forget(const char *path)
 {
 	for (int i = 0; i < ncleanup; i++)
 		if (cleanup[i] && !strcmp(cleanup[i], path)) {
-			free(cleanup[i]);
+			char *p = cleanup[i];
 			cleanup[i] = NULL;
+			free(p);
 		}
 }
 

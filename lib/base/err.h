@@ -31,7 +31,8 @@ void ls_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 extern int ls_quiet;
 void ls_info(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
-/* Files to unlink if the program dies (half-written outputs). */
+/* Files to unlink if the program dies (half-written outputs), also when it
+ * is killed by SIGTERM, SIGINT or SIGHUP (then it dies by that signal). */
 void ls_cleanup_add(const char *path);
 void ls_cleanup_forget(const char *path);
 

@@ -454,6 +454,18 @@ void ls_labels_free(struct ls_labels *l)
 	memset(l, 0, sizeof *l);
 }
 
+int ls_names_ok(const char *list)
+{
+	const char *ok = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-";
+	size_t n = strlen(list);
+	if (!n || list[0] == ',' || list[n - 1] == ',' || strstr(list, ",,"))
+		return 0;
+	for (const char *p = list; *p; p++)
+		if (*p != ',' && !strchr(ok, *p))
+			return 0;
+	return 1;
+}
+
 const char *ls_class_name(const char *list, int c, char *buf, size_t n)
 {
 	const char *s = list ? list : LS_CLASS_NAMES;

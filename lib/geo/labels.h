@@ -46,5 +46,8 @@ void ls_labels_free(struct ls_labels *l);
  * of such a comma-separated list (into buf), or "classC" when it has none. */
 #define LS_CLASS_NAMES "background,building,tree,road"
 const char *ls_class_name(const char *list, int c, char *buf, size_t n);
+/* 1 when every comma-separated name of list is non-empty and made of
+ * letters, digits, _ and - (a name may become a layer or a file name). */
+int ls_names_ok(const char *list);
 
 #endif

@@ -22,6 +22,7 @@ struct ls_mosaic {
 	char *path, *tmp;
 	GDALDatasetH ds;
 	int w, h, c, dtype, cog;
+	char *compress;
 	int has_nodata;
 	double nodata;
 	float *sum, *wsum;	/* rows [base, base + cap) of the raster */
@@ -52,6 +53,14 @@ static int make_dataset(struct ls_mosaic *m, const struct ls_frame *f, const str
 	ls_cleanup_add(m->tmp);
 	GDALSetGeoTransform(m->ds, m->gt);
 	GDALSetProjection(m->ds, m->crs);
+	for (int i = 0; o->metadata && i < o->metadata->n; i++) {
+		char *kv = ls_xstrdup(o->metadata->v[i]), *eq = strchr(kv, '=');
+		if (eq) {
+			*eq = 0;
+			GDALSetMetadataItem(m->ds, kv, eq + 1, NULL);
+		}
+		free(kv);
+	}
 	for (int b = 0; b < m->c; b++) {
 		GDALRasterBandH band = GDALGetRasterBand(m->ds, b + 1);
 		if (b < f->bands.n)
@@ -69,8 +78,13 @@ struct ls_mosaic *ls_mosaic_open(const char *path, const struct ls_frame *f, con
 		ls_err("frame %s is not a georeferenced [bands, h, w] tile: nothing to stitch onto", f->key);
 		return NULL;
 	}
+	/* a temporary name that no *.tif glob matches and that cannot be cut
+	 * back to the final name */
+	if (snprintf(tmp, sizeof tmp, "%s.%d.tmp", path, (int)getpid()) >= (int)sizeof tmp - 8) {
+		ls_err("%s: the output path is too long", path);
+		return NULL;
+	}
 	struct ls_mosaic *m = ls_xcalloc(1, sizeof *m);
-	snprintf(tmp, sizeof tmp, "%s.tmp.%d.tif", path, (int)getpid());
 	m->path = ls_xstrdup(path);
 	m->tmp = ls_xstrdup(tmp);
 	m->w = (int)f->src_w;
@@ -78,6 +92,7 @@ struct ls_mosaic *ls_mosaic_open(const char *path, const struct ls_frame *f, con
 	m->c = (int)ls_frame_c(f);
 	m->dtype = f->t.dtype;
 	m->cog = o->cog;
+	m->compress = ls_xstrdup(o->compress ? o->compress : "DEFLATE");
 	m->has_nodata = o->has_nodata || f->has_nodata;
 	m->nodata = o->has_nodata ? o->nodata : f->nodata;
 	m->crs = ls_xstrdup(f->crs);
@@ -231,9 +246,12 @@ int ls_mosaic_add(struct ls_mosaic *m, const struct ls_frame *f)
 
 static int finish_cog(struct ls_mosaic *m)
 {
-	char cog[4096];
-	char *argv[] = { "-of", "COG", "-co", "COMPRESS=DEFLATE", "-co", "OVERVIEWS=AUTO", NULL };
-	snprintf(cog, sizeof cog, "%s.cog.tif", m->tmp);
+	char cog[4096], comp[64], rs[64];
+	/* class rasters take the nearest class into the overviews, probabilities the mean */
+	snprintf(comp, sizeof comp, "COMPRESS=%s", m->compress);
+	snprintf(rs, sizeof rs, "OVERVIEW_RESAMPLING=%s", m->dtype == LS_U8 ? "NEAREST" : "AVERAGE");
+	char *argv[] = { "-of", "COG", "-co", comp, "-co", "OVERVIEWS=AUTO", "-co", rs, NULL };
+	snprintf(cog, sizeof cog, "%s.cog", m->tmp);
 	GDALDatasetH src = GDALOpen(m->tmp, GA_ReadOnly);
 	GDALTranslateOptions *to = GDALTranslateOptionsNew(argv, NULL);
 	struct ls_progress prog;
@@ -300,6 +318,7 @@ void ls_mosaic_abort(struct ls_mosaic *m)
 	}
 	free(m->path);
 	free(m->tmp);
+	free(m->compress);
 	free(m->crs);
 	free(m->sum);
 	free(m->wsum);

@@ -7,7 +7,7 @@
  * frame's origin are final and are written out a row of 128-pixel blocks
  * at a time, so memory is about one tile row plus one block row of the
  * raster's width, whatever its height. The file is written under
- * a temporary name and renamed when complete. */
+ * a temporary name (OUT.PID.tmp) and renamed when complete. */
 #ifndef LS_MOSAIC_H
 #define LS_MOSAIC_H
 
@@ -18,6 +18,7 @@ struct ls_mosaic_opts {
 	int cog;		/* Cloud Optimized GeoTIFF with overviews */
 	int has_nodata;		/* override the frames' nodata */
 	double nodata;
+	const struct ls_strlist *metadata;	/* KEY=VALUE items of the dataset (NULL: none) */
 };
 
 struct ls_mosaic;

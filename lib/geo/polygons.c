@@ -166,24 +166,63 @@ static OGRLayerH make_layer(GDALDatasetH ds, const char *name, const char *wkt)
 	return l;
 }
 
-/* Copy the polygons of `raw` into `dst` with their attributes, filtered and simplified. */
-static long finish_layer(struct src *s, OGRLayerH raw, OGRLayerH dst, const struct ls_vec_opts *o, const double *gt)
+/* The output layers: one per class, named by its class name (a GeoJSON
+ * file, or a layer name given, holds one for all); made on first use. */
+struct outl {
+	GDALDatasetH ds;
+	const char *wkt, *one;	/* one: the single layer's name, or NULL */
+	OGRLayerH l[256];
+	const struct ls_vec_opts *o;
+};
+
+static OGRLayerH layer_for(struct outl *ol, int cls)
+{
+	char cn[64];
+	int k = ol->one ? 0 : cls;
+	if (!ol->l[k])
+		ol->l[k] = make_layer(ol->ds, ol->one ? ol->one : ls_class_name(ol->o->class_names, cls, cn, sizeof cn), ol->wkt);
+	return ol->l[k];
+}
+
+/* Square metres in a square unit of the CRS, and metres in a unit: 1 for
+ * a projected CRS in metres; for a geographic one, at the raster's centre
+ * latitude (so --min-area and --simplify stay in metres). */
+static void metric_scale(struct src *s, const double *gt, double *area, double *len)
+{
+	OGRSpatialReferenceH srs = OSRNewSpatialReference(GDALGetProjectionRef(s->ds));
+	*area = *len = 1;
+	if (srs && OSRIsGeographic(srs)) {
+		double lat = (gt[3] + gt[5] * s->h / 2) * M_PI / 180, m = 111320.0;
+		*len = m;
+		*area = m * m * cos(lat);
+	} else if (srs) {
+		*len = OSRGetLinearUnits(srs, NULL);
+		*area = *len * *len;
+	}
+	OSRDestroySpatialReference(srs);
+}
+
+/* Copy the polygons of `raw` into the output layers with their
+ * attributes, filtered and simplified. */
+static long finish_layers(struct src *s, OGRLayerH raw, struct outl *ol, const struct ls_vec_opts *o, const double *gt)
 {
 	long n = 0, seen = 0;
 	OGRFeatureH f;
-	OGRFeatureDefnH def = OGR_L_GetLayerDefn(dst);
+	double am, lm;
 	struct ls_progress prog;
+	metric_scale(s, gt, &am, &lm);
 	ls_progress_start(&prog, "writing polygons", (long)OGR_L_GetFeatureCount(raw, 1));
 	OGR_L_ResetReading(raw);
 	while ((f = OGR_L_GetNextFeature(raw))) {
 		ls_progress_update(&prog, seen++);
 		OGRGeometryH g = OGR_F_GetGeometryRef(f);
 		int cls = OGR_F_GetFieldAsInteger(f, 0);
-		double area = g ? OGR_G_Area(g) : 0;
-		if (g && cls > 0 && area >= o->min_area) {
+		double area = g ? OGR_G_Area(g) * am : 0;
+		OGRLayerH dst = g && cls > 0 && area >= o->min_area ? layer_for(ol, cls) : NULL;
+		if (dst) {
 			OGRGeometryH out = OGR_G_Clone(g);
 			if (o->simplify > 0) {
-				OGRGeometryH sg = OGR_G_SimplifyPreserveTopology(out, o->simplify);
+				OGRGeometryH sg = OGR_G_SimplifyPreserveTopology(out, o->simplify / lm);
 				if (sg && OGR_G_IsValid(sg) && !OGR_G_IsEmpty(sg)) {
 					OGR_G_DestroyGeometry(out);
 					out = sg;
@@ -191,9 +230,9 @@ static long finish_layer(struct src *s, OGRLayerH raw, OGRLayerH dst, const stru
 					OGR_G_DestroyGeometry(sg);
 				}
 			}
-			OGRFeatureH nf = OGR_F_Create(def);
+			OGRFeatureH nf = OGR_F_Create(OGR_L_GetLayerDefn(dst));
 			OGR_F_SetFieldInteger(nf, 0, cls);
-			char cn[32];
+			char cn[64];
 			OGR_F_SetFieldString(nf, 1, ls_class_name(o->class_names, cls, cn, sizeof cn));
 			OGR_F_SetFieldDouble(nf, 2, mean_score(s, g, cls, gt));
 			OGR_F_SetFieldDouble(nf, 3, area);
@@ -231,7 +270,7 @@ int ls_vectorise(const char *in, const char *out, const struct ls_vec_opts *o, l
 {
 	struct src s;
 	uint8_t keep[256];
-	char tmp[4096];
+	char tmp[4096], jnl[4200];
 	double gt[6];
 	const char *drv = driver_for(out);
 	if (!drv)
@@ -259,7 +298,11 @@ int ls_vectorise(const char *in, const char *out, const struct ls_vec_opts *o, l
 		ls_strlist_free(&l);
 	}
 	char clspath[4096];
-	snprintf(clspath, sizeof clspath, "%s.tmp.%d.classes.tif", out, (int)getpid());
+	if (strlen(out) > sizeof tmp - 32) {
+		GDALClose(s.ds);
+		return ls_err("%s: the output path is too long", out);
+	}
+	snprintf(clspath, sizeof clspath, "%s.%d.classes.tmp", out, (int)getpid());
 	GDALDatasetH cls = class_raster(&s, o, keep, clspath, in, out);
 	if (!cls) {
 		GDALClose(s.ds);
@@ -280,19 +323,32 @@ int ls_vectorise(const char *in, const char *out, const struct ls_vec_opts *o, l
 	int rc = GDALPolygonize(cb, cb, raw, 0, popt, ls_gdal_progress, &prog) == CE_None ? 0 : ls_err("polygonising %s failed", in);
 	ls_progress_end(&prog);
 	CSLDestroy(popt);
-	snprintf(tmp, sizeof tmp, "%s.tmp.%d%s", out, (int)getpid(), strrchr(out, '.'));
+	/* a temporary name no *.gpkg glob matches; SQLite's journal beside it */
+	snprintf(tmp, sizeof tmp, "%s.%d.tmp", out, (int)getpid());
+	snprintf(jnl, sizeof jnl, "%s-journal", tmp);
 	GDALDatasetH ods = NULL;
 	if (rc == 0) {
+		ls_cleanup_add(tmp);
+		ls_cleanup_add(jnl);
 		ods = GDALCreate(GDALGetDriverByName(drv), tmp, 0, 0, 0, GDT_Unknown, NULL);
 		if (!ods)
 			rc = ls_err("cannot create %s: %s", out, ls_gdal_msg());
 	}
 	if (rc == 0) {
-		ls_cleanup_add(tmp);
-		OGRLayerH dst = make_layer(ods, o->layer ? o->layer : "polygons", GDALGetProjectionRef(s.ds));
+		struct outl ol = { ods, GDALGetProjectionRef(s.ds), o->layer, { 0 }, o };
+		if (!o->layer && !strcmp(drv, "GeoJSON"))
+			ol.one = "polygons";
 		int txn = GDALDatasetStartTransaction(ods, 0) == OGRERR_NONE;
-		*count = dst ? finish_layer(&s, raw, dst, o, gt) : 0;
-		if (!dst || (txn && GDALDatasetCommitTransaction(ods) != OGRERR_NONE))
+		for (int c = 1; !s.is_class && c < s.nb && c < 256; c++)	/* every class mapped, even without polygons */
+			if (keep[c] && !layer_for(&ol, c))
+				rc = ls_err("writing %s failed: %s", out, ls_gdal_msg());
+		*count = rc == 0 ? finish_layers(&s, raw, &ol, o, gt) : 0;
+		int made = 0;
+		for (int c = 0; c < 256; c++)
+			made |= ol.l[c] != NULL;
+		if (rc == 0 && !made && !layer_for(&ol, 1))	/* nothing found: the file still opens with a layer */
+			rc = ls_err("writing %s failed: %s", out, ls_gdal_msg());
+		if (rc == 0 && txn && GDALDatasetCommitTransaction(ods) != OGRERR_NONE)
 			rc = ls_err("writing %s failed: %s", out, ls_gdal_msg());
 		CPLErrorReset();
 		GDALClose(ods);
@@ -300,10 +356,12 @@ int ls_vectorise(const char *in, const char *out, const struct ls_vec_opts *o, l
 			rc = ls_err("writing %s failed: %s", out, ls_gdal_msg());
 		if (rc == 0 && rename(tmp, out) < 0)
 			rc = ls_err("cannot rename %s: %s", out, strerror(errno));
-		if (rc < 0)
-			unlink(tmp);
-		ls_cleanup_forget(tmp);
 	}
+	if (rc < 0)
+		unlink(tmp);
+	unlink(jnl);
+	ls_cleanup_forget(tmp);
+	ls_cleanup_forget(jnl);
 	GDALClose(memv);
 	GDALClose(cls);
 	unlink(clspath);

@@ -7,7 +7,10 @@
  * polygon gets its class, class name, mean score and area; polygons under
  * the minimum area are dropped and the rest simplified without becoming
  * invalid. Output in the raster's CRS, GeoPackage or GeoJSON by extension,
- * written under a temporary name and renamed. */
+ * written under a temporary name and renamed: a GeoPackage holds one layer
+ * per class, named by its class name (a layer name given: one for all),
+ * GeoJSON one layer. Areas and tolerances are in metres, also for a
+ * geographic CRS (converted at the raster's centre latitude). */
 #ifndef LS_POLYGONS_H
 #define LS_POLYGONS_H
 
@@ -15,11 +18,11 @@
 
 struct ls_vec_opts {
 	double threshold;	/* probability rasters: minimum class probability */
-	double min_area;	/* square CRS units (m² in projected CRS) */
-	double simplify;	/* tolerance in CRS units, 0 = none */
+	double min_area;	/* square metres */
+	double simplify;	/* tolerance in metres, 0 = none */
 	int eight;		/* 8-connected polygons */
 	const char *classes;	/* "1,2" to keep only these; NULL = every non-zero class */
-	const char *layer;
+	const char *layer;		/* one layer of this name for every class; NULL: a layer per class */
 	const char *class_names;	/* names of classes 0, 1, ... (NULL: LS_CLASS_NAMES) */
 	struct ls_decision decision;	/* probability rasters: a class threshold (decide.h), which
 					 * replaces threshold for its class */

@@ -31,9 +31,9 @@ gdalinfo "$T/c.tif" | grep -q 'Type=Byte' && pass "--class-index writes one u8 c
 # vectorise: polygons a GIS opens, in the raster's CRS, valid, seams whole
 $BIN/vectorise --quiet "$A/rgb_nadir10_mask.tif" "$T/b.gpkg"
 $BIN/vectorise --quiet --simplify 0.5 "$A/rgb_nadir10_mask.tif" "$T/b.geojson"
-n=$(ogrinfo -so "$T/b.gpkg" polygons | awk '/Feature Count/ {print $3}')
+n=$(ogrinfo -so "$T/b.gpkg" building | awk '/Feature Count/ {print $3}')
 invalid=$(ogrinfo -q -dialect sqlite -sql "SELECT COUNT(*) AS n FROM polygons WHERE NOT ST_IsValid(geometry)" "$T/b.geojson" | awk '/n \(Integer\)/ {print $NF}')
-if [ "$n" -ge 180 ] && ogrinfo -so "$T/b.gpkg" polygons | grep -q 'EPSG",32616' && [ "$invalid" = 0 ]; then
+if [ "$n" -ge 180 ] && ogrinfo -so "$T/b.gpkg" building | grep -q 'EPSG",32616' && [ "$invalid" = 0 ]; then
 	pass "vectorise: $n building polygons, EPSG:32616, GeoPackage and simplified GeoJSON, none invalid"
 else
 	fail "vectorise" "count $n invalid $invalid"
@@ -41,17 +41,17 @@ fi
 $BIN/tile --size 128 --overlap 16 "$A/rgb_nadir10_mask.tif" | $BIN/stitch --quiet "$T/mask_tiled.tif"
 n2=$($BIN/vectorise "$T/mask_tiled.tif" "$T/b2.gpkg" 2>&1 | grep -o '[0-9]* polygons')
 [ "$n2" = "$n polygons" ] && pass "buildings crossing tile seams come out whole ($n2 after tile | stitch)" || fail "seams" "$n2 vs $n"
-ogrinfo -q "$T/b.gpkg" polygons -fid 1 | grep -q 'score (Real) = 1' && pass "polygons carry class and score" || fail "attributes" "no score"
+ogrinfo -q "$T/b.gpkg" building -fid 1 | grep -q 'score (Real) = 1' && pass "polygons carry class and score" || fail "attributes" "no score"
 $BIN/vectorise --quiet --class-names background,tree "$A/rgb_nadir10_mask.tif" "$T/tr.gpkg"
-ogrinfo -q "$T/tr.gpkg" polygons -fid 1 | grep -q 'class_name (String) = tree' && pass "vectorise --class-names names class 1 tree" ||
-	fail "vectorise --class-names" "$(ogrinfo -q "$T/tr.gpkg" polygons -fid 1 | grep class_name)"
+ogrinfo -q "$T/tr.gpkg" tree -fid 1 | grep -q 'class_name (String) = tree' && pass "vectorise --class-names names class 1 tree, its layer too" ||
+	fail "vectorise --class-names" "$(ogrinfo -q "$T/tr.gpkg" tree -fid 1 | grep class_name)"
 # a 16384 x 16384 scene: the class raster goes through a temporary file
 # beside the output, so memory does not grow with the scene (the whole-scene
 # class raster alone would be 268 MB)
 gdal_translate -q -co TILED=YES -co COMPRESS=DEFLATE -outsize 16384 16384 -r near "$A/rgb_nadir10_mask.tif" "$T/m16k.tif"
 mkdir -p "$T/v16"
 /usr/bin/time -f %M -o "$T/v16.kb" $BIN/vectorise --quiet "$T/m16k.tif" "$T/v16/b.gpkg"
-n16=$(ogrinfo -so "$T/v16/b.gpkg" polygons | awk '/Feature Count/ {print $3}')
+n16=$(ogrinfo -so "$T/v16/b.gpkg" building | awk '/Feature Count/ {print $3}')
 kb=$(tail -n 1 "$T/v16.kb") lim=300000
 case ${BUILD:-} in *san*) lim=1000000 ;; esac	# sanitizer shadow memory
 if [ "$n16" = "$n" ] && [ "$kb" -lt $lim ] && [ "$(ls "$T/v16")" = b.gpkg ]; then

@@ -1,0 +1,103 @@
+# Hostile names, operator mistakes, signals and outputs: each check is for a
+# class of input, not one example.
+. tests/shell/lib.sh
+A=$DATA/atlanta_sn4
+export OPENBLAS_NUM_THREADS=1
+
+$BIN/tile --quiet --size 128 --overlap 16 "$A/rgb_nadir10.tif" >"$T/rgb.frames"
+
+# a Cloud Optimized GeoTIFF with the compression asked for, overviews, and
+# metadata items; "-" is not a file stitch can write
+if $BIN/stitch --quiet --cog --compress ZSTD --metadata LANDSHIFT_MODEL=test-1 "$T/cog.tif" <"$T/rgb.frames" &&
+	gdalinfo "$T/cog.tif" >"$T/cog.info" && grep -q 'COMPRESSION=ZSTD' "$T/cog.info" && grep -q 'LAYOUT=COG' "$T/cog.info" &&
+	grep -q 'Overviews: ' "$T/cog.info" && grep -q 'LANDSHIFT_MODEL=test-1' "$T/cog.info" &&
+	$PY /usr/lib/python3/dist-packages/osgeo_utils/samples/validate_cloud_optimized_geotiff.py "$T/cog.tif" >"$T/cog.val" 2>&1; then
+	pass "stitch --cog --compress ZSTD: ZSTD, overviews, a metadata item, a valid COG (GDAL's validator)"
+else
+	fail "stitch --cog" "$(grep -E 'COMPRESSION|LAYOUT|Overviews' "$T/cog.info" | tr '\n' ' ') $(tail -n 2 "$T/cog.val")"
+fi
+must_fail "stitch refuses - as its output (a GeoTIFF needs a file)" 2 "^stitch: a GeoTIFF is written to a file, not to stdout" "$BIN/stitch - <$T/rgb.frames"
+must_fail "vectorise refuses - as its output" 2 "^vectorise: a GeoPackage is written to a file, not to stdout" "$BIN/vectorise $A/rgb_nadir10_mask.tif -"
+
+# vectorise: a geographic raster's --min-area and --simplify are metres (they
+# were taken in degrees, every polygon dropped); stdin as "-"; one
+# GeoPackage layer per class of a probability raster, named by the class
+gdalwarp -q -t_srs EPSG:4326 "$A/rgb_nadir10_mask.tif" "$T/m4326.tif"
+$BIN/vectorise --quiet --min-area 4 --simplify 0.25 "$A/rgb_nadir10_mask.tif" "$T/utm.gpkg"
+n_utm=$(ogrinfo -so "$T/utm.gpkg" building | awk '/Feature Count/ {print $3}')
+n_geo=$($BIN/vectorise --min-area 4 --simplify 0.25 "$T/m4326.tif" "$T/geo.gpkg" 2>&1 | grep -o '[0-9]* polygons' | cut -d' ' -f1)
+if [ -n "$n_geo" ] && [ "$n_geo" -ge $((n_utm * 9 / 10)) ] && [ "$n_geo" -le $((n_utm * 11 / 10)) ] &&
+	ogrinfo -so "$T/geo.gpkg" building | grep -q 'EPSG",4326'; then
+	pass "vectorise a geographic raster: --min-area and --simplify in metres ($n_geo polygons against $n_utm in UTM), in EPSG:4326"
+else
+	fail "vectorise, geographic raster" "$n_geo against $n_utm"
+fi
+if $BIN/vectorise --quiet - "$T/stdin.gpkg" <"$A/rgb_nadir10_mask.tif" &&
+	[ "$(ogrinfo -so "$T/stdin.gpkg" building | awk '/Feature Count/ {print $3}')" = "$(ogrinfo -so "$T/utm.gpkg" building | awk '/Feature Count/ {print $3}' | head -n 1)" ] ||
+	[ "$(ogrinfo -so "$T/stdin.gpkg" building | awk '/Feature Count/ {print $3}')" -ge 180 ]; then
+	pass "vectorise - reads the raster from stdin"
+else
+	fail "vectorise -" "$(ogrinfo -so "$T/stdin.gpkg" 2>&1 | tail -n 2)"
+fi
+$PY -c "
+from osgeo import gdal, osr
+import numpy as np
+y, x = np.mgrid[0:64, 0:64]
+p = np.zeros((3, 64, 64), np.float32); p[0] = 1
+p[:, 8:20, 8:20] = [[[0.1]], [[0.8]], [[0.1]]]; p[:, 40:56, 30:50] = [[[0.1]], [[0.1]], [[0.8]]]
+d = gdal.GetDriverByName('GTiff').Create('$T/p3.tif', 64, 64, 3, gdal.GDT_Float32)
+d.SetGeoTransform((500000, 1, 0, 4000000, 0, -1)); s = osr.SpatialReference(); s.ImportFromEPSG(32616); d.SetProjection(s.ExportToWkt())
+for b in range(3): d.GetRasterBand(b + 1).WriteArray(p[b])"
+if $BIN/vectorise --quiet --class-names background,building,tree "$T/p3.tif" "$T/p3.gpkg" && $PY -c "
+from osgeo import ogr
+ds = ogr.Open('$T/p3.gpkg')
+n = {ds.GetLayer(i).GetName(): ds.GetLayer(i).GetFeatureCount() for i in range(ds.GetLayerCount())}
+assert n == {'building': 1, 'tree': 1}, n
+l = ds.GetLayerByName('tree'); f = l.GetNextFeature(); a = f.GetGeometryRef().GetArea(); assert a == 320, a" 2>"$T/p3.py"; then
+	pass "vectorise: a GeoPackage layer per class (building, tree), each class's polygons in its own"
+else
+	fail "vectorise layers per class" "$(tail -n 2 "$T/p3.py")"
+fi
+
+# names are data: class and layer names that would make paths or break a
+# file refused before any work; adapt.sh's class name likewise
+for bad in '../../x' 'a b' 'a,,b' 'x;rm' ''; do
+	must_fail "vectorise refuses the class names '$bad'" 2 "^vectorise: --class-names: '.*': names are letters, digits" \
+		"$BIN/vectorise --class-names 'background,$bad' $A/rgb_nadir10_mask.tif $T/bad.gpkg"
+done
+must_fail "adapt.sh refuses a class name that would be a path" 2 "^adapt: --class-name must be letters, digits, _ or -, not '../../x'" \
+	"pipelines/adapt.sh --method source-only --source $A/rgb_nadir10.tif --source-labels $A/rgb_nadir10_buildings.geojson --target $A/pan.tif --class-name ../../x --out $T/cn"
+[ ! -e "$T/cn" ] && [ ! -e "$T/bad.gpkg" ] && pass "nothing written by the refused names" || fail "refused names" "$(ls "$T/cn" "$T/bad.gpkg" 2>&1)"
+
+# numeric options are bounded: --threads beyond 8 a core and negative ones
+# are usage errors, not crashes inside the OpenMP runtime
+for f in encode decode adapt-bn critic-train; do
+	for n in 100000 -1; do
+		must_fail "$f --threads $n" 2 "^$f: --threads must be 0 \\(all cores\\) to [0-9]+, 8 a core" "$BIN/$f --threads $n --model x"
+	done
+done
+
+# SIGTERM, SIGINT, SIGHUP while stitch writes: its temporary GeoTIFF is
+# removed and it dies by the signal (status 128 + N)
+head -c 60000 "$T/rgb.frames" >"$T/part.frames"
+set -m	# job control: background jobs then keep SIGINT (a shell without it ignores SIGINT in them)
+for sig in TERM INT HUP; do
+	mkfifo "$T/fifo.$sig"
+	mkdir -p "$T/sig$sig"
+	$BIN/stitch --quiet "$T/sig$sig/out.tif" <"$T/fifo.$sig" &
+	pid=$!
+	{ cat "$T/part.frames"; sleep 3; } >"$T/fifo.$sig" &
+	feeder=$!
+	for _ in $(seq 1 100); do ls "$T/sig$sig" | grep -q tmp && break; sleep 0.05; done
+	had=$(ls "$T/sig$sig")
+	kill -$sig $pid
+	wait $pid; rc=$?
+	kill $feeder 2>/dev/null; wait $feeder 2>/dev/null
+	want=$((128 + $(kill -l $sig)))
+	if [ -n "$had" ] && [ -z "$(ls "$T/sig$sig")" ] && [ $rc -eq $want ]; then
+		pass "stitch killed by SIG$sig: its temporary ($had) removed, status $rc"
+	else
+		fail "stitch and SIG$sig" "status $rc (want $want), before: $had, after: $(ls "$T/sig$sig")"
+	fi
+done
+set +m
