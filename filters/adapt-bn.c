@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "base/err.h"
+#include "base/outpath.h"
 #include "nn/infer.h"
 #include "train/adabn.h"
 #include "base/opt.h"
@@ -47,6 +48,8 @@ int main(int argc, char **argv)
 	if (ls_infer_open(&in, model_path, stem) < 0)
 		ls_die_err();
 	const char *src = pos.n ? pos.v[0] : "-";
+	if (ls_output_ok(out_path, &src, 1) < 0)	/* --out may be --model: read whole, then renamed over */
+		ls_die_err();
 	struct ls_reader *r = ls_reader_open_path(src);
 	ls_frame_init(&f);
 	int have = 0, h = 0, w = 0, c = 0, dom = -1, rc;

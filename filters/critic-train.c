@@ -5,14 +5,16 @@
 #include <string.h>
 
 #include "base/err.h"
+#include "base/outpath.h"
 #include "base/opt.h"
+#include "geo/labels.h"
 #include "train/dataset.h"
 #include "train/dist.h"
 #include "train/trainer.h"
 
 static struct ls_train_opts o;
 static struct ls_strlist sources, targets;
-static int no_augment, private_stems, no_classmix;
+static int no_augment, private_stems, no_classmix, no_target_bn;
 static const char *features, *level = "pixel", *similarity = "critic";
 
 /* --critic-features: "all", or encoder levels "0,1,3" -> bit mask */
@@ -55,6 +57,7 @@ static const struct ls_opt opts[] = {
 	{ "depth", LS_OPT_INT, &o.depth, "N", "UNet-S levels", NULL, 1, 6 },
 	{ "classes", LS_OPT_INT, &o.classes, "N", "classes including background (0)", NULL, 2, 254 },
 	{ "class-weights", LS_OPT_STR, &o.class_weights, "W0,W1,..", "loss weight per class" },
+	{ "class-names", LS_OPT_STR, &o.class_names, "NAMES", "the classes' names, background first (background,building), recorded in the model for mapping" },
 	{ "no-augment", LS_OPT_FLAG, &no_augment, NULL, "no flips, turns or jitter" },
 	{ "jitter", LS_OPT_DOUBLE, &o.aug.jitter, "J", "brightness and contrast jitter", NULL, 0, 1 },
 	{ "fda", LS_OPT_DOUBLE, &o.fda_beta, "BETA", "Fourier domain adaptation, any method: each source tile takes a random target tile's amplitude at the lowest frequencies (a window of BETA times the tile size); 0: off", NULL, 0, 0.5 },
@@ -67,6 +70,7 @@ static const struct ls_opt opts[] = {
 	{ "pl-threshold", LS_OPT_DOUBLE, &o.st.threshold, "P", "selftrain: a pseudo-label where the teacher's probability reaches P", NULL, 0, 1 },
 	{ "pl-class-share", LS_OPT_DOUBLE, &o.st.class_share, "F", "selftrain: instead, the most confident share F of each class's pixels (class-balanced, as CBST); 0: off", NULL, 0, 1 },
 	{ "no-classmix", LS_OPT_FLAG, &no_classmix, NULL, "selftrain: no source classes pasted into the target tiles" },
+	{ "no-target-bn", LS_OPT_FLAG, &no_target_bn, NULL, "selftrain: keep the source model's batch-norm statistics (default: the target's, as AdaBN)" },
 	{ "strong-jitter", LS_OPT_DOUBLE, &o.st.jitter, "J", "selftrain: colour jitter of the student's target tiles", NULL, 0, 1 },
 	{ "blur", LS_OPT_DOUBLE, &o.st.blur, "SIGMA", "selftrain: the student's target tiles blurred half the time, sigma up to SIGMA pixels (0: never)", NULL, 0, 5 },
 	{ "lambda", LS_OPT_DOUBLE, &o.align.lambda, "L", ADAPT "weight of the similarity term (the Wasserstein estimate W, or the reversed domain-classifier loss)", NULL, 0, 1000 },
@@ -121,6 +125,25 @@ static void check(void)
 	if (adapts && o.epochs <= o.adapt_warmup)
 		ls_die(LS_EXIT_USAGE, "--method %s adapts after %d warm-up epochs (--adapt-warmup): --epochs %d would train source-only; give more epochs or a shorter warm-up",
 		       o.method, o.adapt_warmup, o.epochs);
+	if (o.class_names && !ls_names_ok(o.class_names))
+		ls_die(LS_EXIT_USAGE, "--class-names: '%s': names are letters, digits, _ and -, separated by commas", o.class_names);
+	for (int k = 0; k < 2; k++) {	/* model and metrics: no input, not each other, no special file */
+		const char *out = k ? o.metrics_path : o.model_path, *other = k ? o.model_path : o.metrics_path;
+		if (!out)
+			continue;
+		if (other && (!strcmp(out, other) || ls_same_file(out, other)))
+			ls_die(LS_EXIT_USAGE, "--model and --metrics are one file (%s): give two", out);
+		const char **ins = ls_xmalloc((size_t)(sources.n + targets.n + 1) * sizeof *ins);
+		int n = 0;
+		for (int i = 0; i < sources.n; i++)
+			ins[n++] = sources.v[i];
+		for (int i = 0; i < targets.n; i++)
+			ins[n++] = targets.v[i];
+		ins[n++] = o.init_path;
+		if (ls_output_ok(out, ins, n) < 0)
+			ls_die(LS_EXIT_USAGE, "%s", ls_errmsg());
+		free(ins);
+	}
 	if (o.init_path && ls_train_spec_from(o.init_path, &o) < 0)
 		ls_die(LS_EXIT_USAGE, "--init: %s", ls_errmsg());
 }
@@ -142,6 +165,7 @@ int main(int argc, char **argv)
 	o.align.dann = !strcmp(similarity, "dann");
 	o.align.levels = features ? parse_levels(features, o.depth) : 0;
 	o.st.classmix = !no_classmix;
+	o.st.target_bn = !no_target_bn;
 	if (no_augment)
 		memset(&o.aug, 0, sizeof o.aug);
 	ls_threads_set(ls_threads);
@@ -154,6 +178,8 @@ int main(int argc, char **argv)
 			ls_die_err();
 	if (!private_stems && ls_dataset_share_stems(&d))
 		ls_info("target bands equal the source's: one shared input stem");
+	if (ls_dist.rank == 0 && ls_lock_output(o.model_path) < 0)
+		ls_die_err();
 	if (ls_train_run(&o, &d) < 0)
 		ls_die_err();
 	ls_info("wrote %s%s", o.model_path, ls_dist.size > 1 ? " (data-parallel over the MPI ranks)" : "");

@@ -13,6 +13,7 @@
 
 #include "geo/decide.h"
 #include "base/err.h"
+#include "base/outpath.h"
 #include "base/json.h"
 #include "geo/labels.h"
 #include "score/metrics.h"
@@ -147,7 +148,8 @@ static int write_errors(const char *path, const struct ls_raster *r, const uint8
 			const uint8_t *ref, int c)
 {
 	char tmp[4096];
-	snprintf(tmp, sizeof tmp, "%s.tmp.%d.tif", path, (int)getpid());
+	if (snprintf(tmp, sizeof tmp, "%s.%d.tmp", path, (int)getpid()) >= (int)sizeof tmp)
+		return ls_err("%s: the output path is too long", path);
 	char *co[] = { "COMPRESS=DEFLATE", "TILED=YES", NULL };
 	GDALDatasetH ds = GDALCreate(GDALGetDriverByName("GTiff"), tmp, r->w, r->h, 1, GDT_Byte, co);
 	if (!ds)
@@ -175,12 +177,13 @@ static int write_errors(const char *path, const struct ls_raster *r, const uint8
 	GDALDestroyColorTable(ct);
 	char *cats[] = { "true negative", "true positive", "false positive", "false negative", NULL };
 	GDALSetRasterCategoryNames(b, cats);
+	CPLErrorReset();
 	CPLErr err = GDALRasterIO(b, GF_Write, 0, 0, r->w, r->h, e, r->w, r->h, GDT_Byte, 0, 0);
 	free(e);
-	GDALClose(ds);
-	if (err != CE_None) {
+	GDALClose(ds);	/* the compressed blocks reach the disk here: its errors count */
+	if (err != CE_None || CPLGetLastErrorType() >= CE_Failure) {
 		unlink(tmp);
-		return ls_err("writing %s failed: %s", path, CPLGetLastErrorMsg());
+		return ls_err("writing %s failed: %s", path, ls_gdal_msg());
 	}
 	if (rename(tmp, path) < 0) {
 		unlink(tmp);
@@ -259,6 +262,9 @@ int main(int argc, char **argv)
 		ls_die(LS_EXIT_DATA, "%s and %s share no valid pixel: nothing to score", pos.v[0], ref_path);
 	if (errors_path && !ref_path)
 		ls_die(LS_EXIT_USAGE, "--errors needs --ref");
+	const char *ins[] = { pos.v[0], ref_path, points_path };
+	if (errors_path && ls_output_ok(errors_path, ins, 3) < 0)
+		ls_die_err();
 	if (errors_path && write_errors(errors_path, &r, pred, valid, ref, object_class) < 0)
 		ls_die_err();
 	printf("{\"prediction\":");

@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "base/err.h"
+#include "base/outpath.h"
 #include "base/json.h"
 #include "nn/model.h"
 #include "base/opt.h"
@@ -60,6 +61,8 @@ int main(int argc, char **argv)
 	if (pos.n != 2)
 		ls_die(LS_EXIT_USAGE, "usage: export-safetensors %s", cmd.usage);
 	const char *in = pos.v[0], *out = pos.v[1];
+	if (ls_output_ok(out, &in, 1) < 0)
+		ls_die_err();
 	if (ls_model_load(in, &net, &meta) < 0)
 		ls_die_err();
 	/* the tensors, in the model's order */
@@ -98,11 +101,16 @@ int main(int argc, char **argv)
 	fclose(h);
 	/* write to a temporary name, then rename */
 	char tmp[4096];
-	snprintf(tmp, sizeof tmp, "%s.tmp.%d", out, (int)getpid());
-	FILE *f = fopen(tmp, "wb");
+	int to_stdout = !strcmp(out, "-");	/* a stream: the header, then the data */
+	if (to_stdout && isatty(1))
+		ls_die(LS_EXIT_USAGE, "refusing to write binary safetensors to a terminal");
+	if (snprintf(tmp, sizeof tmp, "%s.%d.tmp", out, (int)getpid()) >= (int)sizeof tmp)
+		ls_die(LS_EXIT_USAGE, "%s: the output path is too long", out);
+	FILE *f = to_stdout ? stdout : fopen(tmp, "wb");
 	if (!f)
 		ls_die(LS_EXIT_DATA, "cannot write %s: %s", out, strerror(errno));
-	ls_cleanup_add(tmp);
+	if (!to_stdout)
+		ls_cleanup_add(tmp);
 	unsigned char len8[8];
 	for (int i = 0; i < 8; i++)
 		len8[i] = (unsigned char)((uint64_t)hlen >> (8 * i));
@@ -116,11 +124,12 @@ int main(int argc, char **argv)
 				buf[q] = (float)es[i].data[j + q];
 			fwrite(buf, sizeof *buf, k, f);
 		}
-	if (ferror(f) | (fflush(f) != 0) | (fsync(fileno(f)) != 0) | (fclose(f) != 0))
-		ls_die(LS_EXIT_DATA, "writing %s failed: %s", out, strerror(errno ? errno : EIO));
-	if (rename(tmp, out) < 0)
+	if (ferror(f) | (fflush(f) != 0) | (!to_stdout && fsync(fileno(f)) != 0) | (fclose(f) != 0))
+		ls_die(LS_EXIT_DATA, "writing %s failed: %s", to_stdout ? "stdout" : out, strerror(errno ? errno : EIO));
+	if (!to_stdout && rename(tmp, out) < 0)
 		ls_die(LS_EXIT_DATA, "cannot rename %s to %s: %s", tmp, out, strerror(errno));
-	ls_cleanup_forget(tmp);
+	if (!to_stdout)
+		ls_cleanup_forget(tmp);
 	ls_info("wrote %s: %d tensors, %zu bytes of data", out, ne, off);
 	free(buf);
 	free(hbuf);

@@ -6,6 +6,7 @@
 
 #include "geo/bandstats.h"
 #include "base/err.h"
+#include "base/outpath.h"
 #include "stream/frame.h"
 #include "base/opt.h"
 #include "stream/pixel.h"
@@ -171,6 +172,9 @@ int main(int argc, char **argv)
 	if (in.n > 1)
 		ls_die(LS_EXIT_USAGE, "at most one input stream");
 	if (fit_path) {
+		const char *srcs[] = { in.n ? in.v[0] : "-" };
+		if (ls_output_ok(fit_path, srcs, 1) < 0)
+			ls_die_err();
 		struct ls_reader *r = ls_reader_open_path(in.n ? in.v[0] : "-");
 		fit(r);
 		ls_reader_close(r);

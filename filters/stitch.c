@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "base/err.h"
+#include "base/outpath.h"
 #include "stream/frame.h"
 #include "geo/mosaic.h"
 #include "base/opt.h"
@@ -12,7 +13,7 @@
 static const char *compress = "DEFLATE";
 static int cog;
 static double nodata = 0;
-static int has_nodata, label;
+static int has_nodata, label, class_index;
 static struct ls_strlist metadata;
 
 static int cb_nodata(void *ctx, const char *v)
@@ -26,6 +27,7 @@ static int cb_nodata(void *ctx, const char *v)
 static const struct ls_opt opts[] = {
 	{ "compress", LS_OPT_STR, &compress, "ALG", "GeoTIFF compression: DEFLATE, LZW, ZSTD, NONE" },
 	{ "cog", LS_OPT_FLAG, &cog, NULL, "write a Cloud Optimized GeoTIFF with overviews" },
+	{ "class-index", LS_OPT_FLAG, &class_index, NULL, "probability frames: write the most probable class of the blended probabilities (one byte band, 255 = no data)" },
 	{ "label", LS_OPT_FLAG, &label, NULL, "stitch the frames' label plane (u8 classes, 255 = unknown) instead of their data" },
 	{ "nodata", LS_OPT_CB, NULL, "V", "nodata value for pixels no valid tile covers", cb_nodata },
 	{ "metadata", LS_OPT_LIST, &metadata, "KEY=VALUE", "a metadata item of the GeoTIFF (gdalinfo shows it)" },
@@ -76,6 +78,7 @@ int main(int argc, char **argv)
 	mo.metadata = &metadata;
 	mo.compress = compress;
 	mo.cog = cog;
+	mo.class_index = class_index;
 	mo.has_nodata = has_nodata;
 	mo.nodata = nodata;
 	ls_gdal_init((size_t)32 << 20);
@@ -88,8 +91,11 @@ int main(int argc, char **argv)
 			label_as_data(&f, &lf);
 			use = &lf;
 		}
-		if (!m && !(m = ls_mosaic_open(pos.v[0], use, &mo)))
-			ls_die_err();
+		if (!m) {	/* the raster the tiles were cut from, or the stream's file, is no output */
+			const char *ins[] = { f.src, pos.n == 2 ? pos.v[1] : NULL };
+			if (ls_output_ok(pos.v[0], ins, 2) < 0 || !(m = ls_mosaic_open(pos.v[0], use, &mo)))
+				ls_die_err();
+		}
 		if ((rc = ls_mosaic_add(m, use)) < 0)
 			break;
 		ls_stream_progress(&sp, &f);

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "base/err.h"
+#include "base/outpath.h"
 #include "base/opt.h"
 #include "geo/labels.h"
 #include "geo/polygons.h"
@@ -42,6 +43,8 @@ int main(int argc, char **argv)
 		ls_die(LS_EXIT_USAGE, "--class-names: '%s': names are letters, digits, _ and -, separated by commas", o.class_names);
 	if (o.layer && !ls_names_ok(o.layer))
 		ls_die(LS_EXIT_USAGE, "--layer: '%s': a name is letters, digits, _ and -", o.layer);
+	if (ls_output_ok(pos.v[1], (const char *const *)pos.v, 1) < 0)
+		ls_die_err();
 	ls_gdal_init((size_t)128 << 20);
 	if (ls_vectorise(strcmp(pos.v[0], "-") ? pos.v[0] : "/vsistdin/", pos.v[1], &o, &n) < 0)
 		ls_die_err();

@@ -22,6 +22,7 @@ struct ls_mosaic {
 	char *path, *tmp;
 	GDALDatasetH ds;
 	int w, h, c, dtype, cog;
+	int oc, odtype, class_index;	/* the file's bands and type: c and dtype, or one u8 class band */
 	char *compress;
 	int has_nodata;
 	double nodata;
@@ -44,9 +45,9 @@ static int make_dataset(struct ls_mosaic *m, const struct ls_frame *f, const str
 	co = CSLSetNameValue(co, "BLOCKYSIZE", "128");
 	co = CSLSetNameValue(co, "COMPRESS", o->compress ? o->compress : "DEFLATE");
 	co = CSLSetNameValue(co, "BIGTIFF", "IF_SAFER");
-	if (m->c > 1 && m->dtype == LS_U8 && m->c <= 4)
+	if (m->oc > 1 && m->odtype == LS_U8 && m->oc <= 4)
 		co = CSLSetNameValue(co, "INTERLEAVE", "PIXEL");
-	m->ds = GDALCreate(drv, m->tmp, m->w, m->h, m->c, ls_dtype_to_gdal(m->dtype), co);
+	m->ds = GDALCreate(drv, m->tmp, m->w, m->h, m->oc, ls_dtype_to_gdal(m->odtype), co);
 	CSLDestroy(co);
 	if (!m->ds)
 		return ls_err("cannot create %s: %s", m->path, ls_gdal_msg());
@@ -61,9 +62,11 @@ static int make_dataset(struct ls_mosaic *m, const struct ls_frame *f, const str
 		}
 		free(kv);
 	}
-	for (int b = 0; b < m->c; b++) {
+	for (int b = 0; b < m->oc; b++) {
 		GDALRasterBandH band = GDALGetRasterBand(m->ds, b + 1);
-		if (b < f->bands.n)
+		if (m->class_index)
+			GDALSetDescription(band, "class");
+		else if (b < f->bands.n)
 			GDALSetDescription(band, f->bands.v[b]);
 		if (m->has_nodata)
 			GDALSetRasterNoDataValue(band, m->nodata);
@@ -91,20 +94,23 @@ struct ls_mosaic *ls_mosaic_open(const char *path, const struct ls_frame *f, con
 	m->h = (int)f->src_h;
 	m->c = (int)ls_frame_c(f);
 	m->dtype = f->t.dtype;
+	m->class_index = o->class_index;
+	m->oc = o->class_index ? 1 : m->c;
+	m->odtype = o->class_index ? LS_U8 : m->dtype;
 	m->cog = o->cog;
 	m->compress = ls_xstrdup(o->compress ? o->compress : "DEFLATE");
-	m->has_nodata = o->has_nodata || f->has_nodata;
-	m->nodata = o->has_nodata ? o->nodata : f->nodata;
+	m->has_nodata = o->has_nodata || f->has_nodata || o->class_index;
+	m->nodata = o->has_nodata ? o->nodata : o->class_index ? 255 : f->nodata;
 	m->crs = ls_xstrdup(f->crs);
 	memcpy(m->gt, f->src_gt, sizeof m->gt);
 	/* rows are written out a whole row of 128-pixel blocks at a time, so that
 	 * no compressed block is ever written twice: the window holds one tile
 	 * row plus one block row, and GDAL's cache one block row */
 	m->cap = ls_frame_h(f) + BLOCK;
-	GDALSetCacheMax64((GIntBig)(BLOCK * (size_t)m->w * m->c * ls_dtype_size(m->dtype) * 3 / 2 + (8 << 20)));
+	GDALSetCacheMax64((GIntBig)(BLOCK * (size_t)m->w * m->oc * ls_dtype_size(m->odtype) * 3 / 2 + (8 << 20)));
 	m->sum = ls_xcalloc((size_t)(m->cap * m->w * m->c), sizeof *m->sum);
 	m->wsum = ls_xcalloc((size_t)(m->cap * m->w), sizeof *m->wsum);
-	m->row = ls_xmalloc((size_t)m->w * m->c * ls_dtype_size(m->dtype));
+	m->row = ls_xmalloc((size_t)m->w * m->oc * ls_dtype_size(m->odtype));
 	m->mrow = ls_xmalloc((size_t)m->w);
 	if (make_dataset(m, f, o) < 0) {
 		ls_mosaic_abort(m);
@@ -137,14 +143,24 @@ static int ensure_mask(struct ls_mosaic *m, int64_t upto)
  * (a gap of dropped tiles longer than it) have no data. */
 static int flush_rows(struct ls_mosaic *m, int64_t upto)
 {
-	size_t es = ls_dtype_size(m->dtype), w = (size_t)m->w;
+	size_t es = ls_dtype_size(m->odtype), w = (size_t)m->w;
 	if (upto > m->h)
 		upto = m->h;
 	for (int64_t y = m->base; y < upto; y++) {
 		int in = y - m->base < m->cap;
 		const float *ws = in ? m->wsum + (size_t)(y - m->base) * w : NULL;
 		int any_invalid = 0;
-		for (int c = 0; c < m->c; c++) {
+		if (m->class_index)	/* the most probable class of the blended probabilities */
+			for (size_t x = 0; x < w; x++) {
+				int best = 0;
+				for (int c = 1; in && ws[x] > 0 && c < m->c; c++)
+					best = m->sum[((size_t)c * m->cap + (size_t)(y - m->base)) * w + x] >
+						       m->sum[((size_t)best * m->cap + (size_t)(y - m->base)) * w + x]
+						   ? c
+						   : best;
+				ls_px_set(m->row, LS_U8, x, in && ws[x] > 0 ? best : m->nodata);
+			}
+		for (int c = 0; c < m->c && !m->class_index; c++) {
 			const float *s = in ? m->sum + ((size_t)c * m->cap + (size_t)(y - m->base)) * w : NULL;
 			for (size_t x = 0; x < w; x++) {
 				double v = in && ws[x] > 0 ? s[x] / ws[x] : m->has_nodata ? m->nodata : 0;
@@ -155,8 +171,8 @@ static int flush_rows(struct ls_mosaic *m, int64_t upto)
 			m->mrow[x] = in && ws[x] > 0 ? 255 : 0;
 			any_invalid |= !m->mrow[x];
 		}
-		if (GDALDatasetRasterIO(m->ds, GF_Write, 0, (int)y, m->w, 1, m->row, m->w, 1, ls_dtype_to_gdal(m->dtype),
-					m->c, NULL, 0, 0, (int)(w * es)) != CE_None)
+		if (GDALDatasetRasterIO(m->ds, GF_Write, 0, (int)y, m->w, 1, m->row, m->w, 1, ls_dtype_to_gdal(m->odtype),
+					m->oc, NULL, 0, 0, (int)(w * es)) != CE_None)
 			return ls_err("%s: write failed at row %lld: %s", m->path, (long long)y, ls_gdal_msg());
 		if (any_invalid && !m->has_nodata && ensure_mask(m, y) < 0)
 			return -1;
@@ -249,7 +265,7 @@ static int finish_cog(struct ls_mosaic *m)
 	char cog[4096], comp[64], rs[64];
 	/* class rasters take the nearest class into the overviews, probabilities the mean */
 	snprintf(comp, sizeof comp, "COMPRESS=%s", m->compress);
-	snprintf(rs, sizeof rs, "OVERVIEW_RESAMPLING=%s", m->dtype == LS_U8 ? "NEAREST" : "AVERAGE");
+	snprintf(rs, sizeof rs, "OVERVIEW_RESAMPLING=%s", m->odtype == LS_U8 ? "NEAREST" : "AVERAGE");
 	char *argv[] = { "-of", "COG", "-co", comp, "-co", "OVERVIEWS=AUTO", "-co", rs, NULL };
 	snprintf(cog, sizeof cog, "%s.cog", m->tmp);
 	GDALDatasetH src = GDALOpen(m->tmp, GA_ReadOnly);

@@ -16,6 +16,8 @@
 struct ls_mosaic_opts {
 	const char *compress;	/* DEFLATE, LZW, ZSTD, NONE */
 	int cog;		/* Cloud Optimized GeoTIFF with overviews */
+	int class_index;	/* write the most probable class of the blended probabilities
+				 * (one u8 band, 255 where no tile is valid) */
 	int has_nodata;		/* override the frames' nodata */
 	double nodata;
 	const struct ls_strlist *metadata;	/* KEY=VALUE items of the dataset (NULL: none) */

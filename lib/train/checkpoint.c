@@ -40,9 +40,10 @@ static void describe_method(struct ls_trainer *t)
 		ls_meta_set(&t->meta, o->method, v);
 	}
 	if (!strcmp(o->method, "selftrain")) {
-		snprintf(v, sizeof v, "ema=%g threshold=%g class_share=%g classmix=%d jitter=%g blur=%g warmup_epochs=%d",
-			 o->st.ema, o->st.threshold, o->st.class_share, o->st.classmix, o->st.jitter, o->st.blur,
-			 o->adapt_warmup);
+		snprintf(v, sizeof v,
+			 "ema=%g threshold=%g class_share=%g classmix=%d target_bn=%d jitter=%g blur=%g warmup_epochs=%d",
+			 o->st.ema, o->st.threshold, o->st.class_share, o->st.classmix, o->st.target_bn, o->st.jitter,
+			 o->st.blur, o->adapt_warmup);
 		ls_meta_set(&t->meta, "selftrain", v);
 	}
 	if (o->fda_beta > 0) {
@@ -66,6 +67,22 @@ void ls_tr_describe(struct ls_trainer *t)
 	ls_meta_set(&t->meta, "training", buf);
 	ls_meta_set(&t->meta, "target_labels", d->labelled_ignored ? "present-and-ignored" : "none-read");
 	ls_meta_set(&t->meta, "selected_by", o->select);
+	unsigned long hsrc = 5381;	/* the data: tile counts and the source rasters' names */
+	for (int i = 0; i < d->srcs.n; i++)
+		for (const char *p = d->srcs.v[i]; *p; p++)
+			hsrc = hsrc * 33 + (unsigned char)*p;
+	snprintf(buf, sizeof buf, "train=%d val=%d target=%d rasters=%d name-hash=%08lx", t->ntrain, t->nval, t->ntgt,
+		 d->srcs.n, hsrc & 0xffffffffUL);
+	ls_meta_set(&t->meta, "data", buf);
+	snprintf(buf, sizeof buf, "%d", o->seed);
+	ls_meta_set(&t->meta, "seed", buf);
+	ls_meta_set(&t->meta, "normalisation", d->per_raster ? "per-raster" : "per-domain");
+	if (d->gsd > 0) {
+		snprintf(buf, sizeof buf, "%.6g", d->gsd);
+		ls_meta_set(&t->meta, "gsd", buf);
+	}
+	if (o->class_names)
+		ls_meta_set(&t->meta, "classes", o->class_names);
 	for (int i = 0; i < d->ndom; i++) {
 		size_t off = 0;
 		buf[0] = 0;
@@ -196,6 +213,14 @@ int ls_tr_resume(struct ls_trainer *t)
 	rc = copy_net(t, &saved);
 	if (rc == 0 && (!meth || strcmp(meth, t->o->method)))
 		rc = ls_err("%s was trained by %s, not %s", t->ckpt, meth ? meth : "no method", t->o->method);
+	/* the run goes on only as it started: its settings, seed, data and method's own */
+	const char *same[] = { "training", "seed", "data", t->o->method, "fda_beta", "init" };
+	for (size_t i = 0; i < sizeof same / sizeof *same && rc == 0; i++) {
+		const char *a = ls_meta_get(&m, same[i]), *b = ls_meta_get(&t->meta, same[i]);
+		if ((a || b) && (!a || !b || strcmp(a, b)))
+			rc = ls_err("%s was trained with %s '%s', this run asks '%s': resume with the same settings and data, "
+				    "or start afresh", t->ckpt, same[i], a ? a : "(none)", b ? b : "(none)");
+	}
 	if (rc == 0 && (meta_long(&m, t->ckpt, "epoch", 0, t->o->epochs, &epoch) < 0 ||
 			meta_long(&m, t->ckpt, "step", 0, (long)1 << 40, &step) < 0 ||
 			meta_long(&m, t->ckpt, "adapting", 0, 1, &adapting) < 0))

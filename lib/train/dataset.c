@@ -1,3 +1,4 @@
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -76,6 +77,22 @@ static int add_frame(struct ls_dataset *d, const struct ls_frame *f, const char 
 	}
 	s->x = ls_xmalloc(f->t.nbytes);
 	memcpy(s->x, f->t.data, f->t.nbytes);
+	for (int64_t b = 0; b < c; b++)	/* a value the network cannot take, where the tile is valid */
+		for (size_t i = 0; i < hw; i++)
+			if (!isfinite(s->x[b * hw + i]) && (!f->mask || f->mask[i])) {
+				d->n--;
+				free(s->x);
+				return ls_err("%s: frame %s: band %lld, pixel (%zu, %zu) is %g inside the valid area "
+					      "(tile masks non-finite pixels: was the stream made otherwise?)",
+					      path, f->key ? f->key : "?", (long long)b + 1, i % (size_t)w, i / (size_t)w,
+					      (double)s->x[b * hw + i]);
+			}
+	if (keep && !d->gsd && f->has_geo && f->crs && (strstr(f->crs, "PROJCS[") || strstr(f->crs, "PROJCRS[")))
+		d->gsd = fabs(f->gt[1]);	/* a projected CRS: metres (the tiles' pixel size) */
+	/* statistics that differ between the frames of a domain: each raster
+	 * was standardised with its own */
+	if (f->norm.n && d->norm[di].n == f->norm.n && memcmp(d->norm[di].mean, f->norm.mean, f->norm.n * sizeof(float)))
+		d->per_raster = 1;
 	if (keep) {
 		s->y = ls_xmalloc(hw);
 		for (size_t i = 0; i < hw; i++)

@@ -2,7 +2,8 @@
  *
  * When adaptation starts (after the warm-up, or at once from a trained
  * model) the student's batch-norm statistics are re-estimated on the
- * target tiles (AdaBN) and the teacher is a copy of it. Each step: the
+ * target tiles (AdaBN; --no-target-bn keeps the source's) and the teacher
+ * is a copy of it. Each step: the
  * student's task loss on a source batch (its running statistics left
  * alone); the teacher, in inference mode, labels weakly augmented target
  * tiles where it is confident; half of each source tile's classes are
@@ -61,10 +62,12 @@ static void copy_params(struct ls_params *dst, const struct ls_params *src)
 static int begin(struct ls_trainer *t)
 {
 	struct st *s = t->ms;
-	long b = ls_adabn_tiles(&t->net, &t->act, t->d, t->tgt, t->ntgt, t->d->s[t->tgt[0]].dom);
+	if (t->o->st.target_bn) {
+		long b = ls_adabn_tiles(&t->net, &t->act, t->d, t->tgt, t->ntgt, t->d->s[t->tgt[0]].dom);
+		ls_info("selftrain: batch-norm statistics from %d target tiles (%ld batches)", t->ntgt, b);
+	}
 	copy_params(&s->teacher.params, &t->net.params);
-	ls_info("selftrain: batch-norm statistics from %d target tiles (%ld batches); the teacher starts as the student",
-		t->ntgt, b);
+	ls_info("selftrain: the teacher starts as the student");
 	return 0;
 }
 
@@ -100,9 +103,11 @@ static double step(struct ls_trainer *t, const int *idx, int n)
 	/* the source task, running statistics left to the target side */
 	ls_params_zero_grad(&t->net.params);
 	struct ls_t4 xs = ls_tr_source_batch(t, idx, n, &dom_s);
-	set_momentum(&t->net, 0);
+	if (o->st.target_bn)
+		set_momentum(&t->net, 0);
 	ls_unet_forward(&t->net, &t->act, &xs, dom_s, 1);
-	set_momentum(&t->net, (real)0.1);
+	if (o->st.target_bn)
+		set_momentum(&t->net, (real)0.1);
 	double loss = ls_softmax_xent(&t->act.logits, t->y, t->cw, &t->act.dlogits, NULL);
 	ls_unet_backward(&t->net, &t->act, &t->act.dlogits, NULL, dom_s);
 	/* the target: the teacher's labels, the source's classes pasted in */
@@ -151,7 +156,7 @@ static struct ls_unet *model(struct ls_trainer *t)
 static int finish(struct ls_trainer *t)
 {
 	struct st *s = t->ms;
-	if (t->adapting)
+	if (t->adapting && t->o->st.target_bn)
 		ls_adabn_tiles(&s->teacher, &t->act, t->d, t->tgt, t->ntgt, t->d->s[t->tgt[0]].dom);
 	return 0;
 }

@@ -33,7 +33,8 @@ void ls_train_defaults(struct ls_train_opts *o)
 	o->aug.jitter = 0.1;
 	o->align = (struct ls_align_opts){ .lambda = 0.1, .gamma = 10, .critic_lr = 5e-4, .n_critic = 5,
 					   .critic_hidden = 64, .alpha = 0.1, .beta = 0.05 };
-	o->st = (struct ls_selftrain_opts){ .ema = 0.99, .threshold = 0.968, .classmix = 1, .jitter = 0.2, .blur = 1.15 };
+	o->st = (struct ls_selftrain_opts){ .ema = 0.99, .threshold = 0.968, .classmix = 1, .target_bn = 1,
+					    .jitter = 0.2, .blur = 1.15 };
 }
 
 static const struct ls_method *method_find(const char *name)
@@ -310,6 +311,15 @@ static int improved(struct ls_trainer *t, double vl, const double *iou)
 	return 1;
 }
 
+static int params_finite(const struct ls_params *ps)
+{
+	for (int i = 0; i < ps->n; i++)
+		for (size_t j = 0; j < ps->p[i]->n; j++)
+			if (!isfinite(ps->p[i]->w[j]))
+				return 0;
+	return 1;
+}
+
 static int run_epochs(struct ls_trainer *t)
 {
 	const struct ls_train_opts *o = t->o;
@@ -356,10 +366,10 @@ static int run_epochs(struct ls_trainer *t)
 				ls_optim_lr(&t->opt, t->opt.t), now() - t0, t->adapting);
 			fflush(t->metrics);
 		}
-		if (!isfinite(loss))
-			rc = ls_err("training diverged at epoch %d (the loss is %g): the last good checkpoint is kept; "
-				    "lower the learning rate",
-				    e + 1, loss);
+		if (!isfinite(loss) || !params_finite(&t->net.params))
+			rc = ls_err("training diverged at epoch %d (%s): the last good checkpoint is kept; lower the "
+				    "learning rate",
+				    e + 1, isfinite(loss) ? "a weight is not finite" : "the loss is not finite");
 		else if (ls_tr_checkpoint(t, e + 1, better) < 0)
 			rc = -1;
 	}

@@ -37,6 +37,7 @@ struct ls_selftrain_opts {
 	double threshold;	/* pseudo-labels where the teacher's confidence reaches it */
 	double class_share;	/* > 0: instead, the most confident share of each class (CBST) */
 	int classmix;		/* paste half of a source tile's classes into the target tile */
+	int target_bn;		/* start from, and keep, the target's batch-norm statistics */
 	double jitter, blur;	/* strong augmentation: colour jitter amplitude, blur sigma at most */
 };
 
@@ -51,6 +52,7 @@ struct ls_train_opts {
 	int warmup;			/* learning-rate warm-up, steps */
 	int width, depth, classes;
 	const char *class_weights;	/* "1,3" */
+	const char *class_names;	/* "background,building": recorded in the model (NULL: none) */
 	const char *select;		/* the epoch kept: val-iou, val-loss or last */
 	int adapt_warmup;		/* adapting methods: supervised epochs first */
 	double fda_beta;		/* > 0: source tiles take a target tile's low-frequency amplitude */

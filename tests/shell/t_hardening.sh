@@ -101,3 +101,49 @@ for sig in TERM INT HUP; do
 	fi
 done
 set +m
+
+# outputs that would destroy an input or a special file are refused before
+# any work: the same file under another name (a link) too
+cp "$A/rgb_nadir10_mask.tif" "$T/mask.tif"; ln -sf "$T/mask.tif" "$T/mask_link.tif"
+cs=$(cksum <"$T/mask.tif")
+must_fail "vectorise onto its input raster" 1 "mask_link.tif is the input .*mask.tif: refusing to overwrite it" "$BIN/vectorise $T/mask.tif $T/mask_link.tif"
+must_fail "evaluate --errors onto the map it scores" 1 "is the input .*mask.tif: refusing to overwrite it" \
+	"$BIN/evaluate --quiet --ref $A/rgb_nadir10_buildings.geojson --errors $T/mask_link.tif $T/mask.tif"
+$BIN/tile --quiet --size 128 --labels "$A/rgb_nadir10_buildings.geojson" --domain source "$A/rgb_nadir10.tif" >"$T/l.raw"
+$BIN/normalise-bands --fit "$T/l.stats" <"$T/l.raw"
+$BIN/normalise-bands --stats "$T/l.stats" <"$T/l.raw" >"$T/l.frames"
+cp "$T/l.frames" "$T/l.keep"
+must_fail "critic-train --model onto its source tiles" 2 "l.frames is the input .*l.frames: refusing to overwrite it" \
+	"$BIN/critic-train --model $T/l.frames --source $T/l.frames --epochs 1 --width 4"
+must_fail "critic-train --metrics onto its --model" 2 "model and --metrics are one file" \
+	"$BIN/critic-train --model $T/x.model --metrics $T/x.model --source $T/l.frames --epochs 1 --width 4"
+must_fail "normalise-bands --fit onto its input stream" 1 "l.frames is the input .*l.frames" "$BIN/normalise-bands --fit $T/l.frames $T/l.frames"
+cp "$A/rgb_nadir10.tif" "$T/scene.tif"
+must_fail "stitch onto the raster its tiles were cut from" 1 "scene.tif is the input .*scene.tif: refusing to overwrite it" \
+	"$BIN/tile --quiet --size 128 $T/scene.tif | $BIN/stitch $T/scene.tif"
+mkfifo "$T/out.fifo"
+must_fail "vectorise refuses to replace a FIFO" 1 "out.fifo is a FIFO, not a regular file: refusing to replace it" "$BIN/vectorise $T/mask.tif $T/out.fifo"
+must_fail "stitch refuses to replace a device" 1 "/dev/null is a device, not a regular file" "$BIN/stitch /dev/null <$T/rgb.frames"
+if [ "$(cksum <"$T/mask.tif")" = "$cs" ] && cmp -s "$T/l.frames" "$T/l.keep" && cmp -s "$T/scene.tif" "$A/rgb_nadir10.tif" && [ -p "$T/out.fifo" ]; then
+	pass "every refused output left its input and the FIFO as they were"
+else
+	fail "refused outputs" "an input was changed"
+fi
+
+# training: a second trainer on one model path waits for no one (refused);
+# a resume with other settings or data is refused, naming the difference
+ct() { $BIN/critic-train --quiet --threads 1 --model "$T/lk.model" --source "$T/l.frames" --width 4 --seed 2 "$@"; }
+(exec $BIN/critic-train --quiet --threads 1 --model "$T/lk.model" --source "$T/l.frames" --width 4 --seed 2 --epochs 30) 2>/dev/null &
+pid=$!
+for _ in $(seq 1 200); do [ -e "$T/lk.model.lock" ] && break; sleep 0.05; done
+sleep 0.3
+must_fail "two trainers on one model path" 1 "another program is writing .*lk.model \\(it holds .*lk.model.lock\\)" \
+	"$BIN/critic-train --quiet --model $T/lk.model --source $T/l.frames --epochs 1 --width 4"
+kill $pid; wait $pid 2>/dev/null
+ct --epochs 2 2>/dev/null
+for change in "--lr 0.001" "--batch 4" "--seed 3"; do
+	must_fail "critic-train --resume with $change" 1 "lk.model.ckpt was trained with (training|seed) '.*', this run asks '.*': resume with the same settings" \
+		"$BIN/critic-train --quiet --threads 1 --model $T/lk.model --source $T/l.frames --width 4 --seed 2 --epochs 2 $change --resume"
+done
+must_fail "critic-train --resume on other data" 1 "was trained with (training|data) '" \
+	"$BIN/tile --quiet --size 128 --labels $A/rgb_nadir10_buildings.geojson --domain source --sample 20 --seed 1 $A/rgb_nadir10.tif | $BIN/normalise-bands --stats $T/l.stats > $T/l20.frames; $BIN/critic-train --quiet --threads 1 --model $T/lk.model --source $T/l20.frames --width 4 --seed 2 --epochs 2 --resume"
