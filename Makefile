@@ -3,6 +3,7 @@
 #   make test                 build and run every test (ends with "N passed, N failed")
 #   make demo [DATA=dir]      run the main job on the sample data
 #   make experiments [QUICK=1] the benchmark (egs/uda/run.sh)
+#   make models               the shipped models and their cards (egs/models/run.sh)
 #   make bench                benchmarks, side by side
 #   make SANITIZE=address,undefined   the same with sanitizers
 #   make install PREFIX=dir   binaries, man pages (make man) and the main pipeline
@@ -48,7 +49,12 @@ MPI_BIN := $(BINDIR)/critic-train-mpi
 endif
 endif
 
-all: deps-check $(FILTERS) $(BENCH) $(TESTS) $(REPLAY) $(MPI_BIN)
+all: deps-check $(FILTERS) $(BENCH) $(TESTS) $(REPLAY) $(MPI_BIN) $(BINDIR)/map
+
+# the one-command mapper is a script over the filters
+$(BINDIR)/map: pipelines/map.sh
+	@mkdir -p $(BINDIR)
+	ln -sf $(abspath pipelines/map.sh) $@
 
 $(BUILD)/mpi/dist.o: lib/train/dist.c lib/train/dist.h
 	@mkdir -p $(dir $@)
@@ -128,6 +134,10 @@ bench: all
 	@tools/deps.sh bench || echo "bench: without python3-torch, Landshift is timed alone"
 	@DATA=$(DATA) bench/run.sh
 
+# The models that ship in models/, with their cards (egs/models).
+models: all
+	@DATA=$(DATA) egs/models/run.sh
+
 # The benchmark (egs/uda: the table in docs/experiments, under 8 hours on
 # 2 cores; QUICK=1 one seed) and the unlabelled Rotterdam modalities.
 experiments: all
@@ -147,11 +157,14 @@ install: all man
 		$(DESTDIR)$(PREFIX)/share/landshift/pipelines $(DESTDIR)$(PREFIX)/share/landshift/python
 	install -m 755 $(FILTERS) $(DESTDIR)$(PREFIX)/bin/
 	install -m 644 $(MAN) $(DESTDIR)$(PREFIX)/share/man/man1/
-	install -m 755 pipelines/adapt.sh pipelines/report.sh pipelines/map-scenes.sh $(DESTDIR)$(PREFIX)/share/landshift/pipelines/
+	install -m 755 pipelines/adapt.sh pipelines/report.sh pipelines/map-scenes.sh pipelines/map.sh pipelines/map-report.py \
+		pipelines/pool-metrics.py $(DESTDIR)$(PREFIX)/share/landshift/pipelines/
 	install -m 644 python/landshift_frames.py $(DESTDIR)$(PREFIX)/share/landshift/python/
+	install -m 644 VERSION $(DESTDIR)$(PREFIX)/share/landshift/
+	ln -sf ../share/landshift/pipelines/map.sh $(DESTDIR)$(PREFIX)/bin/map
 
 clean:
 	rm -rf build bin
 
-.PHONY: all test demo bench experiments fuzz man install clean deps deps-check
+.PHONY: all test demo bench experiments models fuzz man install clean deps deps-check
 .SECONDARY:

@@ -138,6 +138,7 @@ static void apply_frame(const struct ls_stats *s, const struct ls_frame *in, str
 struct applying {
 	struct ls_stats s;
 	int map[4096], st[4096];
+	int warned;
 };
 
 static int apply_one(void *ctx, const struct ls_frame *in, struct ls_frame *out)
@@ -146,8 +147,15 @@ static int apply_one(void *ctx, const struct ls_frame *in, struct ls_frame *out)
 	int nout;
 	if (ls_frame_c(in) > 4096)
 		return ls_err("frame %s has %lld bands (at most 4096)", in->key, (long long)ls_frame_c(in));
+	if (in->norm.n)
+		return ls_err("frame %s is normalised already (by %s): normalise the raw tiles", in->key,
+			      in->chain.n ? in->chain.v[in->chain.n - 1] : "normalise-bands");
 	if ((nout = plan(&a->s, in, a->map, a->st)) < 0)
 		return -1;
+	for (int k = 0; k < nout && !a->warned; k++)
+		if (!(a->s.b[a->st[k]].std > 0) && ++a->warned)
+			ls_warn("%s: band %s has standard deviation 0 (constant where fitted): it is only centred", stats_path,
+				a->s.b[a->st[k]].name);
 	apply_frame(&a->s, in, out, a->map, a->st, nout);
 	return 0;
 }

@@ -36,7 +36,7 @@ static const struct ls_opt opts[] = {
 	{ "part", LS_OPT_STR, &part, "K/N", "only the K-th of N strips of tile rows (the same tiles, keys and order as the whole scene's stream: the N parts concatenated are that stream)" },
 	{ "bands", LS_OPT_CB, &bands_opt, "LIST", "bands to read, by 1-based index or name (e.g. red,green,blue)", cb_bands },
 	{ "band-names", LS_OPT_CB, &names_opt, "LIST", "rename the selected bands (e.g. R,G,B,NIR)", cb_bands },
-	{ "gsd", LS_OPT_DOUBLE, &gsd, "METRES", "resample to this ground sample distance (0 = native)" },
+	{ "gsd", LS_OPT_DOUBLE, &gsd, "METRES", "resample to this ground sample distance (0 = native)", NULL, 0, 100000 },
 	{ "t-srs", LS_OPT_STR, &t_srs, "CRS", "CRS for --gsd (default: UTM zone for geographic rasters)" },
 	{ "a-srs", LS_OPT_STR, &a_srs, "CRS", "assign this CRS to rasters that have none" },
 	{ "resample", LS_OPT_STR, &resample, "ALG", "resampling for --gsd: near, bilinear, cubic, average" },

@@ -229,7 +229,7 @@ if runs 2; then
 	[ -n "$init" ] && train+=(--init "$init" --adapt-warmup 0)
 	case $method:" $topts " in source-only:*" --fda "*) train+=(--target "$out/target.norm.frames") ;; esac	# FDA's target tiles
 	"$BIN"/critic-train --model "$out/model" "${train[@]}" --epochs "$epochs" --batch "$batch" --lr "$lr" --width "$width" \
-		--seed "$seed" --class-weights "$cw" --metrics "$out/train.jsonl" --threads "$threads" "${TOPTS[@]}"
+		--seed "$seed" --class-weights "$cw" --class-names "background,$cname" --metrics "$out/train.jsonl" --threads "$threads" "${TOPTS[@]}"
 	rm -f "$out/model.ckpt"
 fi
 

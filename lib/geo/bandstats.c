@@ -235,6 +235,10 @@ int ls_stats_read(struct ls_stats *s, const char *path)
 	fclose(fp);
 	if (!rc && (nb < 1 || got != nb))
 		rc = ls_err("%s: expected %d band lines, found %d (truncated file?)", path, nb, got);
+	for (int i = 0; i < got && !rc; i++)
+		for (int j = 0; j < i && !rc; j++)
+			if (!strcasecmp(s->b[i].name, s->b[j].name))
+				rc = ls_err("%s: band '%s' appears twice: bands are matched by name", path, s->b[i].name);
 	return rc;
 }
 

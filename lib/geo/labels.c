@@ -152,6 +152,10 @@ static int bind_vector(struct ls_label_src *s, const struct ls_raster *img)
 			s->attr_idx = OGR_FD_GetFieldIndex(OGR_L_GetLayerDefn(s->layer), s->attr);
 			if (s->attr_idx < 0)
 				return ls_err("labels %s: no attribute '%s'", s->path, s->attr);
+			OGRFieldType ft = OGR_Fld_GetType(OGR_FD_GetFieldDefn(OGR_L_GetLayerDefn(s->layer), s->attr_idx));
+			if (ft != OFTInteger && ft != OFTInteger64 && ft != OFTReal)
+				return ls_err("labels %s: attribute '%s' holds %s, not class numbers", s->path, s->attr,
+					      OGR_GetFieldTypeName(ft));
 		}
 	}
 	if (s->to_img)
@@ -263,8 +267,9 @@ static int bind_raster(struct ls_label_src *s, const struct ls_raster *img)
 	snprintf(te[3], 40, "%.17g", img->gt[3]);
 	snprintf(ts[0], 16, "%d", img->w);
 	snprintf(ts[1], 16, "%d", img->h);
+	/* beyond the label raster's footprint: 65535, read as unknown (255), not background */
 	char *argv[] = { "-of", "VRT", "-t_srs", img->wkt, "-te", te[0], te[1], te[2], te[3], "-ts", ts[0], ts[1],
-			 "-r", "near", NULL };
+			 "-r", "near", "-ot", "Float64", "-dstnodata", "nan", "-wo", "INIT_DEST=NO_DATA", NULL };
 	GDALWarpAppOptions *wo = GDALWarpAppOptionsNew(argv, NULL);
 	GDALDatasetH src = s->rds;
 	s->aligned = wo ? GDALWarp("", NULL, 1, &src, wo, NULL) : NULL;
@@ -302,17 +307,18 @@ static int read_raster_labels(struct ls_label_src *s, const struct ls_raster *im
 	if (xe <= xs || ye <= ys)
 		return 0;
 	int w = xe - xs, h = ye - ys;
-	uint16_t *v = ls_xmalloc((size_t)w * h * sizeof *v);
+	double *v = ls_xmalloc((size_t)w * h * sizeof *v);
 	GDALRasterBandH b = GDALGetRasterBand(s->aligned, 1);
-	if (GDALRasterIO(b, GF_Read, xs, ys, w, h, v, w, h, GDT_UInt16, 0, 0) != CE_None) {
+	if (GDALRasterIO(b, GF_Read, xs, ys, w, h, v, w, h, GDT_Float64, 0, 0) != CE_None) {
 		free(v);
 		return ls_err("labels %s: read failed: %s", s->path, ls_gdal_msg());
 	}
 	for (int y = 0; y < h; y++)
 		for (int x = 0; x < w; x++) {
-			uint16_t val = v[(size_t)y * w + x];
-			int c = s->map[val] >= 0 ? s->map[val] : (val > 255 ? 255 : val);
-			if (s->has_nodata && val == (uint16_t)s->nodata && s->map[val] < 0)
+			double dv = v[(size_t)y * w + x];	/* NaN (no label, or outside the raster): unknown */
+			int ok = isfinite(dv) && dv >= 0 && dv <= 65535 && dv == floor(dv);
+			int val = ok ? (int)dv : 0, c = !ok ? 255 : s->map[val] >= 0 ? s->map[val] : (val > 255 ? 255 : val);
+			if (ok && s->has_nodata && dv == s->nodata && s->map[val] < 0)
 				c = 255;
 			out[(size_t)(y + ys - y0) * tw + (x + xs - x0)] = (uint8_t)c;
 		}

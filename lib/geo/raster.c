@@ -126,6 +126,15 @@ static GDALDatasetH warp_to_gsd(struct ls_raster *r, const struct ls_raster_opts
 		ls_err("%s: cannot choose a metric CRS for a ground sample distance in metres (give a target CRS)", r->path);
 		return NULL;
 	}
+	/* the size it would have (a metre a degree-hundred-thousandth on a geographic raster) */
+	double k = is_geographic(r->wkt) ? 111320 : 1, ew = GDALGetRasterXSize(r->src) * fabs(r->gt[1]) * k / o->gsd,
+	       eh = GDALGetRasterYSize(r->src) * fabs(r->gt[5]) * k / o->gsd;
+	if (ew > 2e6 || eh > 2e6) {
+		free(srs);
+		ls_err("%s: at %g m a pixel the raster would be %.0f x %.0f pixels: is the ground sample distance in metres?",
+		       r->path, o->gsd, ew, eh);
+		return NULL;
+	}
 	snprintf(tr, sizeof tr, "%.17g", o->gsd);
 	char *argv[] = { "-of", "VRT", "-t_srs", srs, "-tr", tr, tr, "-r", (char *)resample, "-dstalpha",
 			 "-wo", "INIT_DEST=NO_DATA", NULL };
@@ -231,6 +240,19 @@ int ls_raster_open(struct ls_raster *r, const char *path, const struct ls_raster
 	}
 	if (GDALGetGeoTransform(r->src, r->gt) != CE_None)
 		return ls_err("%s: raster has no geotransform (not georeferenced)", path);
+	for (int i = 0; i < 6; i++)
+		if (!isfinite(r->gt[i]))
+			return ls_err("%s: its geotransform holds a value that is not a number", path);
+	if (r->gt[1] == 0 || r->gt[5] == 0)
+		return ls_err("%s: its geotransform gives pixels of size zero (%g x %g)", path, r->gt[1], r->gt[5]);
+	OGRSpatialReferenceH crs = OSRNewSpatialReference(r->wkt);
+	if (!crs)
+		return ls_err("%s: its CRS is not one GDAL can read", path);
+	OSRDestroySpatialReference(crs);
+	for (int i = 1; i <= GDALGetRasterCount(r->src); i++)
+		if (GDALDataTypeIsComplex(GDALGetRasterDataType(GDALGetRasterBand(r->src, i))))
+			return ls_err("%s: band %d holds complex values; give its amplitude (or intensity) as a real raster",
+				      path, i);
 	r->ds = r->src;
 	if (o->gsd > 0) {
 		r->ds = warp_to_gsd(r, o);

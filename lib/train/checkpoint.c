@@ -68,9 +68,11 @@ void ls_tr_describe(struct ls_trainer *t)
 	ls_meta_set(&t->meta, "target_labels", d->labelled_ignored ? "present-and-ignored" : "none-read");
 	ls_meta_set(&t->meta, "selected_by", o->select);
 	unsigned long hsrc = 5381;	/* the data: tile counts and the source rasters' names */
-	for (int i = 0; i < d->srcs.n; i++)
-		for (const char *p = d->srcs.v[i]; *p; p++)
+	for (int i = 0; i < d->srcs.n; i++) {	/* base names: the same data elsewhere hashes alike */
+		const char *p = strrchr(d->srcs.v[i], '/');
+		for (p = p ? p + 1 : d->srcs.v[i]; *p; p++)
 			hsrc = hsrc * 33 + (unsigned char)*p;
+	}
 	snprintf(buf, sizeof buf, "train=%d val=%d target=%d rasters=%d name-hash=%08lx", t->ntrain, t->nval, t->ntgt,
 		 d->srcs.n, hsrc & 0xffffffffUL);
 	ls_meta_set(&t->meta, "data", buf);

@@ -121,6 +121,12 @@ static int lists(struct ls_trainer *t)
 	}
 	if (t->ntrain == 0)
 		return ls_err("no labelled training tiles (all %d are unlabelled or held out)", d->n);
+	for (int i = 0; i < d->n; i++)	/* a class the model has no output for is not background */
+		for (size_t p = 0; d->s[i].y && p < (size_t)d->s[i].h * d->s[i].w; p++)
+			if (d->s[i].y[p] != 255 && d->s[i].y[p] >= t->o->classes)
+				return ls_err("tile %d (of raster %s) holds class %d, and the model has %d classes (0 to %d): "
+					      "map the labels to them, or train more classes",
+					      i, d->srcs.v[d->s[i].src], d->s[i].y[p], t->o->classes, t->o->classes - 1);
 	if (t->m->adapts && !t->ntgt)
 		return ls_err("%s learns from unlabelled target tiles, and none were given", t->o->method);
 	if (t->o->fda_beta > 0) {

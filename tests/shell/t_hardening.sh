@@ -147,3 +147,47 @@ for change in "--lr 0.001" "--batch 4" "--seed 3"; do
 done
 must_fail "critic-train --resume on other data" 1 "was trained with (training|data) '" \
 	"$BIN/tile --quiet --size 128 --labels $A/rgb_nadir10_buildings.geojson --domain source --sample 20 --seed 1 $A/rgb_nadir10.tif | $BIN/normalise-bands --stats $T/l.stats > $T/l20.frames; $BIN/critic-train --quiet --threads 1 --model $T/lk.model --source $T/l20.frames --width 4 --seed 2 --epochs 2 --resume"
+
+# data that was accepted but wrong: each an error, or its plain meaning with a warning
+gdal_translate -q -ot CFloat32 "$A/pan.tif" "$T/complex.tif"
+must_fail "tile refuses a complex raster (not its real part)" 1 "complex.tif: band 1 holds complex values" "$BIN/tile $T/complex.tif"
+gdal_translate -q -of VRT "$A/pan.tif" "$T/gt.vrt"
+sed 's#<GeoTransform>[^<]*#<GeoTransform>737201, 0, 0, 3736839, 0, -0.5#' "$T/gt.vrt" >"$T/gt_zero.vrt"
+sed 's#<GeoTransform>[^<]*#<GeoTransform>nan, 0.5, 0, 3736839, 0, -0.5#' "$T/gt.vrt" >"$T/gt_nan.vrt"
+must_fail "tile refuses pixels of size zero" 1 "gt_zero.vrt: its geotransform gives pixels of size zero" "$BIN/tile $T/gt_zero.vrt"
+must_fail "tile refuses a geotransform that is not a number" 1 "gt_nan.vrt: its geotransform holds a value that is not a number" "$BIN/tile $T/gt_nan.vrt"
+must_fail "tile refuses a negative --gsd" 2 "^tile: --gsd must be 0 to " "$BIN/tile --gsd -0.5 $A/pan.tif"
+must_fail "tile explains a ground sample distance of 1e-9 m" 1 "at 1e-09 m a pixel the raster would be [0-9]+ x [0-9]+ pixels: is the ground sample distance in metres" "$BIN/tile --gsd 1e-9 $A/pan.tif"
+$PY -c "
+import json
+f = json.load(open('$A/rgb_nadir10_buildings.geojson'))
+for x in f['features']: x['properties'] = {'kind': 'house'}
+json.dump(f, open('$T/strattr.geojson', 'w'))"
+must_fail "tile refuses a label attribute that holds text" 1 "attribute 'kind' holds String, not class numbers" "$BIN/tile --labels $T/strattr.geojson --label-attr kind $A/rgb_nadir10.tif"
+# a label raster covering part of the image, with NaN holes: the rest is unknown, not background
+$PY -c "
+from osgeo import gdal
+import numpy as np
+s = gdal.Open('$A/rgb_nadir10_mask.tif'); a = s.ReadAsArray().astype('float32')[:400, :400]; a[:50, :50] = np.nan
+g = list(s.GetGeoTransform())
+d = gdal.GetDriverByName('GTiff').Create('$T/small_lab.tif', 400, 400, 1, gdal.GDT_Float32)
+d.SetGeoTransform(g); d.SetProjection(s.GetProjection()); d.GetRasterBand(1).WriteArray(a); d = None"
+$BIN/tile --quiet --size 900 --labels "$T/small_lab.tif" "$A/rgb_nadir10.tif" | $BIN/frame-info --quiet --no-stats >"$T/small_lab.json"
+if $PY -c "
+import json; l = json.loads(open('$T/small_lab.json').readline())['label']
+assert l['255'] == 900 * 900 - 400 * 400 + 50 * 50 and int(l['0']) + int(l.get('1', 0)) == 400 * 400 - 2500, l" 2>"$T/sl.py"; then
+	pass "labels: outside a smaller label raster and its NaN pixels unknown (255), not background"
+else
+	fail "labels outside the label raster" "$(tail -n 1 "$T/sl.py")"
+fi
+printf 'landshift-stats 1\npercentiles 2 98\nbands 2\nband red count 9 mean 1 std 1 min 0 max 2 lo 0 hi 2\nband RED count 9 mean 1 std 1 min 0 max 2 lo 0 hi 2\n' >"$T/dup.stats"
+must_fail "a stats file naming a band twice" 1 "dup.stats: band 'RED' appears twice" "$BIN/tile --quiet $A/rgb_nadir10.tif | $BIN/normalise-bands --stats $T/dup.stats"
+printf 'landshift-stats 1\npercentiles 2 98\nbands 1\nband gray count 9 mean 300 std 0 min 300 max 300 lo 300 hi 300\n' >"$T/flat.stats"
+$BIN/tile --quiet --size 128 "$A/pan.tif" | $BIN/normalise-bands --stats "$T/flat.stats" >/dev/null 2>"$T/flat.err"
+[ "$(grep -c 'flat.stats: band gray has standard deviation 0' "$T/flat.err")" = 1 ] && pass "a band of standard deviation 0: centred, with one warning" ||
+	fail "std 0" "$(cat "$T/flat.err")"
+must_fail "normalise-bands refuses frames normalised already" 1 "is normalised already \\(by normalise-bands\\)" "$BIN/normalise-bands --stats $T/l.stats <$T/l.frames"
+$BIN/tile --quiet --size 128 --labels "$DATA/zurich_lidar/labels.tif" --domain source "$DATA/zurich_lidar/rgb.tif" >"$T/z.raw"
+$BIN/normalise-bands --fit "$T/z.stats" <"$T/z.raw"
+must_fail "a label class the model has no output for" 1 "holds class 2, and the model has 2 classes \\(0 to 1\\)" \
+	"$BIN/normalise-bands --stats $T/z.stats <$T/z.raw >$T/z.frames; $BIN/critic-train --model $T/z.model --source $T/z.frames --epochs 1 --width 4"

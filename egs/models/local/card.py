@@ -1,0 +1,62 @@
+#!/usr/bin/python3
+"""card.py NAME RUN THREADS - the model card of a shipped model, from its
+adapt.sh run folder: what it maps, from which bands at which GSD, what it
+was trained on (and the data's licences), how it scored on held-back data,
+and how long it took."""
+import json
+import os
+import sys
+
+sys.path.insert(0, "python")
+from landshift_frames import model_meta  # noqa: E402
+
+DATA = {
+    "buildings": ("Rio de Janeiro (SpaceNet 1, 15 WorldView-2 images) and the western two thirds of an Atlanta "
+                  "scene (SpaceNet 4, WorldView-2, 10° off nadir)",
+                  "SpaceNet Dataset by SpaceNet Partners, CC BY-SA 4.0. The weights are derived from it: "
+                  "share them under the same terms.",
+                  "the eastern third of the Atlanta scene (never seen in training)"),
+    "trees": ("the first three quarters (69) of the Santa Monica NAIP 2020 chips of the Urban Tree Detection "
+              "Data (Ventura et al.), trees as 2.4 m discs around surveyed points",
+              "NAIP imagery public domain; the tree annotations CC BY 4.0 (cite Ventura et al., \"Individual tree "
+              "detection in large-scale urban environments using high-resolution multispectral imagery\").",
+              "the last quarter (23 chips) of the Santa Monica chips, against their surveyed tree points"),
+}
+
+
+def main():
+    name, run, threads = sys.argv[1:4]
+    meta = dict(model_meta(f"{run}/model"))
+    m = json.load(open(f"{run}/metrics.json"))
+    secs = int(open(f"{run}/seconds").read())
+    trained, licence, held = DATA[name]
+    bands = {k[6:]: v for k, v in meta.items() if k.startswith("bands.")}
+    cls = m["class"]
+    gsd = f"{meta['gsd']} m" if "gsd" in meta else "the training rasters' own"
+    score = (f"point F1 **{m['point_f1']:.3f}** (precision {m['point_precision']:.3f}, recall "
+             f"{m['point_recall']:.3f}: {m['points_found']} of {m['points']} surveyed trees found within 3 m); "
+             f"{cls} IoU {m['iou']:.3f} against the discs" if "point_f1" in m else
+             f"{cls} IoU **{m['iou']:.3f}**, F1 {m['f1']:.3f}, object F1 {m['object_f1']:.3f} (polygons matched at IoU ≥ 0.5)")
+    print(f"""# {name}.model
+
+| | |
+|---|---|
+| maps | {meta.get('classes', 'background,' + cls)} |
+| bands | {'; '.join(f'{v} (stem {k})' for k, v in bands.items())} |
+| ground sample distance | {gsd} |
+| normalisation | {meta.get('normalisation')}: each scene standardised with its own band statistics |
+| architecture | `{meta['spec']}` ({os.path.getsize(f'{run}/model') // 1024} KB) |
+| training | {meta.get('training')}, seed 1, the last epoch; {threads} threads, {secs / 60:.0f} min |
+| trained on | {trained} |
+| held-back score | {score}, on {held} |
+| licences | {licence} |
+| made by | `make models` (egs/models/run.sh): the same threads give the same bytes |
+
+Map a scene with it: `bin/map --model models/{name}.model scene.tif --out maps`. A scene from
+another sensor or place: `--adapt adabn`, or adapt with `pipelines/adapt.sh --method selftrain
+--init models/{name}.model` (docs/results.md says which helps where).
+""")
+
+
+if __name__ == "__main__":
+    main()

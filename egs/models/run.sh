@@ -1,0 +1,60 @@
+#!/bin/bash
+# egs/models/run.sh - the models that ship in models/ (make models), each
+# trained by adapt.sh on the sample data, scored on data it never saw, with
+# its model card (models/NAME.md).
+#   buildings  WorldView-2 R, G, B at 0.5 m: Rio de Janeiro (SpaceNet 1) and the
+#              western two thirds of Atlanta (SpaceNet 4); scored on Atlanta's eastern third
+#   trees      NAIP R, G, B, NIR at 0.6 m: the first three quarters of the Santa Monica
+#              chips; scored on the last quarter's surveyed tree points (point F1, 3 m)
+# Environment: DATA (../shared/data), OUT (out/models), MODELS (which: "buildings
+# trees"), THREADS (2: the same threads give the same bytes), EPOCHS (each
+# model's own), EXTRA (more adapt.sh options, e.g. "--width 4" in the tests),
+# DEST (models/). A model whose card exists in OUT is not trained again.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+DATA=$(cd "${DATA:-../shared/data}" && pwd)
+OUT=${OUT:-out/models} DEST=${DEST:-models} MODELS=${MODELS:-buildings trees} THREADS=${THREADS:-2}
+EPOCHS=${EPOCHS:-} EXTRA=${EXTRA:-}
+export GDAL_PAM_ENABLED=NO
+mkdir -p "$OUT" "$DEST"
+log() { echo "models: $*" >&2; }
+for m in $MODELS; do
+	dir=$OUT/$m args=()
+	case $m in
+	buildings)
+		A=$DATA/atlanta_sn4
+		gdal_translate -q -of VRT -srcwin 0 0 600 900 "$A/rgb_nadir10.tif" "$OUT/atlanta_west.vrt"
+		gdal_translate -q -of VRT -srcwin 600 0 300 900 "$A/rgb_nadir10.tif" "$OUT/atlanta_east.vrt"
+		for img in "$DATA"/rio_sn1/images/*.tif; do
+			args+=(--source "$img" --source-labels "$DATA/rio_sn1/masks/$(basename "$img")")
+		done
+		args+=(--source "$OUT/atlanta_west.vrt" --source-labels "$A/rgb_nadir10_buildings.geojson"
+			--target "$OUT/atlanta_east.vrt" --eval-labels "$A/rgb_nadir10_buildings.geojson"
+			--gsd 0.5 --class-name building --class-weights 1,2 --epochs "${EPOCHS:-100}") ;;
+	trees)
+		N=$DATA/naip_trees
+		chips=$(ls "$N"/images/*.tif | sed 's/.*_\([0-9]*\)\.tif$/\1/' | sort -n)
+		ntrain=$(( $(echo "$chips" | wc -l) * 3 / 4 ))
+		for c in $(echo "$chips" | head -n "$ntrain"); do
+			args+=(--source "$N/images/santa_monica_2020_$c.tif" --source-labels "$N/masks/santa_monica_2020_$c.tif")
+		done
+		for c in $(echo "$chips" | tail -n +$((ntrain + 1))); do
+			args+=(--target "$N/images/santa_monica_2020_$c.tif" --eval-labels "$N/masks/santa_monica_2020_$c.tif"
+				--eval-points "$N/json/santa_monica_2020_$c.json")
+		done
+		args+=(--class-name tree --label-map 2=1 --class-weights 1,2 --epochs "${EPOCHS:-30}") ;;
+	*) echo "models: unknown model $m (buildings or trees)" >&2; exit 2 ;;
+	esac
+	if [ ! -f "$dir/card.md" ]; then
+		log "$m: training ($THREADS threads)"
+		t0=$(date +%s)
+		# shellcheck disable=SC2086 # EXTRA is a list of options
+		pipelines/adapt.sh --method source-only "${args[@]}" --seed 1 --threads "$THREADS" --train-opts "--select last" \
+			$EXTRA --out "$dir" --overwrite 2>"$OUT/$m.log" || { log "$m failed, see $OUT/$m.log"; exit 1; }
+		echo $(( $(date +%s) - t0 )) >"$dir/seconds"
+		/usr/bin/python3 egs/models/local/card.py "$m" "$dir" "$THREADS" >"$dir/card.md.tmp" && mv "$dir/card.md.tmp" "$dir/card.md"
+	fi
+	cp "$dir/model" "$DEST/$m.model.tmp" && mv "$DEST/$m.model.tmp" "$DEST/$m.model"
+	cp "$dir/card.md" "$DEST/$m.md"
+	log "$m: $DEST/$m.model ($(du -k "$DEST/$m.model" | cut -f1) KB), card $DEST/$m.md"
+done

@@ -1,0 +1,136 @@
+#!/bin/bash
+# map - a scene to maps a GIS opens, in one command, with a trained model:
+#
+#   map --model models/buildings.model scene.tif --out DIR
+#
+# The scene is resampled to the model's ground sample distance (--gsd auto;
+# a geographic raster goes to its UTM zone), its bands matched to the
+# model's by name (or --bands), standardised with its own statistics as the
+# model's training rasters were, mapped, and written as:
+#   DIR/NAME_probs.tif    Cloud Optimized GeoTIFF of class probabilities (overviews,
+#                         nodata -1, a band per class named by it, the model in the metadata)
+#   DIR/NAME_classes.tif  Cloud Optimized GeoTIFF of the most probable class (255: no data)
+#   DIR/NAME.gpkg         GeoPackage, one layer per class (buildings, trees, ...)
+#   DIR/NAME.png          quick-look: the imagery with the classes over it
+#   DIR/NAME.html         a small report
+# Memory is set by the tile size, not the scene. Many scenes: GNU Parallel,
+#   parallel map --model M {} --out maps ::: scenes/*.tif
+#
+# Options:
+#   --model FILE          the trained model (required)
+#   --out DIR             where the outputs go (required; created)
+#   --bands LIST          the scene's bands for the model's, in its order (tile --bands)
+#   --gsd auto|native|M   resample to the model's GSD (auto, the default), keep the
+#                         scene's grid (native), or M metres
+#   --adapt adabn         re-estimate the model's batch-norm statistics on this scene first
+#                         (no label needed; the adapted model is kept as DIR/NAME.model)
+#   --decision RULE       argmax (default) or share=F (the top share F of the mapped pixels
+#                         is the first class, as adapt.sh --decision)
+#   --min-area A (4 m²) --simplify T (0.25 m)   polygon filtering
+#   --tile N (512) --threads N (0: all cores)
+set -euo pipefail
+here=$(cd "$(dirname "$(readlink -f "$0")")/.." && pwd)
+BIN=${BIN:-$here/bin}
+[ -x "$BIN/tile" ] || BIN=$(cd "$here/../../bin" 2>/dev/null && pwd)	# installed: PREFIX/share/landshift -> PREFIX/bin
+export GDAL_PAM_ENABLED=NO
+model="" out="" bands="" gsd=auto adapt="" decision=argmax min_area=4 simplify=0.25 tile=512 threads=0 scene=""
+die() { echo "map: $*" >&2; exit 2; }
+while [ $# -gt 0 ]; do
+	case $1 in
+	--model) model=$2 ;; --out) out=$2 ;; --bands) bands=$2 ;; --gsd) gsd=$2 ;; --adapt) adapt=$2 ;;
+	--decision) decision=$2 ;; --min-area) min_area=$2 ;; --simplify) simplify=$2 ;; --tile) tile=$2 ;;
+	--threads) threads=$2 ;;
+	-h|--help) sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
+	-*) die "unknown option '$1' (see --help)" ;;
+	*) [ -z "$scene" ] || die "one scene at a time (many: parallel map ... ::: scenes)"; scene=$1; shift; continue ;;
+	esac
+	shift 2 || die "$1 needs a value"
+done
+[ -n "$model" ] && [ -n "$out" ] && [ -n "$scene" ] || die "usage: map --model FILE SCENE --out DIR (see --help)"
+[ -f "$model" ] || die "--model: $model does not exist"
+[ -e "$scene" ] || [[ $scene == /vsi* ]] || die "$scene does not exist"
+[[ $tile =~ ^[0-9]+$ ]] && [ "$tile" -ge 64 ] && [ "$tile" -le 2048 ] && [ $((tile % 16)) = 0 ] ||
+	die "--tile must be 64 to 2048, a multiple of 16, not '$tile'"
+[[ $threads =~ ^[0-9]+$ ]] || die "--threads must be a number (0: all cores), not '$threads'"
+case $adapt in ""|adabn) ;; *) die "--adapt must be adabn, not '$adapt'" ;; esac
+case $decision in argmax) ;; share=*) ;; *) die "--decision must be argmax or share=F, not '$decision'" ;; esac
+name=$(basename "$scene"); name=${name%.*}; name=${name//[^A-Za-z0-9_.-]/_}
+mkdir -p "$out"
+log() { echo "map: $*" >&2; }
+
+# what the model records: its stems' band names, GSD, class names, normalisation
+meta=$(/usr/bin/python3 "$here/python/landshift_frames.py" --meta "$model") || die "$model: not a model Landshift can read"
+get() { sed -n "s/^$1 //p" <<<"$meta" | head -n 1; }
+classes=$(get classes); [ -n "$classes" ] || classes=$(/usr/bin/python3 -c 'import sys; n = int(sys.argv[1]); print(",".join(["background", "building", "tree", "road"][:n] + ["class%d" % i for i in range(4, n)]))' "$(sed -n 's/.*classes=\([0-9]*\).*/\1/p' <<<"$(get spec)")")
+mgsd=$(get gsd)
+stems=$(sed -n 's/^bands\.\([^ ]*\) .*/\1/p' <<<"$meta")
+
+# the scene's band names, matched to a stem's (case aside; r/g/b/nir spelled out)
+G=()
+case $gsd in
+auto) [ -n "$mgsd" ] && G=(--gsd "$mgsd") || log "the model records no GSD: the scene keeps its own grid" ;;
+native) ;;
+*) G=(--gsd "$gsd") ;;
+esac
+if [ -z "$bands" ]; then
+	have=$("$BIN"/tile --quiet --size 64 --sample 1 "$scene" | "$BIN"/frame-info --quiet --no-stats |
+		/usr/bin/python3 -c 'import json, sys; print(",".join(json.loads(sys.stdin.readline())["bands"]))') ||
+		die "$scene: cannot read its bands"
+	bands=$(/usr/bin/python3 - "$have" "$meta" <<'PY'
+import sys
+have, meta = sys.argv[1].split(","), sys.argv[2].splitlines()
+alias = {"r": "red", "g": "green", "b": "blue", "nir": "nir", "near-infrared": "nir", "nearinfrared": "nir"}
+norm = lambda s: alias.get(s.lower(), s.lower())
+h = [norm(b) for b in have]
+for line in meta:
+    if line.startswith("bands."):
+        want = line.split(" ", 1)[1].split(",")
+        if all(norm(w) in h for w in want):
+            print(",".join(str(h.index(norm(w)) + 1) for w in want))
+            sys.exit(0)
+sys.exit(1)
+PY
+) || die "the scene's bands ($have) hold none of the model's band sets ($(grep '^bands\.' <<<"$meta" | cut -d' ' -f2 | paste -sd' ')): give --bands"
+fi
+B=(--bands "$bands")
+log "$scene: bands $bands, ${G[*]:-native grid}, classes $classes"
+
+T=(--size "$tile" --overlap 32 "${G[@]}" "${B[@]}")
+stats=$out/$name.stats
+tmp=$(mktemp -d "$out/.map.XXXXXX")
+trap 'rm -rf "$tmp"' EXIT
+"$BIN"/tile --quiet "${T[@]}" "$scene" | "$BIN"/normalise-bands --quiet --fit "$tmp/scene.stats"
+use=$model
+if [ "$adapt" = adabn ]; then
+	log "adapting the model's batch-norm statistics to the scene (AdaBN)"
+	"$BIN"/tile --quiet --size 256 --overlap 0 "${G[@]}" "${B[@]}" --min-valid 0.5 "$scene" |
+		"$BIN"/normalise-bands --quiet --stats "$tmp/scene.stats" |
+		"$BIN"/adapt-bn --quiet --threads "$threads" --model "$model" --stem "$(head -n 1 <<<"$stems")" --out "$out/$name.model"
+	use=$out/$name.model
+fi
+sha=$(sha256sum "$model" | cut -c1-16)
+version=$(cat "$here/VERSION" 2>/dev/null || echo unknown)
+MD=(--metadata "LANDSHIFT_MODEL=$(basename "$model")" --metadata "LANDSHIFT_MODEL_SHA256=$sha"
+	--metadata "LANDSHIFT_VERSION=$version" --metadata "LANDSHIFT_CLASSES=$classes")
+[ "$adapt" = adabn ] && MD+=(--metadata "LANDSHIFT_ADAPTED=adabn on this scene")
+log "mapping"
+mkfifo "$tmp/probs.fifo"	# one model pass, two rasters: the probabilities and the classes
+"$BIN"/stitch --quiet --cog --compress DEFLATE --class-index "${MD[@]}" "$tmp/classes.tif" <"$tmp/probs.fifo" &
+cls=$!
+"$BIN"/tile --quiet "${T[@]}" "$scene" | "$BIN"/normalise-bands --quiet --stats "$tmp/scene.stats" |
+	"$BIN"/encode --quiet --threads "$threads" --batch 1 --decode --model "$use" |
+	tee "$tmp/probs.fifo" | "$BIN"/stitch --quiet --cog --compress DEFLATE --nodata -1 "${MD[@]}" "$tmp/probs.tif"
+wait "$cls" || die "writing the class raster failed"
+mv "$tmp/probs.tif" "$out/${name}_probs.tif"
+mv "$tmp/classes.tif" "$out/${name}_classes.tif"
+CT=()
+if [ "${decision%%=*}" = share ]; then
+	t=$("$BIN"/share-threshold --quiet --share "${decision#share=}" "$out/${name}_probs.tif")
+	CT=(--class-threshold "1=$t")
+	log "decision $decision: class 1 where its probability is $t or more"
+fi
+"$BIN"/vectorise --quiet --class-names "$classes" --min-area "$min_area" --simplify "$simplify" "${CT[@]}" \
+	"$out/${name}_probs.tif" "$out/$name.gpkg"
+/usr/bin/python3 "$here/pipelines/map-report.py" "$scene" "$out" "$name" "$model" "$classes" "$bands" "${G[*]:-native}" "$decision" "$adapt"
+rm -f "$stats"
+log "wrote $out/${name}_probs.tif, ${name}_classes.tif, $name.gpkg, $name.png, $name.html"

@@ -1,0 +1,60 @@
+# The one-command mapper (bin/map) and the models it maps with: band
+# matching, GSD, the Cloud Optimized GeoTIFFs, the GeoPackage, the report,
+# --adapt adabn, and make models' recipe (tiny) giving the same bytes twice.
+. tests/shell/lib.sh
+A=$DATA/atlanta_sn4
+export OPENBLAS_NUM_THREADS=1
+# a tiny buildings model, the recipe of make models
+mk() { OUT=$T/$1 DEST=$T/$1/models MODELS=buildings EPOCHS=1 EXTRA="--width 4" THREADS=1 egs/models/run.sh 2>"$T/$1.err"; }
+if mk m1 && mk m2 && cmp -s "$T/m1/models/buildings.model" "$T/m2/models/buildings.model" &&
+	grep -q '^| held-back score | building IoU \*\*[0-9.]*\*\*' "$T/m1/models/buildings.md" &&
+	grep -q '^| ground sample distance | 0.5 m |' "$T/m1/models/buildings.md" && grep -q 'CC BY-SA 4.0' "$T/m1/models/buildings.md"; then
+	pass "egs/models (tiny): the same bytes twice on the same threads; the card with GSD, held-back score and licence"
+else
+	fail "egs/models" "$(tail -n 2 "$T/m1.err" "$T/m2.err" | tr '\n' ' ')"
+fi
+M=$T/m1/models/buildings.model
+# a scene the model never saw, in another CRS (geographic), bands in another order
+gdalwarp -q -t_srs EPSG:4326 "$A/rgb_nadir10.tif" "$T/geo.tif"
+gdal_translate -q -b 3 -b 2 -b 1 "$T/geo.tif" "$T/bgr.tif"
+$PY -c "
+from osgeo import gdal
+d = gdal.Open('$T/bgr.tif', gdal.GA_Update)
+for i, n in enumerate(('blue', 'green', 'red')): d.GetRasterBand(i + 1).SetDescription(n)"
+if bin/map --model "$M" "$T/bgr.tif" --out "$T/map" 2>"$T/map.err" &&
+	grep -q 'bands 3,2,1, --gsd 0.5' "$T/map.err" && gdalinfo "$T/map/bgr_probs.tif" >"$T/p.info" &&
+	grep -q 'LAYOUT=COG' "$T/p.info" && grep -q 'Overviews: ' "$T/p.info" && grep -q 'NoData Value=-1' "$T/p.info" &&
+	grep -q 'Description = building' "$T/p.info" && grep -q 'LANDSHIFT_MODEL_SHA256=' "$T/p.info" &&
+	grep -q 'UTM zone 16N' "$T/p.info" &&
+	$PY /usr/lib/python3/dist-packages/osgeo_utils/samples/validate_cloud_optimized_geotiff.py "$T/map/bgr_probs.tif" >/dev/null &&
+	$PY /usr/lib/python3/dist-packages/osgeo_utils/samples/validate_cloud_optimized_geotiff.py "$T/map/bgr_classes.tif" >/dev/null &&
+	gdalinfo "$T/map/bgr_classes.tif" | grep -q 'NoData Value=255' &&
+	ogrinfo -so "$T/map/bgr.gpkg" building | grep -q 'UTM zone 16N' && [ -s "$T/map/bgr.png" ] &&
+	grep -q 'bgr.gpkg' "$T/map/bgr.html" && [ -z "$(ls -A "$T/map" | grep -v '^bgr')" ]; then
+	pass "bin/map: a geographic BGR scene mapped at the model's 0.5 m, bands matched by name; valid COGs (probabilities with overviews, nodata, band names, the model's hash; classes), a GeoPackage layer in UTM, quick-look and report, nothing else left"
+else
+	fail "bin/map" "$(tail -n 3 "$T/map.err" | tr '\n' ' ')"
+fi
+# the map equals the filter chain's within float tolerance
+$BIN/tile --quiet --size 512 --overlap 32 --gsd 0.5 --bands 3,2,1 "$T/bgr.tif" | $BIN/normalise-bands --fit "$T/c.stats"
+$BIN/tile --quiet --size 512 --overlap 32 --gsd 0.5 --bands 3,2,1 "$T/bgr.tif" | $BIN/normalise-bands --stats "$T/c.stats" |
+	$BIN/encode --quiet --model "$M" | $BIN/decode --quiet --model "$M" | $BIN/stitch --quiet "$T/chain.tif"
+if $PY -c "
+from osgeo import gdal
+import numpy as np
+a = gdal.Open('$T/map/bgr_probs.tif').ReadAsArray(); b = gdal.Open('$T/chain.tif').ReadAsArray()
+m = a[0] >= 0
+assert a.shape == b.shape and np.abs(a[:, m] - b[:, m]).max() < 1e-4, np.abs(a[:, m] - b[:, m]).max()" 2>"$T/eq.py"; then
+	pass "bin/map's probabilities equal the filter chain's (tile | normalise-bands | encode | decode | stitch) within 1e-4"
+else
+	fail "bin/map against the chain" "$(tail -n 1 "$T/eq.py")"
+fi
+if bin/map --model "$M" --adapt adabn "$A/rgb_nadir10.tif" --out "$T/ad" 2>"$T/ad.err" && grep -aq '^bn_adapted' "$T/ad/rgb_nadir10.model" &&
+	gdalinfo "$T/ad/rgb_nadir10_probs.tif" | grep -q 'LANDSHIFT_ADAPTED=adabn'; then
+	pass "bin/map --adapt adabn: the model's statistics from the scene, kept beside the maps and named in them"
+else
+	fail "bin/map --adapt" "$(tail -n 2 "$T/ad.err")"
+fi
+must_fail "bin/map names missing bands" 2 "^map: the scene's bands \\(gray\\) hold none of the model's band sets \\(red,green,blue\\): give --bands" \
+	"bin/map --model $M $A/pan.tif --out $T/pan"
+must_fail "bin/map wants a model" 2 "^map: usage: map --model FILE SCENE --out DIR" "bin/map $A/pan.tif --out $T/x"
