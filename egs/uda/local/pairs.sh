@@ -3,10 +3,15 @@
 # appends to the arrays the files fill: src (--source/--source-labels),
 # tgt (--target/--target-labels), ev (--eval/--eval-labels/--eval-points).
 
-# scene FILE CMD...: make FILE by CMD once (a VRT of a scene, say)
+# scene FILE CMD...: make FILE by CMD once (a VRT of a scene, say), under a
+# temporary name renamed when whole, as runs side by side may need it at once
 scene() {
-	local f=$1; shift
-	[ -f "$f" ] || "$@"
+	local f=$1 a args=() tmp
+	shift
+	[ -f "$f" ] && return 0
+	tmp=$(dirname "$f")/.$$.$RANDOM.$(basename "$f")
+	for a in "$@"; do [ "$a" = "$f" ] && args+=("$tmp") || args+=("$a"); done
+	"${args[@]}" && mv -f "$tmp" "$f"
 }
 
 # split IMG NAME N/D west|east|north|south...: IMG cut at N/D of its width

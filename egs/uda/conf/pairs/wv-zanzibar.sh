@@ -1,10 +1,15 @@
 # WorldView-2 over Rio and Atlanta to drone imagery of Zanzibar at 0.5 m: a
 # satellite to drone and country shift. The chips (38 px at 0.5 m) are read
-# through the city's mosaic, its northern half the unlabelled target, the
+# through a mosaic of the city's chips, its northern half the unlabelled target, the
 # southern half scored; tiles need a fifth of their pixels imaged
 source=rio-atlanta metric=iou headline=1
 min_valid=0.2
-split "$DATA/drone_africa/zanzibar/images.vrt" zanzibar 1/2 ns
-split "$DATA/drone_africa/zanzibar/masks.vrt" zanzibar_masks 1/2 ns
+# the data's images.vrt and masks.vrt read the gaps between chips as black
+# imagery and background: mosaics rebuilt with an alpha band (images) and
+# 255, unknown, between the chips (masks)
+scene "$SCENES/zanzibar_img.vrt" gdalbuildvrt -q -addalpha "$SCENES/zanzibar_img.vrt" "$DATA"/drone_africa/zanzibar/images/*.tif
+scene "$SCENES/zanzibar_lab.vrt" gdalbuildvrt -q -vrtnodata 255 "$SCENES/zanzibar_lab.vrt" "$DATA"/drone_africa/zanzibar/masks/*.tif
+split "$SCENES/zanzibar_img.vrt" zanzibar 1/2 ns
+split "$SCENES/zanzibar_lab.vrt" zanzibar_masks 1/2 ns
 tgt+=(--target "$SCENES/zanzibar_north.vrt" --target-labels "$SCENES/zanzibar_masks_north.vrt")
 ev+=(--eval "$SCENES/zanzibar_south.vrt" --eval-labels "$SCENES/zanzibar_masks_south.vrt")
