@@ -286,6 +286,8 @@ if runs 6 && [ ${#evl[@]} -gt 0 ]; then
 		RM=(); [ -n "$lmap" ] && RM=(--ref-map "$lmap")
 		[ ${#evp[@]} -gt 0 ] && RM+=(--points "${evp[$i]}" --point-class "$label_class" --match-distance 3)
 		[ "$crowns" = 1 ] && RM+=(--crown-points --point-class "$label_class" --match-distance 3)
+		# the objects scored are the polygons delivered (stage 5), when there
+		[ "$crowns" != 1 ] && [ -f "$out/${cname}s_${names[$i]}.gpkg" ] && RM+=(--objects "$out/${cname}s_${names[$i]}.gpkg")
 		"$BIN"/evaluate --quiet --ref "${evl[$i]}" --ref-class "$label_class" "${RM[@]}" "${CT[@]}" --class-names "background,$cname" \
 			--errors "$out/errors_${names[$i]}.tif" "$out/probs_${names[$i]}.tif" >"$out/eval_${names[$i]}.json"
 	done

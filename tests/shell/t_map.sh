@@ -123,6 +123,23 @@ $PY -c "
 import json; r = json.load(open('$T/e2.json')); b = r['classes']['building']; c = r['confusion']
 assert abs(b['iou'] - c[1][1] / (c[1][1] + c[0][1] + c[1][0])) < 1e-5 and 0 <= r['object_f1'] <= 1
 " && pass "evaluate on a probability raster: IoU consistent with its confusion matrix" || fail "evaluate probs" "$(head -c 200 "$T/e2.json")"
+# --objects: the objects scored are the delivered polygons. The reference
+# mask vectorised without small buildings: every polygon counts (as many as
+# the GeoPackage holds), the dropped buildings are misses, and a layer of
+# points is refused
+$BIN/vectorise --quiet --classes 1 --min-area 40 "$A/rgb_nadir10_mask.tif" "$T/big.gpkg"
+$BIN/evaluate --quiet --ref "$A/rgb_nadir10_buildings.geojson" --objects "$T/big.gpkg" "$A/rgb_nadir10_mask.tif" >"$T/eo.json"
+n=$($PY -c "
+import json; from osgeo import ogr
+r = json.load(open('$T/e.json'))['object']['match']; o = json.load(open('$T/eo.json'))['object']
+ds = ogr.Open('$T/big.gpkg'); n = ds.GetLayerByName('building').GetFeatureCount()
+m = o['match']
+assert o['objects'].endswith('big.gpkg') and m['pred'] == n == m['tp'], (n, m)
+assert m['ref'] == r['ref'] and n < r['pred'] and abs(m['recall'] - n / r['ref']) < 1e-6, (n, m, r)
+print(n)
+") && pass "evaluate --objects scores the delivered polygons: all $n polygons matched, the buildings under 40 m2 counted as misses" || fail "evaluate --objects" "$(head -c 400 "$T/eo.json")"
+must_fail "evaluate --objects refuses a layer of points" 1 "holds Point geometries, not polygons" \
+	"$BIN/evaluate --ref $A/rgb_nadir10_buildings.geojson --objects $DATA/naip_trees/json/santa_monica_2020_0.json $A/rgb_nadir10_mask.tif"
 # a tree raster scored as class 1 under its own name (--ref-map, --class-names)
 $PY -c "
 from osgeo import gdal
