@@ -235,8 +235,7 @@ int main(int argc, char **argv)
 				pm.tp, pm.pred, crown_points ? "predicted crowns" : "objects", pm.ref,
 				crown_points ? "reference crown " : "");
 	}
-	if (fflush(stdout) || ferror(stdout))
-		ls_die(LS_EXIT_DATA, "writing stdout failed");
+	ls_flush_stdout();
 	free(pred);
 	free(valid);
 	free(ref);

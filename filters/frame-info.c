@@ -174,8 +174,7 @@ int main(int argc, char **argv)
 		ls_strlist_push(&in, "-");
 	for (int i = 0; i < in.n; i++)
 		scan(in.v[i]);
-	if (fflush(stdout) || ferror(stdout))
-		ls_die(LS_EXIT_DATA, "writing stdout failed");
+	ls_flush_stdout();
 	ls_strlist_free(&in);
 	return 0;
 }

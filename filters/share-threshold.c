@@ -117,8 +117,7 @@ int main(int argc, char **argv)
 		cum += hist[0];
 	double t = (double)b / BINS;
 	printf("%.17g\n", t);
-	if (fflush(stdout) || ferror(stdout))
-		ls_die(LS_EXIT_DATA, "writing stdout failed");
+	ls_flush_stdout();
 	ls_info("%llu of %llu mapped pixels (%.4f %%, asked %.4f %%) have class %d's probability >= %.6f",
 		(unsigned long long)cum, (unsigned long long)n, 100.0 * cum / n, 100 * share, cls, t);
 	free(hist);

@@ -10,7 +10,9 @@
 const char *ls_prog = "landshift";
 int ls_quiet;
 
-static char msg[2048];
+/* room for two paths of PATH_MAX and the reason: a message is shortened
+ * when printed (emit), never cut while it is built */
+static char msg[16384];
 static char *volatile cleanup[32];
 static int ncleanup;
 
@@ -25,7 +27,7 @@ int ls_err(const char *fmt, ...)
 
 int ls_err_ctx(const char *fmt, ...)
 {
-	char ctx[1024], old[sizeof msg];
+	static char ctx[8192], old[sizeof msg];
 	va_list ap;
 	va_start(ap, fmt);
 	vsnprintf(ctx, sizeof ctx, fmt, ap);
@@ -99,9 +101,68 @@ void ls_cleanup_forget(const char *path)
 		}
 }
 
+/* Length of the valid UTF-8 sequence at s (1 to 4), or 0. */
+static int utf8_len(const unsigned char *s)
+{
+	int n = s[0] < 0x80 ? 1 : (s[0] & 0xe0) == 0xc0 && s[0] >= 0xc2 ? 2 : (s[0] & 0xf0) == 0xe0 ? 3
+		: (s[0] & 0xf8) == 0xf0 && s[0] <= 0xf4 ? 4 : 0;
+	for (int i = 1; i < n; i++)
+		if ((s[i] & 0xc0) != 0x80)
+			return 0;
+	return n;
+}
+
+/* s[0..n) appended to out at o, escaped: control characters and bytes
+ * that are not UTF-8 as \n or \xNN. Returns the new o. */
+static size_t escape(char *out, size_t o, size_t cap, const unsigned char *s, size_t n)
+{
+	for (size_t i = 0; i < n && o + 8 < cap;) {
+		int k = utf8_len(s + i);
+		if (k > 1 || (k == 1 && s[i] >= 0x20 && s[i] != 0x7f)) {
+			memcpy(out + o, s + i, k);
+			o += k, i += k;
+		} else {
+			o += snprintf(out + o, cap - o, s[i] == '\n' ? "\\n" : "\\x%02x", s[i]);
+			i++;
+		}
+	}
+	return o;
+}
+
+/* One line on stderr, "prog: tag line", escaped so that a file name cannot
+ * break the line or the terminal; a word (a path) longer than 160 bytes
+ * shortened to its first 60 and last 90 bytes, so the reason after it
+ * always shows. */
+static void emit(const char *tag, const char *line)
+{
+	static char out[4096];
+	size_t o = 0;
+	const unsigned char *s = (const unsigned char *)line;
+	while (*s && o + 16 < sizeof out) {
+		size_t w = strcspn((const char *)s, " ");
+		if (w > 160) {
+			size_t a = 60, b = w - 90;
+			while (a > 0 && (s[a] & 0xc0) == 0x80)	/* at character boundaries */
+				a--;
+			while (b < w && (s[b] & 0xc0) == 0x80)
+				b++;
+			o = escape(out, o, sizeof out, s, a);
+			o = escape(out, o, sizeof out, (const unsigned char *)"...", 3);
+			o = escape(out, o, sizeof out, s + b, w - b);
+		} else {
+			o = escape(out, o, sizeof out, s, w);
+		}
+		s += w;
+		if (*s == ' ')
+			o = escape(out, o, sizeof out, s++, 1);
+	}
+	out[o] = 0;
+	fprintf(stderr, "%s: %s%s\n", ls_prog ? ls_prog : "landshift", tag, out);
+}
+
 void ls_die(int code, const char *fmt, ...)
 {
-	char line[2048];
+	static char line[sizeof msg];
 	if (fmt) {
 		va_list ap;
 		va_start(ap, fmt);
@@ -111,7 +172,7 @@ void ls_die(int code, const char *fmt, ...)
 		snprintf(line, sizeof line, "%s", ls_errmsg());
 	}
 	fflush(stdout);
-	fprintf(stderr, "%s: %s\n", ls_prog, line);
+	emit("", line);
 	run_cleanup();
 	exit(code);
 }
@@ -127,26 +188,33 @@ void ls_die_err(void)
 	ls_die(LS_EXIT_DATA, NULL);
 }
 
+void ls_flush_stdout(void)
+{
+	errno = 0;
+	if (fflush(stdout) || ferror(stdout))
+		ls_die(LS_EXIT_DATA, "writing stdout: %s", errno ? strerror(errno) : "write error");
+}
+
 void ls_warn(const char *fmt, ...)
 {
-	char line[2048];
+	static char line[sizeof msg];
 	va_list ap;
 	va_start(ap, fmt);
 	vsnprintf(line, sizeof line, fmt, ap);
 	va_end(ap);
-	fprintf(stderr, "%s: warning: %s\n", ls_prog, line);
+	emit("warning: ", line);
 }
 
 void ls_info(const char *fmt, ...)
 {
-	char line[2048];
+	static char line[sizeof msg];
 	va_list ap;
 	if (ls_quiet)
 		return;
 	va_start(ap, fmt);
 	vsnprintf(line, sizeof line, fmt, ap);
 	va_end(ap);
-	fprintf(stderr, "%s: %s\n", ls_prog, line);
+	emit("", line);
 }
 
 void *ls_xmalloc(size_t n)

@@ -26,6 +26,9 @@ void ls_die(int code, const char *fmt, ...) __attribute__((noreturn, format(prin
 void ls_die_err(void) __attribute__((noreturn));
 /* Remove half-written outputs and exit without a message. */
 void ls_die_quiet(int code) __attribute__((noreturn));
+/* Flush stdout; on a failed write die naming the reason ("No space left
+ * on device"). */
+void ls_flush_stdout(void);
 void ls_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* Informational line on stderr unless quiet. */
 extern int ls_quiet;

@@ -191,3 +191,17 @@ $BIN/tile --quiet --size 128 --labels "$DATA/zurich_lidar/labels.tif" --domain s
 $BIN/normalise-bands --fit "$T/z.stats" <"$T/z.raw"
 must_fail "a label class the model has no output for" 1 "holds class 2, and the model has 2 classes \\(0 to 1\\)" \
 	"$BIN/normalise-bands --stats $T/z.stats <$T/z.raw >$T/z.frames; $BIN/critic-train --model $T/z.model --source $T/z.frames --epochs 1 --width 4"
+
+# messages: one line whatever the name holds (a newline, bytes that are not
+# UTF-8: escaped), the reason kept behind a long path (the path shortened),
+# a full disk named as such by every filter that prints to stdout
+nl=$(printf 'bad\nname.tif') bad=$(printf 'caf\xe9.tif') long=$T/$(printf 'd%.0s' $(seq 1 200))
+printf 'not a raster' >"$T/$nl"
+printf 'not a raster' >"$T/$bad"
+must_fail "a newline in a file name is escaped: still one line" 1 'bad\\nname\.tif: cannot open as a raster$' "$BIN/tile '$T/$nl'"
+must_fail "bytes that are not UTF-8 in a name are escaped" 1 'caf\\xe9\.tif: cannot open as a raster$' "$BIN/tile '$T/$bad'"
+must_fail "a long path is shortened, its reason kept" 1 '^tile: [^ ]{60}\.\.\.[^ ]{80,100}: cannot open as a raster$' "$BIN/tile $long/$(basename "$long")/$(basename "$long")/$(basename "$long")/x.tif"
+must_fail "evaluate to a full disk says so" 1 '^evaluate: writing stdout: No space left on device$' \
+	"$BIN/evaluate --quiet --ref $A/rgb_nadir10_buildings.geojson $A/rgb_nadir10_mask.tif >/dev/full"
+must_fail "frame-info to a full disk says so" 1 '^frame-info: writing stdout: No space left on device$' \
+	"$BIN/frame-info --quiet <$T/rgb.frames >/dev/full"
