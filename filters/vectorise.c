@@ -10,7 +10,7 @@
 #include "geo/polygons.h"
 #include "geo/raster.h"
 
-static struct ls_vec_opts o = { 0.5, 2.0, 0.0, 0, NULL, NULL, NULL, { 0, 0 } };
+static struct ls_vec_opts o = { .threshold = 0.5, .min_area = 2.0, .spur = 10 };
 
 static const struct ls_opt opts[] = {
 	{ "threshold", LS_OPT_DOUBLE, &o.threshold, "P", "probability rasters: keep a pixel's best class when p >= P" },
@@ -18,6 +18,8 @@ static const struct ls_opt opts[] = {
 	{ "min-area", LS_OPT_DOUBLE, &o.min_area, "A", "drop polygons smaller than A square metres (a geographic raster's converted at its centre latitude)", NULL, 0, 1e12 },
 	{ "simplify", LS_OPT_DOUBLE, &o.simplify, "T", "simplify with tolerance T metres, keeping polygons valid", NULL, 0, 1e6 },
 	{ "eight", LS_OPT_FLAG, &o.eight, NULL, "8-connected polygons (default 4-connected)" },
+	{ "lines", LS_OPT_STR, &o.lines, "LIST", "these classes as centrelines (e.g. 3 for roads): LineStrings from junction to junction with width and length in metres, over the whole raster" },
+	{ "spur", LS_OPT_DOUBLE, &o.spur, "M", "centrelines: drop spurs (an end to a junction) shorter than M metres", NULL, 0, 1e6 },
 	{ "classes", LS_OPT_STR, &o.classes, "LIST", "only these classes (e.g. 1 for buildings)" },
 	{ "layer", LS_OPT_STR, &o.layer, "NAME", "one layer of this name for every class (default: a GeoPackage layer per class, named by its class name)" },
 	{ "class-names", LS_OPT_STR, &o.class_names, "LIST", "the class_name of classes 0, 1, ... (background,building,tree,road)" },
@@ -43,12 +45,14 @@ int main(int argc, char **argv)
 		ls_die(LS_EXIT_USAGE, "--class-names: '%s': names are letters, digits, _ and -, separated by commas", o.class_names);
 	if (o.layer && !ls_names_ok(o.layer))
 		ls_die(LS_EXIT_USAGE, "--layer: '%s': a name is letters, digits, _ and -", o.layer);
+	if (o.lines && o.layer)
+		ls_die(LS_EXIT_USAGE, "--lines: centrelines go to a layer of their own; give no --layer");
 	if (ls_output_ok(pos.v[1], (const char *const *)pos.v, 1) < 0)
 		ls_die_err();
 	ls_gdal_init((size_t)128 << 20);
 	if (ls_vectorise(strcmp(pos.v[0], "-") ? pos.v[0] : "/vsistdin/", pos.v[1], &o, &n) < 0)
 		ls_die_err();
-	ls_info("wrote %ld polygons to %s", n, pos.v[1]);
+	ls_info("wrote %ld %s to %s", n, o.lines ? "polygons and lines" : "polygons", pos.v[1]);
 	ls_strlist_free(&pos);
 	return 0;
 }

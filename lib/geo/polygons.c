@@ -13,6 +13,7 @@
 #include <ogr_srs_api.h>
 
 #include "base/err.h"
+#include "geo/centreline.h"
 #include "geo/labels.h"
 #include "geo/polygons.h"
 #include "base/progress.h"
@@ -149,14 +150,14 @@ static const char *driver_for(const char *out)
 	return NULL;
 }
 
-static OGRLayerH make_layer(GDALDatasetH ds, const char *name, const char *wkt)
+static OGRLayerH make_layer(GDALDatasetH ds, const char *name, const char *wkt, int line)
 {
 	OGRSpatialReferenceH srs = OSRNewSpatialReference(wkt);
-	OGRLayerH l = GDALDatasetCreateLayer(ds, name, srs, wkbPolygon, NULL);
+	OGRLayerH l = GDALDatasetCreateLayer(ds, name, srs, line ? wkbLineString : wkbPolygon, NULL);
 	OSRDestroySpatialReference(srs);
 	if (!l)
 		return NULL;
-	const char *fields[4] = { "class", "class_name", "score", "area" };
+	const char *fields[4] = { "class", "class_name", line ? "width" : "score", line ? "length" : "area" };
 	OGRFieldType types[4] = { OFTInteger, OFTString, OFTReal, OFTReal };
 	for (int i = 0; i < 4; i++) {
 		OGRFieldDefnH f = OGR_Fld_Create(fields[i], types[i]);
@@ -173,6 +174,7 @@ struct outl {
 	const char *wkt, *one;	/* one: the single layer's name, or NULL */
 	OGRLayerH l[256];
 	const struct ls_vec_opts *o;
+	const uint8_t *line;	/* line[c]: class c is drawn as centrelines */
 };
 
 static OGRLayerH layer_for(struct outl *ol, int cls)
@@ -180,7 +182,8 @@ static OGRLayerH layer_for(struct outl *ol, int cls)
 	char cn[64];
 	int k = ol->one ? 0 : cls;
 	if (!ol->l[k])
-		ol->l[k] = make_layer(ol->ds, ol->one ? ol->one : ls_class_name(ol->o->class_names, cls, cn, sizeof cn), ol->wkt);
+		ol->l[k] = make_layer(ol->ds, ol->one ? ol->one : ls_class_name(ol->o->class_names, cls, cn, sizeof cn), ol->wkt,
+				      ol->line[cls]);
 	return ol->l[k];
 }
 
@@ -218,7 +221,7 @@ static long finish_layers(struct src *s, OGRLayerH raw, struct outl *ol, const s
 		OGRGeometryH g = OGR_F_GetGeometryRef(f);
 		int cls = OGR_F_GetFieldAsInteger(f, 0);
 		double area = g ? OGR_G_Area(g) * am : 0;
-		OGRLayerH dst = g && cls > 0 && area >= o->min_area ? layer_for(ol, cls) : NULL;
+		OGRLayerH dst = g && cls > 0 && cls < 256 && !ol->line[cls] && area >= o->min_area ? layer_for(ol, cls) : NULL;
 		if (dst) {
 			OGRGeometryH out = OGR_G_Clone(g);
 			if (o->simplify > 0) {
@@ -247,6 +250,54 @@ static long finish_layers(struct src *s, OGRLayerH raw, struct outl *ol, const s
 	return n;
 }
 
+/* Class c of the class raster as centrelines into its layer. Returns the
+ * number of lines, or -1. */
+static long write_lines(struct src *s, GDALDatasetH cls, int c, struct outl *ol, const double *gt)
+{
+	size_t n = (size_t)s->w * s->h;
+	uint8_t *m = ls_xmalloc(n);
+	double am, lm;
+	struct ls_polyline *pl;
+	metric_scale(s, gt, &am, &lm);
+	if (GDALRasterIO(GDALGetRasterBand(cls, 1), GF_Read, 0, 0, s->w, s->h, m, s->w, s->h, GDT_Byte, 0, 0) != CE_None) {
+		free(m);
+		return ls_err("reading the class raster back failed: %s", ls_gdal_msg());
+	}
+	for (size_t i = 0; i < n; i++)
+		m[i] = m[i] == c;
+	double px = sqrt(fabs(gt[1] * gt[5] - gt[2] * gt[4])) * lm;	/* metres a pixel */
+	long nl = ls_centrelines(m, s->w, s->h, ol->o->spur / px, &pl), written = 0;
+	free(m);
+	OGRLayerH dst = layer_for(ol, c);
+	for (long i = 0; dst && i < nl; i++) {
+		OGRGeometryH g = OGR_G_CreateGeometry(wkbLineString);
+		for (int k = 0; k < pl[i].n; k++)
+			OGR_G_AddPoint_2D(g, gt[0] + pl[i].x[k] * gt[1] + pl[i].y[k] * gt[2],
+					  gt[3] + pl[i].x[k] * gt[4] + pl[i].y[k] * gt[5]);
+		if (ol->o->simplify > 0) {
+			OGRGeometryH sg = OGR_G_SimplifyPreserveTopology(g, ol->o->simplify / lm);
+			if (sg && !OGR_G_IsEmpty(sg)) {
+				OGR_G_DestroyGeometry(g);
+				g = sg;
+			} else if (sg) {
+				OGR_G_DestroyGeometry(sg);
+			}
+		}
+		OGRFeatureH f = OGR_F_Create(OGR_L_GetLayerDefn(dst));
+		char cn[64];
+		OGR_F_SetFieldInteger(f, 0, c);
+		OGR_F_SetFieldString(f, 1, ls_class_name(ol->o->class_names, c, cn, sizeof cn));
+		OGR_F_SetFieldDouble(f, 2, pl[i].width * px);
+		OGR_F_SetFieldDouble(f, 3, OGR_G_Length(g) * lm);
+		OGR_F_SetGeometryDirectly(f, g);
+		if (OGR_L_CreateFeature(dst, f) == OGRERR_NONE)
+			written++;
+		OGR_F_Destroy(f);
+	}
+	ls_polylines_free(pl, nl);
+	return dst ? written : ls_err("cannot create the layer of class %d: %s", c, ls_gdal_msg());
+}
+
 static int open_src(struct src *s, const char *in)
 {
 	memset(s, 0, sizeof *s);
@@ -269,7 +320,7 @@ static int open_src(struct src *s, const char *in)
 int ls_vectorise(const char *in, const char *out, const struct ls_vec_opts *o, long *count)
 {
 	struct src s;
-	uint8_t keep[256];
+	uint8_t keep[256], line[256] = { 0 };
 	char tmp[4096], jnl[4200];
 	double gt[6];
 	const char *drv = driver_for(out);
@@ -295,6 +346,21 @@ int ls_vectorise(const char *in, const char *out, const struct ls_vec_opts *o, l
 		ls_strlist_split(&l, o->classes, ',');
 		for (int i = 0; i < l.n; i++)
 			keep[atoi(l.v[i]) & 255] = 1;
+		ls_strlist_free(&l);
+	}
+	if (o->lines) {
+		struct ls_strlist l = { 0 };
+		ls_strlist_split(&l, o->lines, ',');
+		for (int i = 0; i < l.n; i++) {
+			int c = atoi(l.v[i]);
+			if (c < 1 || c > 255 || !keep[c]) {
+				ls_err("line class %s: not one of the classes vectorised", l.v[i]);
+				ls_strlist_free(&l);
+				GDALClose(s.ds);
+				return -1;
+			}
+			line[c] = 1;
+		}
 		ls_strlist_free(&l);
 	}
 	char clspath[4096];
@@ -335,7 +401,7 @@ int ls_vectorise(const char *in, const char *out, const struct ls_vec_opts *o, l
 			rc = ls_err("cannot create %s: %s", out, ls_gdal_msg());
 	}
 	if (rc == 0) {
-		struct outl ol = { ods, GDALGetProjectionRef(s.ds), o->layer, { 0 }, o };
+		struct outl ol = { ods, GDALGetProjectionRef(s.ds), o->layer, { 0 }, o, line };
 		if (!o->layer && !strcmp(drv, "GeoJSON"))
 			ol.one = "polygons";
 		int txn = GDALDatasetStartTransaction(ods, 0) == OGRERR_NONE;
@@ -343,6 +409,14 @@ int ls_vectorise(const char *in, const char *out, const struct ls_vec_opts *o, l
 			if (keep[c] && !layer_for(&ol, c))
 				rc = ls_err("writing %s failed: %s", out, ls_gdal_msg());
 		*count = rc == 0 ? finish_layers(&s, raw, &ol, o, gt) : 0;
+		for (int c = 1; rc == 0 && c < 256; c++)
+			if (line[c]) {
+				long nl = write_lines(&s, cls, c, &ol, gt);
+				if (nl < 0)
+					rc = -1;
+				else
+					*count += nl;
+			}
 		int made = 0;
 		for (int c = 0; c < 256; c++)
 			made |= ol.l[c] != NULL;

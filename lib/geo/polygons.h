@@ -10,7 +10,13 @@
  * written under a temporary name and renamed: a GeoPackage holds one layer
  * per class, named by its class name (a layer name given: one for all),
  * GeoJSON one layer. Areas and tolerances are in metres, also for a
- * geographic CRS (converted at the raster's centre latitude). */
+ * geographic CRS (converted at the raster's centre latitude).
+ *
+ * Classes named in `lines` (roads) become centrelines instead of polygons
+ * (geo/centreline.h, over the whole raster at once: a byte a pixel and a
+ * few more for the graph): LineStrings from junction to junction, each with
+ * its class, mean width and length in metres, simplified by the same
+ * tolerance, in a layer named by the class. */
 #ifndef LS_POLYGONS_H
 #define LS_POLYGONS_H
 
@@ -24,6 +30,8 @@ struct ls_vec_opts {
 	const char *classes;	/* "1,2" to keep only these; NULL = every non-zero class */
 	const char *layer;		/* one layer of this name for every class; NULL: a layer per class */
 	const char *class_names;	/* names of classes 0, 1, ... (NULL: LS_CLASS_NAMES) */
+	const char *lines;	/* "3": these classes as centrelines (LineStrings, centreline.h) */
+	double spur;		/* centrelines: drop spurs shorter than this many metres */
 	struct ls_decision decision;	/* probability rasters: a class threshold (decide.h), which
 					 * replaces threshold for its class */
 };

@@ -205,3 +205,38 @@ for f in critic-train encode decode vectorise evaluate; do
 	$BIN/$f --help | grep -q "^usage: $f" && pass "$f --help shows usage" || fail "$f --help" "no usage"
 done
 
+
+# road centrelines (vectorise --lines): a straight synthetic road 200 m long
+# and 6 m wide gives one LineString of about its length and width, in the
+# raster's CRS; the Vegas road mask's centrelines are as long as the
+# surveyed ones (within 10 %), LineStrings in EPSG:4326
+$PY -c "
+from osgeo import gdal, osr
+import numpy as np
+d = gdal.GetDriverByName('GTiff').Create('$T/road.tif', 500, 100, 1, gdal.GDT_Byte)
+d.SetGeoTransform([300000, 0.5, 0, 4000000, 0, -0.5]); s = osr.SpatialReference(); s.ImportFromEPSG(32611)
+d.SetProjection(s.ExportToWkt()); a = np.zeros((100, 500), 'uint8'); a[44:56, 50:450] = 3; d.GetRasterBand(1).WriteArray(a)
+"
+$BIN/vectorise --quiet --lines 3 --classes 3 --spur 5 "$T/road.tif" "$T/road.gpkg"
+if out=$($PY -c "
+from osgeo import ogr
+ds = ogr.Open('$T/road.gpkg'); l = ds.GetLayerByName('road'); f = [x for x in l]
+assert len(f) == 1 and l.GetGeomType() == ogr.wkbLineString, (len(f), l.GetGeomType())
+assert l.GetSpatialRef().GetAuthorityCode(None) == '32611'
+g = f[0].GetGeometryRef(); n = g.GetPointCount(); y = {round(g.GetY(i), 2) for i in range(n)}
+assert 190 <= g.Length() <= 200 and abs(f[0]['length'] - g.Length()) < 1e-6 and 5.4 <= f[0]['width'] <= 6.6, (g.Length(), f[0]['width'])
+assert max(abs(v - 3999975) for v in y) <= 0.3, y   # the axis, within the half pixel an even width leaves
+print('%.1f m long, %.2f m wide' % (g.Length(), f[0]['width']))
+"); then pass "vectorise --lines: a straight road 200 x 6 m is one LineString on its axis, $out, in EPSG:32611"
+else fail "vectorise --lines straight road" "$out"; fi
+$BIN/vectorise --quiet --lines 3 --classes 3 --simplify 0.5 "$DATA/vegas_sn3_roads/road_mask.tif" "$T/vegas.gpkg"
+if out=$($PY -c "
+from osgeo import ogr
+ds = ogr.Open('$T/vegas.gpkg'); l = ds.GetLayerByName('road'); rd = ogr.Open('$DATA/vegas_sn3_roads/roads.geojson'); r = rd.GetLayer(0)
+a = sum(f.GetGeometryRef().Length() for f in l); b = sum(f.GetGeometryRef().Length() for f in r)
+assert l.GetGeomType() == ogr.wkbLineString and l.GetSpatialRef().GetAuthorityCode(None) == '4326' and 0.9 < a / b < 1.1, (a, b)
+print('%d lines, %.0f %% of the surveyed length' % (l.GetFeatureCount(), 100 * a / b))
+"); then pass "vectorise --lines on the Vegas road mask: $out, LineStrings in EPSG:4326"
+else fail "vectorise --lines Vegas" "$out"; fi
+must_fail "vectorise --lines of a class not vectorised" 1 "line class 3: not one of the classes vectorised" "$BIN/vectorise --lines 3 --classes 1 $T/road.tif $T/x.gpkg"
+must_fail "vectorise --lines with one --layer for all" 2 "centrelines go to a layer of their own" "$BIN/vectorise --lines 3 --layer all $T/road.tif $T/x.gpkg"
