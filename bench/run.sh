@@ -102,6 +102,34 @@ done
 best=$(sort -k3 -g "$T/scene" | tail -n 1 | sed 's/^round [0-9]*: //; s/ (.*); peak MB:/, peak MB/')
 row "whole-scene inference, ${SCENE}x${SCENE} RGB: tile \\| normalise-bands \\| encode \\| decode \\| stitch (best of 2) | $best | | "
 
+# One command on a whole scene, with the shipped buildings model: bin/map
+# (resample, tile 512, normalise, the fused model pass, two COGs, vectorise,
+# quick-look, report) against the model pass alone on the same tiles. Peak
+# memory is the largest process of the map's tree (time -v of the script).
+MAPSCENE=${MAPSCENE:-8000}
+if [ -f models/buildings.model ]; then
+	echo "== bin/map on a ${MAPSCENE} x ${MAPSCENE} RGB scene at the model's 0.5 m, against the model pass alone"
+	gdal_translate -q -outsize "$MAPSCENE" "$MAPSCENE" -co TILED=YES "${DATA:-../shared/data}/atlanta_sn4/rgb_nadir10.tif" "$T/map.tif"
+	gdal_edit.py -a_srs EPSG:32616 -a_ullr 500000 $((4000000 + MAPSCENE / 2)) $((500000 + MAPSCENE / 2)) 4000000 "$T/map.tif"
+	bin/tile --quiet --size 512 --overlap 32 "$T/map.tif" | bin/normalise-bands --quiet --fit "$T/map.stats"
+	bin/tile --quiet --size 512 --overlap 32 "$T/map.tif" | bin/normalise-bands --quiet --stats "$T/map.stats" >"$T/map.frames"
+	for r in 1 2; do
+		s=$(date +%s.%N)
+		bin/encode --quiet --batch 1 --decode --model models/buildings.model <"$T/map.frames" >/dev/null
+		e=$(date +%s.%N)
+		rm -rf "$T/maps"
+		/usr/bin/time -v -o "$T/time.map" bin/map --model models/buildings.model "$T/map.tif" --out "$T/maps" 2>/dev/null
+		f=$(date +%s.%N)
+		awk -v a="$s" -v b="$e" -v c="$f" -v n="$MAPSCENE" -v m="$(mb map)" -v r="$r" 'BEGIN {
+			printf "round %d: map %.2f megapixels/s (%.1f s, peak %s MB), model pass alone %.2f megapixels/s (%.1f s), map/model %.2f\n",
+			r, n * n / 1e6 / (c - b), c - b, m, n * n / 1e6 / (b - a), b - a, (b - a) / (c - b) }' | tee -a "$T/map"
+	done
+	best=$(sort -k4 -g "$T/map" | tail -n 1)
+	row "bin/map, ${MAPSCENE}x${MAPSCENE} RGB at 0.5 m, shipped buildings model (best of 2) | $(echo "$best" | awk '{print $4, "megapixels/s, peak", $9, "MB"}' | tr -d ',') | model pass alone $(echo "$best" | awk '{print $14, "megapixels/s"}') | $(echo "$best" | awk '{print $NF}')x the model's rate | "
+else
+	echo "== bin/map: models/buildings.model missing (make models), skipped"
+fi
+
 echo
 echo "== summary ($(lscpu | awk -F: '/Model name/ {gsub(/^ +/, "", $2); print $2; exit}'), $(nproc) cores, $(date -u +%Y-%m-%d))"
 echo "| measure | Landshift | peer | ratio |"
