@@ -248,9 +248,7 @@ static long build(struct graph *g)
 				if (u < 0 || v < 0 || u >= g->w || v >= g->h)
 					continue;
 				size_t q = (size_t)v * g->w + u;
-				if (g->s[q] && !g->node[q] && !g->seen[q])
-					trace(g, x, y, k, 0);
-				else if (g->node[q] && g->node[q] != g->node[i] && q > i)	/* two clusters that touch */
+				if (g->s[q] && !g->node[q] && !g->seen[q])	/* touching node pixels are one cluster */
 					trace(g, x, y, k, 0);
 			}
 		}
