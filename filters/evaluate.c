@@ -1,5 +1,4 @@
 /* evaluate - score a predicted raster against reference labels. */
-#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,14 +10,17 @@
 #include "base/outpath.h"
 #include "base/json.h"
 #include "geo/labels.h"
+#include "score/roads.h"
 #include "score/scene.h"
 #include "base/opt.h"
 #include "base/progress.h"
 #include "geo/raster.h"
 
-static const char *ref_path, *points_path, *ref_map, *errors_path, *objects_path, *objects_layer, *class_names = LS_CLASS_NAMES;
+static const char *ref_path, *points_path, *ref_map, *errors_path, *objects_path, *objects_layer, *lines_path,
+	*lines_layer, *class_names = LS_CLASS_NAMES;
 static int ref_class = 1, object_class = 1, point_class = 2, eight, crown_points;
-static double min_iou = 0.5, match_dist = 3, crown_radius = 1.5;
+static double min_iou = 0.5, match_dist = 3, crown_radius = 1.5, line_width, road_buffer = 2, apls_snap = 4,
+	apls_spacing = 50;
 static struct ls_decision decision;
 
 /* Class c's name (--class-names); a buffer per class, so that one printf
@@ -46,6 +48,12 @@ static const struct ls_opt opts[] = {
 	{ "match-distance", LS_OPT_DOUBLE, &match_dist, "M", "a predicted object's centre within M CRS units of a point" },
 	{ "crown-points", LS_OPT_FLAG, &crown_points, NULL, "no --points: the reference raster's --point-class crowns (classified LiDAR) give one point per crown centre, and predicted trees are found as crown centres too (not object centres), both over the scored pixels" },
 	{ "crown-radius", LS_OPT_DOUBLE, &crown_radius, "M", "with --crown-points: a crown centre lies at least M CRS units inside its crown" },
+	{ "line-width", LS_OPT_DOUBLE, &line_width, "M", "burn a --ref of lines (road centrelines) this many metres wide for the pixel scores", NULL, 0, 1000 },
+	{ "lines", LS_OPT_STR, &lines_path, "FILE", "predicted centrelines (vectorise --lines) scored against the --ref centrelines: completeness, correctness, quality and F1 within --buffer, and APLS" },
+	{ "lines-layer", LS_OPT_STR, &lines_layer, "NAME", "the layer of --lines (default: the one named after --ref-class, else the first)" },
+	{ "buffer", LS_OPT_DOUBLE, &road_buffer, "M", "a centreline within M metres of the other side's counts as found", NULL, 0.01, 1000 },
+	{ "apls-snap", LS_OPT_DOUBLE, &apls_snap, "M", "APLS: a node snaps onto the other graph within M metres", NULL, 0.01, 1000 },
+	{ "apls-spacing", LS_OPT_DOUBLE, &apls_spacing, "M", "APLS: control nodes every M metres along the roads", NULL, 1, 100000 },
 	{ 0 }
 };
 
@@ -55,19 +63,11 @@ static const struct ls_cmd cmd = {
 	"evaluate --ref buildings.geojson probs.tif > scores.json", opts
 };
 
-/* --objects-layer, else the layer named after the object class when path
- * has one (vectorise's GeoPackage), else the first. */
-static const char *layer_of(const char *path)
+/* layer, else the one named after class cls when path has it (vectorise's
+ * GeoPackage), else the first. */
+static const char *layer_of(const char *path, const char *layer, int cls)
 {
-	if (objects_layer)
-		return objects_layer;
-	const char *name = cname(object_class), *found = NULL;
-	GDALDatasetH ds = GDALOpenEx(path, GDAL_OF_VECTOR, NULL, NULL, NULL);
-	if (ds && GDALDatasetGetLayerByName(ds, name))
-		found = name;
-	if (ds)
-		GDALClose(ds);
-	return found;
+	return layer ? layer : ls_layer_if_present(path, cname(cls));
 }
 
 static void print_match(const char *name, const struct ls_match *m)
@@ -91,6 +91,8 @@ int main(int argc, char **argv)
 		ls_die(LS_EXIT_USAGE, "evaluate: --crown-points takes the points from the --ref raster, so it needs --ref and no --points");
 	if (!(crown_radius > 0) || !(match_dist > 0))
 		ls_die(LS_EXIT_USAGE, "evaluate: --crown-radius and --match-distance must be positive");
+	if (lines_path && !ref_path)
+		ls_die(LS_EXIT_USAGE, "evaluate: --lines are scored against reference centrelines: give them as --ref");
 	if (!ls_names_ok(class_names))
 		ls_die(LS_EXIT_USAGE, "evaluate: --class-names '%s': names are letters, digits, '_' and '-', separated by commas", class_names);
 	ls_gdal_init((size_t)128 << 20);
@@ -110,6 +112,8 @@ int main(int argc, char **argv)
 		ls_labels_set_class(&lab, ref_class);
 		if (ref_map)
 			ls_labels_set_map(&lab, ref_map);
+		if (line_width > 0)
+			ls_labels_set_line_width(&lab, line_width);
 		ls_labels_add(&lab, ref_path);
 		if (ls_labels_bind(&lab, &r) < 0 || ls_labels_read_window(&lab, &r, 0, 0, r.w, r.h, ref) < 0)
 			ls_die_err();
@@ -122,8 +126,8 @@ int main(int argc, char **argv)
 		ls_die(LS_EXIT_DATA, "%s and %s share no valid pixel: nothing to score", pos.v[0], ref_path);
 	if (errors_path && !ref_path)
 		ls_die(LS_EXIT_USAGE, "--errors needs --ref");
-	const char *ins[] = { pos.v[0], ref_path, points_path, objects_path };
-	if (errors_path && ls_output_ok(errors_path, ins, 4) < 0)
+	const char *ins[] = { pos.v[0], ref_path, points_path, objects_path, lines_path };
+	if (errors_path && ls_output_ok(errors_path, ins, 5) < 0)
 		ls_die_err();
 	struct ls_match om = { 0 }, pm = { 0 };
 	if (ref_path) {
@@ -134,7 +138,7 @@ int main(int argc, char **argv)
 		if (objects_path) {
 			for (size_t i = 0; i < n; i++)
 				pv[i] = pv[i] != 254;
-			if (ls_objects_read(objects_path, layer_of(objects_path), &r, pv, pid, &np) < 0)
+			if (ls_objects_read(objects_path, layer_of(objects_path, objects_layer, object_class), &r, pv, pid, &np) < 0)
 				ls_die_err();
 		} else {
 			np = ls_components(pv, r.w, r.h, object_class, eight, pid);
@@ -148,26 +152,13 @@ int main(int argc, char **argv)
 		long nq = 0, np;
 		uint8_t *pv = ls_xmalloc(n);
 		if (crown_points) {	/* both sides as crown centres, over the scored pixels */
-			uint8_t *rv = ls_xmalloc(n);
-			for (size_t i = 0; i < n; i++) {
-				int scored_px = valid[i] && ref[i] != 255;
-				pv[i] = scored_px ? pred[i] : 254;
-				rv[i] = scored_px ? ref[i] : 254;
-			}
-			double px = sqrt(fabs(r.gt[1] * r.gt[5] - r.gt[2] * r.gt[4]));
-			nq = ls_crown_centres(rv, r.w, r.h, point_class, crown_radius / px, &qx, &qy);
-			np = ls_crown_centres(pv, r.w, r.h, point_class, crown_radius / px, &sx, &sy);
-			free(rv);
-			for (long i = 0; i < nq; i++)
-				ls_pixel_to_crs(&r, &qx[i], &qy[i]);
-			for (long i = 0; i < np; i++)
-				ls_pixel_to_crs(&r, &sx[i], &sy[i]);
+			nq = ls_crown_points(&r, pred, valid, ref, point_class, crown_radius, &qx, &qy, &sx, &sy, &np);
 		} else {
 			if (ls_points_read(points_path, &r, &qx, &qy, &nq) < 0)
 				ls_die_err();
 			int32_t *pid = ls_xmalloc(n * sizeof *pid), ni;
 			if (objects_path) {
-				if (ls_objects_read(objects_path, layer_of(objects_path), &r, valid, pid, &ni) < 0)
+				if (ls_objects_read(objects_path, layer_of(objects_path, objects_layer, object_class), &r, valid, pid, &ni) < 0)
 					ls_die_err();
 			} else {
 				for (size_t i = 0; i < n; i++)
@@ -180,6 +171,12 @@ int main(int argc, char **argv)
 		}
 		ls_match_points(sx, sy, np, qx, qy, nq, match_dist, &pm);
 		free(pv), free(sx), free(sy), free(qx), free(qy);
+	}
+	struct ls_road_score rs;
+	if (lines_path) {
+		if (ls_road_evaluate(ref_path, lines_path, layer_of(lines_path, lines_layer, ref_class), &r, road_buffer,
+				     apls_spacing, apls_snap, &rs) < 0)
+			ls_die_err();
 	}
 	if (errors_path && ls_error_map_write(errors_path, &r, pred, valid, ref, object_class) < 0)
 		ls_die_err();
@@ -219,6 +216,8 @@ int main(int argc, char **argv)
 		print_match("match", &pm);
 		printf("},\"point_f1\":%.6f", pm.f1);
 	}
+	if (lines_path)
+		ls_road_print(stdout, ls_quiet ? NULL : stderr, &rs);
 	printf("}\n");
 	if (!ls_quiet) {
 		fprintf(stderr, "%-12s %8s %9s %8s %8s\n", "class", "IoU", "precision", "recall", "F1");

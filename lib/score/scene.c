@@ -101,6 +101,38 @@ static OGRCoordinateTransformationH to_raster(OGRLayerH l, const struct ls_raste
 	return ct;
 }
 
+long ls_crown_points(const struct ls_raster *r, const uint8_t *pred, const uint8_t *valid, const uint8_t *ref, int cls,
+		     double radius, double **qx, double **qy, double **sx, double **sy, long *ns)
+{
+	size_t n = (size_t)r->w * r->h;
+	uint8_t *pv = ls_xmalloc(n), *rv = ls_xmalloc(n);
+	for (size_t i = 0; i < n; i++) {
+		int scored = valid[i] && ref[i] != 255;
+		pv[i] = scored ? pred[i] : 254;
+		rv[i] = scored ? ref[i] : 254;
+	}
+	double px = sqrt(fabs(r->gt[1] * r->gt[5] - r->gt[2] * r->gt[4]));
+	long nq = ls_crown_centres(rv, r->w, r->h, cls, radius / px, qx, qy);
+	*ns = ls_crown_centres(pv, r->w, r->h, cls, radius / px, sx, sy);
+	free(pv), free(rv);
+	for (long i = 0; i < nq; i++)
+		ls_pixel_to_crs(r, &(*qx)[i], &(*qy)[i]);
+	for (long i = 0; i < *ns; i++)
+		ls_pixel_to_crs(r, &(*sx)[i], &(*sy)[i]);
+	return nq;
+}
+
+const char *ls_layer_if_present(const char *path, const char *name)
+{
+	const char *found = NULL;
+	GDALDatasetH ds = GDALOpenEx(path, GDAL_OF_VECTOR, NULL, NULL, NULL);
+	if (ds && GDALDatasetGetLayerByName(ds, name))
+		found = name;
+	if (ds)
+		GDALClose(ds);
+	return found;
+}
+
 int ls_objects_read(const char *path, const char *layer, const struct ls_raster *r, const uint8_t *keep,
 		    int32_t *ids, int32_t *n)
 {

@@ -35,6 +35,15 @@ uint64_t ls_confusion(const uint8_t *pred, const uint8_t *valid, const uint8_t *
 int ls_objects_read(const char *path, const char *layer, const struct ls_raster *r, const uint8_t *keep,
 		    int32_t *ids, int32_t *n);
 
+/* The crown centres (metrics.h ls_crown_centres, radius in CRS units) of
+ * class cls in the reference (*qx, *qy; the count returned) and in the
+ * prediction (*sx, *sy, *ns), over the pixels valid and known, in r's CRS. */
+long ls_crown_points(const struct ls_raster *r, const uint8_t *pred, const uint8_t *valid, const uint8_t *ref, int cls,
+		     double radius, double **qx, double **qy, double **sx, double **sy, long *ns);
+
+/* name when the OGR source path has a layer of that name, else NULL. */
+const char *ls_layer_if_present(const char *path, const char *name);
+
 /* The centres of objects 1..n of ids, in r's CRS, into *x, *y (malloc'd). */
 void ls_object_centres(const int32_t *ids, int32_t n, const struct ls_raster *r, double **x, double **y);
 
