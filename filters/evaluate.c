@@ -17,7 +17,7 @@
 #include "geo/raster.h"
 
 static const char *ref_path, *points_path, *ref_map, *errors_path, *objects_path, *objects_layer, *lines_path,
-	*lines_layer, *class_names = LS_CLASS_NAMES;
+	*lines_layer, *ref_lines, *class_names = LS_CLASS_NAMES;
 static int ref_class = 1, object_class = 1, point_class = 2, eight, crown_points;
 static double min_iou = 0.5, match_dist = 3, crown_radius = 1.5, line_width, road_buffer = 2, apls_snap = 4,
 	apls_spacing = 50;
@@ -50,6 +50,7 @@ static const struct ls_opt opts[] = {
 	{ "crown-radius", LS_OPT_DOUBLE, &crown_radius, "M", "with --crown-points: a crown centre lies at least M CRS units inside its crown" },
 	{ "line-width", LS_OPT_DOUBLE, &line_width, "M", "burn a --ref of lines (road centrelines) this many metres wide for the pixel scores", NULL, 0, 1000 },
 	{ "lines", LS_OPT_STR, &lines_path, "FILE", "predicted centrelines (vectorise --lines) scored against the --ref centrelines: completeness, correctness, quality and F1 within --buffer, and APLS" },
+	{ "ref-lines", LS_OPT_STR, &ref_lines, "FILE", "the reference centrelines for --lines (default: --ref)" },
 	{ "lines-layer", LS_OPT_STR, &lines_layer, "NAME", "the layer of --lines (default: the one named after --ref-class, else the first)" },
 	{ "buffer", LS_OPT_DOUBLE, &road_buffer, "M", "a centreline within M metres of the other side's counts as found", NULL, 0.01, 1000 },
 	{ "apls-snap", LS_OPT_DOUBLE, &apls_snap, "M", "APLS: a node snaps onto the other graph within M metres", NULL, 0.01, 1000 },
@@ -91,8 +92,8 @@ int main(int argc, char **argv)
 		ls_die(LS_EXIT_USAGE, "evaluate: --crown-points takes the points from the --ref raster, so it needs --ref and no --points");
 	if (!(crown_radius > 0) || !(match_dist > 0))
 		ls_die(LS_EXIT_USAGE, "evaluate: --crown-radius and --match-distance must be positive");
-	if (lines_path && !ref_path)
-		ls_die(LS_EXIT_USAGE, "evaluate: --lines are scored against reference centrelines: give them as --ref");
+	if (lines_path && !ref_lines && !(ref_lines = ref_path))
+		ls_die(LS_EXIT_USAGE, "evaluate: --lines are scored against reference centrelines: give them as --ref-lines or --ref");
 	if (!ls_names_ok(class_names))
 		ls_die(LS_EXIT_USAGE, "evaluate: --class-names '%s': names are letters, digits, '_' and '-', separated by commas", class_names);
 	ls_gdal_init((size_t)128 << 20);
@@ -126,8 +127,8 @@ int main(int argc, char **argv)
 		ls_die(LS_EXIT_DATA, "%s and %s share no valid pixel: nothing to score", pos.v[0], ref_path);
 	if (errors_path && !ref_path)
 		ls_die(LS_EXIT_USAGE, "--errors needs --ref");
-	const char *ins[] = { pos.v[0], ref_path, points_path, objects_path, lines_path };
-	if (errors_path && ls_output_ok(errors_path, ins, 5) < 0)
+	const char *ins[] = { pos.v[0], ref_path, points_path, objects_path, lines_path, ref_lines };
+	if (errors_path && ls_output_ok(errors_path, ins, 6) < 0)
 		ls_die_err();
 	struct ls_match om = { 0 }, pm = { 0 };
 	if (ref_path) {
@@ -174,7 +175,7 @@ int main(int argc, char **argv)
 	}
 	struct ls_road_score rs;
 	if (lines_path) {
-		if (ls_road_evaluate(ref_path, lines_path, layer_of(lines_path, lines_layer, ref_class), &r, road_buffer,
+		if (ls_road_evaluate(ref_lines, lines_path, layer_of(lines_path, lines_layer, ref_class), &r, road_buffer,
 				     apls_spacing, apls_snap, &rs) < 0)
 			ls_die_err();
 	}

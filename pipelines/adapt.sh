@@ -21,6 +21,9 @@
 #   --eval IMG [--eval-labels L]   rasters to map and score (default: the target rasters)
 #   --eval-points P       point labels of each --eval raster (surveyed trees): a predicted
 #                         object whose centre lies within 3 m of a point finds it (point F1)
+#   --eval-lines L        reference centrelines of each --eval raster (roads): centreline
+#                         completeness, correctness, F1 within 2 m and APLS (implies --centrelines)
+#   --centrelines         class 1 is a line class (roads): vectorised as centrelines
 #   --eval-crowns         point F1 from crown labels instead: the crown centres of the eval
 #                         labels are the points, predicted trees are crown centres too
 #   --gsd METRES          common ground sample distance (default: each raster's own)
@@ -53,8 +56,8 @@ BIN=${BIN:-$here/bin}
 export GDAL_PAM_ENABLED=NO
 method="" out="" gsd="" seed=1 epochs=12 tile=128 overlap=32 width=16 batch=8 lr=0.002 label_class=1 cw=1,3
 norm=per-raster threads=0 decision=argmax target_bn=0 crowns=0 lmap="" tb="" tbn="" sb="" sbn="" cname=building vb=""
-init="" topts="" stage=1 stop=6 overwrite=0 min_valid=0.5
-src=() srcl=() tgt=() tgtl=() ev=() evl=() evp=()
+init="" topts="" stage=1 stop=6 overwrite=0 min_valid=0.5 centrelines=0
+src=() srcl=() tgt=() tgtl=() ev=() evl=() evp=() evline=()
 cmdline=$(printf '%q ' "$0" "$@")	# for run.txt: the arguments are shifted away below
 die() { echo "adapt: $*" >&2; exit 2; }
 moved() { die "$1 is now --train-opts '$1 ${2:-VALUE}' (critic-train's option)"; }
@@ -63,7 +66,7 @@ while [ $# -gt 0 ]; do
 	--method) method=$2 ;; --out) out=$2 ;; --gsd) gsd=$2 ;; --seed) seed=$2 ;; --norm) norm=$2 ;;
 	--source) src+=("$2") ;; --source-labels) srcl+=("$2") ;;
 	--target) tgt+=("$2") ;; --target-labels) tgtl+=("$2") ;;
-	--eval) ev+=("$2") ;; --eval-labels) evl+=("$2") ;; --eval-points) evp+=("$2") ;;
+	--eval) ev+=("$2") ;; --eval-labels) evl+=("$2") ;; --eval-points) evp+=("$2") ;; --eval-lines) evline+=("$2") ;;
 	--epochs) epochs=$2 ;; --tile) tile=$2 ;; --overlap) overlap=$2 ;; --width) width=$2 ;;
 	--batch) batch=$2 ;; --lr) lr=$2 ;; --label-class) label_class=$2 ;; --class-weights) cw=$2 ;;
 	--label-map) lmap=$2 ;; --target-bands) tb=$2 ;; --target-band-names) tbn=$2 ;;
@@ -71,6 +74,7 @@ while [ $# -gt 0 ]; do
 	--view-bands) vb=$2 ;; --threads) threads=$2 ;; --decision) decision=$2 ;;
 	--init) init=$2 ;; --train-opts) topts=$2 ;; --min-valid) min_valid=$2 ;; --stage) stage=$2 ;; --stop-stage) stop=$2 ;;
 	--eval-crowns) crowns=1; shift; continue ;;
+	--centrelines) centrelines=1; shift; continue ;;
 	--target-bn) target_bn=1; shift; continue ;;
 	--overwrite) overwrite=1; shift; continue ;;
 	--score-only) die "--score-only is now --stage 5 (decide, vectorise and score the run's maps again)" ;;
@@ -106,6 +110,8 @@ esac
 [ ${#ev[@]} -gt 0 ] || ev=("${tgt[@]}")
 [ ${#evl[@]} -eq 0 ] || [ ${#evl[@]} -eq ${#ev[@]} ] || die "give one --eval-labels per --eval raster"
 [ ${#evp[@]} -eq 0 ] || { [ ${#evp[@]} -eq ${#ev[@]} ] && [ ${#evl[@]} -gt 0 ]; } || die "give one --eval-points per --eval raster, with --eval-labels"
+[ ${#evline[@]} -eq 0 ] || { [ ${#evline[@]} -eq ${#ev[@]} ] && [ ${#evl[@]} -gt 0 ]; } || die "give one --eval-lines per --eval raster, with --eval-labels"
+[ ${#evline[@]} -eq 0 ] || centrelines=1
 [ "$crowns" = 0 ] || { [ ${#evl[@]} -gt 0 ] && [ ${#evp[@]} -eq 0 ]; } || die "--eval-crowns takes the points from --eval-labels rasters: give those, and no --eval-points"
 if [ "$method" = oracle ]; then [ ${#tgtl[@]} -eq ${#tgt[@]} ] || die "oracle needs one --target-labels per --target"; fi
 # one name per eval raster, unique: the second a.tif of another folder is a_2
@@ -164,7 +170,9 @@ done
 if runs 6; then
 	for i in "${!evl[@]}"; do echo "eval-labels ${evl[$i]}"; done >>"$out/run.txt"
 	for i in "${!evp[@]}"; do echo "eval-points ${evp[$i]}"; done >>"$out/run.txt"
-	[ "$crowns" = 0 ] || echo "eval-points crown centres of the eval labels" >>"$out/run.txt"
+	[ ${#evline[@]} -eq 0 ] || { [ ${#evline[@]} -eq ${#ev[@]} ] && [ ${#evl[@]} -gt 0 ]; } || die "give one --eval-lines per --eval raster, with --eval-labels"
+[ ${#evline[@]} -eq 0 ] || centrelines=1
+[ "$crowns" = 0 ] || echo "eval-points crown centres of the eval labels" >>"$out/run.txt"
 fi
 
 # tile_domain DOMAIN IMG [LABELS] K: append IMG's tiles to DOMAIN.frames and,
@@ -275,8 +283,9 @@ if runs 5; then
 	log "[5/6] deciding ($decision${thr:+: $cname where its probability is $thr or more}) and vectorising"
 	echo "decision $decision${thr:+: share $share, threshold $thr}" >>"$out/run.txt"
 	for name in "${names[@]}"; do
+		LN=(); [ "$centrelines" = 1 ] && LN=(--lines "$label_class")
 		"$BIN"/vectorise --quiet --classes "$label_class" --class-names "background,$cname" --min-area 4 --simplify 0.25 "${CT[@]}" \
-			"$out/probs_$name.tif" "$out/${cname}s_$name.gpkg"
+			"${LN[@]}" "$out/probs_$name.tif" "$out/${cname}s_$name.gpkg"
 	done
 fi
 
@@ -285,9 +294,10 @@ if runs 6 && [ ${#evl[@]} -gt 0 ]; then
 	for i in "${!ev[@]}"; do
 		RM=(); [ -n "$lmap" ] && RM=(--ref-map "$lmap")
 		[ ${#evp[@]} -gt 0 ] && RM+=(--points "${evp[$i]}" --point-class "$label_class" --match-distance 3)
+		[ ${#evline[@]} -gt 0 ] && RM+=(--lines "$out/${cname}s_${names[$i]}.gpkg" --ref-lines "${evline[$i]}")
 		[ "$crowns" = 1 ] && RM+=(--crown-points --point-class "$label_class" --match-distance 3)
 		# the objects scored are the polygons delivered (stage 5), when there
-		[ "$crowns" != 1 ] && [ -f "$out/${cname}s_${names[$i]}.gpkg" ] && RM+=(--objects "$out/${cname}s_${names[$i]}.gpkg")
+		[ "$crowns" != 1 ] && [ "$centrelines" = 0 ] && [ -f "$out/${cname}s_${names[$i]}.gpkg" ] && RM+=(--objects "$out/${cname}s_${names[$i]}.gpkg")
 		"$BIN"/evaluate --quiet --ref "${evl[$i]}" --ref-class "$label_class" "${RM[@]}" "${CT[@]}" --class-names "background,$cname" \
 			--errors "$out/errors_${names[$i]}.tif" "$out/probs_${names[$i]}.tif" >"$out/eval_${names[$i]}.json"
 	done

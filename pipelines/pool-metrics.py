@@ -40,6 +40,15 @@ def main():
         pf1, pp, pr, found, ref = matched("points")
         m.update({"point_f1": pf1, "point_precision": pp, "point_recall": pr, "points": ref, "points_found": found})
         m[f"{cname}_point_f1"] = pf1
+    if all("roads" in r for r in runs.values()):  # centrelines: lengths pooled, APLS averaged
+        rl = {x: sum(r["roads"][x] for r in runs.values()) for x in ("ref_length_m", "pred_length_m")}
+        c = sum(r["roads"]["completeness"] * r["roads"]["ref_length_m"] for r in runs.values() if r["roads"]["completeness"] is not None)
+        k2 = sum(r["roads"]["correctness"] * r["roads"]["pred_length_m"] for r in runs.values() if r["roads"]["correctness"] is not None)
+        comp = c / rl["ref_length_m"] if rl["ref_length_m"] else 0
+        corr = k2 / rl["pred_length_m"] if rl["pred_length_m"] else 0
+        apls = [r["roads"]["apls"] for r in runs.values() if r["roads"]["apls"] is not None]
+        m.update({"completeness": comp, "correctness": corr, "road_f1": 2 * comp * corr / (comp + corr) if comp + corr else 0,
+                  "apls": sum(apls) / len(apls) if apls else None})
     rule = rule.split("=")[0]  # share=F: the share is given below
     m["decision"] = {"rule": rule} if rule == "argmax" else {"rule": rule, "share": float(share), "threshold": float(thr)}
     m["per_raster"] = runs
@@ -49,7 +58,8 @@ def main():
     import os
     os.replace(tmp, f"{out}/metrics.json")
     print(f"adapt: {cname} IoU {iou:.3f}, F1 {f1:.3f}, object F1 {of1:.3f}"
-          + (f", point F1 {m['point_f1']:.3f} ({m['points_found']} of {m['points']} points)" if "point_f1" in m else ""),
+          + (f", point F1 {m['point_f1']:.3f} ({m['points_found']} of {m['points']} points)" if "point_f1" in m else "")
+          + (f", centreline F1 {m['road_f1']:.3f}, APLS {m['apls']}" if "road_f1" in m else ""),
           file=sys.stderr)
 
 

@@ -241,14 +241,14 @@ else fail "vectorise --lines Vegas" "$out"; fi
 # road scores: the mask's own centrelines against the surveyed ones (the
 # figures a perfect road map can reach: docs/methods.md "Road scores")
 V=$DATA/vegas_sn3_roads
-if out=$($BIN/evaluate --quiet --ref "$V/roads.geojson" --ref-class 3 --line-width 6 --lines "$T/vegas.gpkg" "$V/road_mask.tif" | $PY -c "
+if out=$($BIN/evaluate --quiet --ref "$V/road_mask.tif" --ref-lines "$V/roads.geojson" --lines "$T/vegas.gpkg" "$V/road_mask.tif" | $PY -c "
 import json, sys
-s = json.load(sys.stdin)['roads']
-assert s['completeness'] > 0.95 and s['correctness'] > 0.95 and 0.7 < s['apls'] <= 1 and 900 < s['ref_length_m'] < 1100, s
+j = json.load(sys.stdin); s = j['roads']
+assert j['road_iou'] == 1 and s['completeness'] > 0.95 and s['correctness'] > 0.95 and 0.7 < s['apls'] <= 1 and 900 < s['ref_length_m'] < 1100, s
 print('completeness %.3f, correctness %.3f, APLS %.3f over %.0f m' % (s['completeness'], s['correctness'], s['apls'], s['ref_length_m']))
 "); then pass "evaluate --lines on the Vegas mask's centrelines: $out"
 else fail "evaluate --lines Vegas" "$out"; fi
 must_fail "evaluate --lines given polygons" 1 "holds Polygon geometries, not lines" "$BIN/evaluate --ref $V/roads.geojson --ref-class 3 --lines $DATA/drone_africa/zanzibar/buildings.geojson $V/road_mask.tif"
-must_fail "evaluate --lines without reference centrelines" 2 "give them as --ref" "$BIN/evaluate --points $V/roads.geojson --lines $T/vegas.gpkg $V/road_mask.tif"
+must_fail "evaluate --lines without reference centrelines" 2 "give them as --ref-lines or --ref" "$BIN/evaluate --points $V/roads.geojson --lines $T/vegas.gpkg $V/road_mask.tif"
 must_fail "vectorise --lines of a class not vectorised" 1 "line class 3: not one of the classes vectorised" "$BIN/vectorise --lines 3 --classes 1 $T/road.tif $T/x.gpkg"
 must_fail "vectorise --lines with one --layer for all" 2 "centrelines go to a layer of their own" "$BIN/vectorise --lines 3 --layer all $T/road.tif $T/x.gpkg"
