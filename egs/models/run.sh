@@ -6,6 +6,9 @@
 #              western two thirds of Atlanta (SpaceNet 4); scored on Atlanta's eastern third
 #   trees      NAIP R, G, B, NIR at 0.6 m: the first three quarters of the Santa Monica
 #              chips; scored on the last quarter's surveyed tree points (point F1, 3 m)
+#   roads      WorldView-3 panchromatic at 0.3 m: the western two thirds of the Las Vegas
+#              scene (SpaceNet 3); its centrelines scored on the eastern third (F1 within
+#              2 m, APLS)
 # Environment: DATA (../shared/data), OUT (out/models), MODELS (which: "buildings
 # trees"), THREADS (2: the same threads give the same bytes), EPOCHS (each
 # model's own), EXTRA (more adapt.sh options, e.g. "--width 4" in the tests),
@@ -13,7 +16,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 DATA=$(cd "${DATA:-../shared/data}" && pwd)
-OUT=${OUT:-out/models} DEST=${DEST:-models} MODELS=${MODELS:-buildings trees} THREADS=${THREADS:-2}
+OUT=${OUT:-out/models} DEST=${DEST:-models} MODELS=${MODELS:-buildings trees roads} THREADS=${THREADS:-2}
 EPOCHS=${EPOCHS:-} EXTRA=${EXTRA:-}
 export GDAL_PAM_ENABLED=NO
 mkdir -p "$OUT" "$DEST"
@@ -43,7 +46,14 @@ for m in $MODELS; do
 				--eval-points "$N/json/santa_monica_2020_$c.json")
 		done
 		args+=(--class-name tree --label-map 2=1 --class-weights 1,2 --epochs "${EPOCHS:-30}") ;;
-	*) echo "models: unknown model $m (buildings or trees)" >&2; exit 2 ;;
+	roads)
+		V=$DATA/vegas_sn3_roads
+		gdal_translate -q -of VRT -srcwin 0 0 867 1300 "$V/pan.tif" "$OUT/vegas_west.vrt"
+		gdal_translate -q -of VRT -srcwin 867 0 433 1300 "$V/pan.tif" "$OUT/vegas_east.vrt"
+		args+=(--source "$OUT/vegas_west.vrt" --source-labels "$V/road_mask.tif"
+			--target "$OUT/vegas_east.vrt" --eval-labels "$V/road_mask.tif" --eval-lines "$V/roads.geojson"
+			--gsd 0.3 --class-name road --label-map 3=1 --class-weights 1,2 --epochs "${EPOCHS:-40}") ;;
+	*) echo "models: unknown model $m (buildings, trees or roads)" >&2; exit 2 ;;
 	esac
 	if [ ! -f "$dir/card.md" ]; then
 		log "$m: training ($THREADS threads)"
