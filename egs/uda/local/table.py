@@ -27,7 +27,8 @@ def runs(out, pair, method):
         m = json.load(open(f))
         secs = int(open(f"{d}/seconds").read()) if os.path.isfile(f"{d}/seconds") else 0
         rows.append({"seed": int(d.rsplit("seed", 1)[1]), "iou": m["iou"], "f1": m["f1"],
-                     "object_f1": m.get("object_f1"), "point_f1": m.get("point_f1"), "seconds": secs})
+                     "object_f1": m.get("object_f1"), "point_f1": m.get("point_f1"), "road_f1": m.get("road_f1"),
+                     "apls": m.get("apls"), "seconds": secs})
     return rows
 
 
@@ -60,7 +61,7 @@ def main():
     res, lines, gaps = {}, [], {}
     total, sources_seen = 0, set()
     head = ("| pair | score | method | seeds | score (mean ± sd) | IoU | object F1 | point F1 "
-            "| gap closed from source-only | from AdaBN | minutes per run |")
+            "| APLS | gap closed from source-only | from AdaBN | minutes per run |")
     lines += [head, "|" + "---|" * (head.count("|") - 1)]
     for p in pairs:
         key = metric.get(p, "iou")
@@ -75,6 +76,7 @@ def main():
             iou, _ = stats(r, "iou")
             of1, _ = stats(r, "object_f1")
             pf1, _ = stats(r, "point_f1")
+            apls, _ = stats(r, "apls")
 
             def gap(base):
                 if base is None or orc is None or orc == base or m in ("oracle",):
@@ -96,7 +98,7 @@ def main():
             g_so = gap(so) if m != "source-only" else ""
             g_ab = gap(ab) if m not in ("source-only", "adabn") else ""
             lines.append(f"| {p}{'' if p in headline else ' (dev)'} | {key} | {m} | {len(r)} | {mu:.3f} ± {sd:.3f} | "
-                         f"{fmt(iou)} | {fmt(of1)} | {fmt(pf1)} | {g_so} | {g_ab} | {minutes:.1f} |")
+                         f"{fmt(iou)} | {fmt(of1)} | {fmt(pf1)} | {fmt(apls)} | {g_so} | {g_ab} | {minutes:.1f} |")
     lines.append("")
     lines.append(f"Total run time: {total / 3600:.1f} h (each source model counted once).")
     lines.append("")
