@@ -8,6 +8,7 @@
 
 #include "base/err.h"
 #include "score/roads.h"
+#include "score/scene.h"
 
 /* An azimuthal equidistant CRS centred on r, and the transformation to it
  * from r's CRS (*to_m). */
@@ -91,14 +92,10 @@ int ls_road_lines_read(const char *path, const char *layer, const struct ls_rast
 	*out = NULL;
 	if (!r->wkt || !*r->wkt)
 		return ls_err("%s has no CRS: road lengths need one", r->path);
-	GDALDatasetH ds = GDALOpenEx(path, GDAL_OF_VECTOR, NULL, NULL, NULL);
-	if (!ds)
-		return ls_err("cannot open lines %s: %s", path, ls_gdal_msg());
-	OGRLayerH l = layer ? GDALDatasetGetLayerByName(ds, layer) : GDALDatasetGetLayer(ds, 0);
-	if (!l) {
-		GDALClose(ds);
-		return layer ? ls_err("%s has no layer %s", path, layer) : ls_err("%s has no layer", path);
-	}
+	GDALDatasetH ds;
+	OGRLayerH l = ls_vector_layer(path, layer, "lines", &ds);
+	if (!l)
+		return -1;
 	OGRCoordinateTransformationH to_m = NULL, ct = NULL;
 	OGRSpatialReferenceH m = metric_crs(r, &to_m);
 	if (!m || !to_m) {

@@ -122,6 +122,22 @@ long ls_crown_points(const struct ls_raster *r, const uint8_t *pred, const uint8
 	return nq;
 }
 
+OGRLayerH ls_vector_layer(const char *path, const char *layer, const char *what, GDALDatasetH *ds)
+{
+	*ds = GDALOpenEx(path, GDAL_OF_VECTOR, NULL, NULL, NULL);
+	if (!*ds) {
+		ls_err("cannot open %s %s: %s", what, path, ls_gdal_msg());
+		return NULL;
+	}
+	OGRLayerH l = layer ? GDALDatasetGetLayerByName(*ds, layer) : GDALDatasetGetLayer(*ds, 0);
+	if (!l) {
+		GDALClose(*ds);
+		*ds = NULL;
+		layer ? ls_err("%s has no layer %s", path, layer) : ls_err("%s has no layer", path);
+	}
+	return l;
+}
+
 const char *ls_layer_if_present(const char *path, const char *name)
 {
 	const char *found = NULL;
@@ -136,14 +152,10 @@ const char *ls_layer_if_present(const char *path, const char *name)
 int ls_objects_read(const char *path, const char *layer, const struct ls_raster *r, const uint8_t *keep,
 		    int32_t *ids, int32_t *n)
 {
-	GDALDatasetH ds = GDALOpenEx(path, GDAL_OF_VECTOR, NULL, NULL, NULL);
-	if (!ds)
-		return ls_err("cannot open objects %s: %s", path, ls_gdal_msg());
-	OGRLayerH l = layer ? GDALDatasetGetLayerByName(ds, layer) : GDALDatasetGetLayer(ds, 0);
-	if (!l) {
-		GDALClose(ds);
-		return layer ? ls_err("%s has no layer %s", path, layer) : ls_err("%s has no layer", path);
-	}
+	GDALDatasetH ds;
+	OGRLayerH l = ls_vector_layer(path, layer, "objects", &ds);
+	if (!l)
+		return -1;
 	OGRCoordinateTransformationH ct = to_raster(l, r);
 	size_t cap = 1024, ng = 0, npix = (size_t)r->w * r->h;
 	OGRGeometryH *geoms = ls_xmalloc(cap * sizeof *geoms);

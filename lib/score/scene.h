@@ -12,6 +12,9 @@
 
 #include <stdint.h>
 
+#include <gdal.h>
+#include <ogr_api.h>
+
 #include "geo/decide.h"
 #include "geo/raster.h"
 #include "score/metrics.h"
@@ -40,6 +43,10 @@ int ls_objects_read(const char *path, const char *layer, const struct ls_raster 
  * prediction (*sx, *sy, *ns), over the pixels valid and known, in r's CRS. */
 long ls_crown_points(const struct ls_raster *r, const uint8_t *pred, const uint8_t *valid, const uint8_t *ref, int cls,
 		     double radius, double **qx, double **qy, double **sx, double **sy, long *ns);
+
+/* Layer `layer` (NULL: the first) of the OGR source path, its dataset in
+ * *ds (GDALClose it); NULL with the error set, naming it as `what`. */
+OGRLayerH ls_vector_layer(const char *path, const char *layer, const char *what, GDALDatasetH *ds);
 
 /* name when the OGR source path has a layer of that name, else NULL. */
 const char *ls_layer_if_present(const char *path, const char *name);
