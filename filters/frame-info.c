@@ -124,6 +124,13 @@ static void print_frame(const struct ls_frame *f)
 	printf(",\"valid\":%.6f", hw ? (double)valid / hw : 0.0);
 	if (f->label)
 		print_label(f);
+	if (f->label && f->label_classes) {
+		printf(",\"label_classes\":[");
+		for (int c = 0, n = 0; c < 64; c++)
+			if (f->label_classes >> c & 1)
+				printf("%s%d", n++ ? "," : "", c);
+		printf("]");
+	}
 	if (f->norm.n) {
 		printf(",\"norm\":{\"mean\":[");
 		for (int i = 0; i < f->norm.n; i++)

@@ -21,6 +21,23 @@ static int cb_attr(void *ctx, const char *v) { return ls_labels_set_attr(&labels
 static int cb_width(void *ctx, const char *v) { return ls_labels_set_line_width(&labels, atof(v)); }
 static int cb_map(void *ctx, const char *v) { return ls_labels_set_map(&labels, v); }
 
+static uint64_t label_classes;	/* bit c: the labels speak for class c; 0: every class */
+
+static int cb_label_classes(void *ctx, const char *v)
+{
+	label_classes = 0;
+	for (const char *p = v;; p++) {
+		char *end;
+		long c = strtol(p, &end, 10);
+		if (end == p || c < 1 || c > 63 || (*end && *end != ','))
+			return ls_err("--label-classes: '%s': expected class codes 1 to 63 separated by commas", v);
+		label_classes |= (uint64_t)1 << c;
+		if (!*end)
+			return 0;
+		p = end;
+	}
+}
+
 static int size = 256, overlap = 0, sample = 0, seed = 1, keep_empty = 0;
 static const char *part;
 static int part_k = 1, part_n = 1;
@@ -46,6 +63,7 @@ static const struct ls_opt opts[] = {
 	{ "label-attr", LS_OPT_CB, NULL, "NAME", "take the class from this attribute of the last --labels", cb_attr },
 	{ "line-width", LS_OPT_CB, NULL, "METRES", "buffer line labels (roads) to this width", cb_width },
 	{ "label-map", LS_OPT_CB, NULL, "V=C,...", "map label raster values to classes (e.g. 255=1)", cb_map },
+	{ "label-classes", LS_OPT_CB, NULL, "LIST", "the classes the labels speak for (e.g. 1 for a building survey): their 0 then means 'none of these', and other classes stay unknown (partial labels); default: every class", cb_label_classes },
 	{ "min-valid", LS_OPT_DOUBLE, &min_valid, "FRAC", "drop tiles with a smaller fraction of valid pixels" },
 	{ "keep-empty", LS_OPT_FLAG, &keep_empty, NULL, "keep tiles without any valid pixel" },
 	{ "sample", LS_OPT_INT, &sample, "N", "emit N tiles chosen at random (0 = all)" },
@@ -142,6 +160,7 @@ static void tile_raster(const char *path, struct ls_writer *w, struct ls_frame *
 				ls_frame_drop_mask(f);
 			if (labels.n && ls_labels_read_tile(&labels, &r, i * step, j * step, size, ls_frame_label(f)) < 0)
 				ls_die_err();
+			f->label_classes = labels.n ? label_classes : 0;
 			snprintf(key, sizeof key, "%s:%d:%d", base, i * step, j * step);
 			ls_frame_set_str(&f->key, key);
 			snprintf(f->kind, sizeof f->kind, "tile");
@@ -173,6 +192,8 @@ int main(int argc, char **argv)
 		ls_die(LS_EXIT_USAGE, "--part must be K/N with 1 <= K <= N, not '%s'", part);
 	if (size < 8 || size > 16384 || overlap < 0 || overlap >= size)
 		ls_die(LS_EXIT_USAGE, "--size must be 8..16384 and --overlap 0..size-1");
+	if (label_classes && !labels.n)
+		ls_die(LS_EXIT_USAGE, "--label-classes says what the labels speak for, and no --labels was given");
 	ls_gdal_init((size_t)64 << 20);
 	struct ls_writer *w = ls_writer_open(1, "stdout");
 	if (!w)

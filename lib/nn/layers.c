@@ -442,6 +442,16 @@ double ls_softmax_xent(const struct ls_t4 *lg, const uint8_t *labels, const real
 double ls_softmax_xent_pw(const struct ls_t4 *lg, const uint8_t *labels, const real *cw, const real *pw,
 			  struct ls_t4 *dl, size_t *counted)
 {
+	return ls_softmax_xent_partial(lg, labels, NULL, cw, pw, dl, counted);
+}
+
+/* A pixel's set of possible classes T: {y}, or for a 0 of partial labels
+ * that speak for the classes in lcls, 0 and every class they do not speak
+ * for. Its loss is -log sum_{c in T} p_c, and d/dz_c = p_c - [c in T] p_c / P_T
+ * (with T = {y}, the usual softmax cross-entropy). */
+double ls_softmax_xent_partial(const struct ls_t4 *lg, const uint8_t *labels, const uint64_t *lcls, const real *cw,
+			       const real *pw, struct ls_t4 *dl, size_t *counted)
+{
 	size_t hw = (size_t)lg->h * lg->w, total = hw * lg->n;
 	int k = lg->c;
 	double loss = 0, wsum = 0;
@@ -463,6 +473,7 @@ double ls_softmax_xent_pw(const struct ls_t4 *lg, const uint8_t *labels, const r
 	for (int n = 0; n < lg->n; n++) {
 		const real *z = ls_t4_img(lg, n);
 		real *g = dl ? ls_t4_img(dl, n) : NULL;
+		uint64_t partial = lcls ? lcls[n] : 0;
 		double e[16], *ev = k <= 16 ? e : NULL;
 		for (size_t i = 0; i < hw; i++) {
 			int y = labels[(size_t)n * hw + i];
@@ -472,21 +483,30 @@ double ls_softmax_xent_pw(const struct ls_t4 *lg, const uint8_t *labels, const r
 						g[c * hw + i] = 0;
 				continue;
 			}
-			double mx = z[i], s = 0, w = (cw ? cw[y] : 1) * (pw ? pw[(size_t)n * hw + i] : 1);
-			for (int c = 1; c < k; c++)
-				mx = z[c * hw + i] > mx ? z[c * hw + i] : mx;
+			/* in T: c == y, or a class the partial labels do not speak for */
+#define IN_T(c) ((c) == y || (y == 0 && partial && ((c) > 63 || !(partial >> (c) & 1))))
+			double mx = z[i], mt = -HUGE_VAL, s = 0, st = 0;
+			double w = (cw ? cw[y] : 1) * (pw ? pw[(size_t)n * hw + i] : 1);
 			for (int c = 0; c < k; c++) {
+				mx = z[c * hw + i] > mx ? z[c * hw + i] : mx;
+				mt = IN_T(c) && z[c * hw + i] > mt ? z[c * hw + i] : mt;
+			}
+			for (int c = 0; c < k; c++) {	/* T's sum taken from its own maximum: no underflow */
 				double v = exp(z[c * hw + i] - mx);
 				if (ev)
 					ev[c] = v;
 				s += v;
+				st += IN_T(c) ? exp(z[c * hw + i] - mt) : 0;
 			}
-			loss += w * (log(s) - (z[y * hw + i] - mx));
+			loss += w * (log(s) + mx - log(st) - mt);
 			if (g) {
-				double ws = w * inv / s;
-				for (int c = 0; c < k; c++)
-					g[c * hw + i] = (real)(ws * (ev ? ev[c] : exp(z[c * hw + i] - mx)) - (c == y) * w * inv);
+				double ws = w * inv / s, wt = w * inv / st;
+				for (int c = 0; c < k; c++) {
+					double v = ev ? ev[c] : exp(z[c * hw + i] - mx);
+					g[c * hw + i] = (real)(ws * v - (IN_T(c) ? wt * exp(z[c * hw + i] - mt) : 0));
+				}
 			}
+#undef IN_T
 		}
 	}
 	return wsum > 0 ? loss / wsum : 0;

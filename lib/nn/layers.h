@@ -74,6 +74,14 @@ double ls_softmax_xent(const struct ls_t4 *logits, const uint8_t *labels, const 
  * of the counted pixels, so weights below 1 lower the loss. */
 double ls_softmax_xent_pw(const struct ls_t4 *logits, const uint8_t *labels, const real *cw, const real *pw,
 			  struct ls_t4 *dlogits, size_t *counted);
+/* The same for partial labels: lcls[n] (NULL: none) lists, as bits, the
+ * classes image n's labels speak for (0: every class); its 0 pixels then
+ * mean "none of these": the loss pushes down their probability only, and
+ * leaves the classes the labels do not speak for free (the marginal
+ * cross-entropy -log sum of the probabilities of background and those
+ * classes). A labelled class is never taken for background elsewhere. */
+double ls_softmax_xent_partial(const struct ls_t4 *logits, const uint8_t *labels, const uint64_t *lcls, const real *cw,
+			       const real *pw, struct ls_t4 *dlogits, size_t *counted);
 /* Per-pixel class probabilities (softmax over channels), in place allowed. */
 void ls_softmax(const struct ls_t4 *logits, struct ls_t4 *probs);
 

@@ -62,6 +62,7 @@ void ls_frame_reset(struct ls_frame *f)
 	f->halo = 0;
 	f->has_nodata = 0;
 	f->nodata = 0;
+	f->label_classes = 0;
 	ls_strlist_free(&f->bands);
 	ls_strlist_free(&f->chain);
 	ls_frame_drop_mask(f);
@@ -228,6 +229,7 @@ void ls_frame_copy_meta(struct ls_frame *d, const struct ls_frame *s)
 	for (int i = 0; i < s->bands.n; i++)
 		ls_strlist_push(&d->bands, s->bands.v[i]);
 	ls_frame_set_str(&d->domain, s->domain);
+	d->label_classes = s->label_classes;
 	ls_norm_alloc(&d->norm, s->norm.n);
 	for (int i = 0; i < s->norm.n; i++) {
 		d->norm.mean[i] = s->norm.mean[i];
@@ -411,6 +413,7 @@ static int meta_fields(const struct ls_frame *f)
 	n += f->bands.n > 0;
 	n += f->mask != NULL;
 	n += f->label != NULL;
+	n += f->label != NULL && f->label_classes;
 	n += f->domain != NULL;
 	n += f->norm.n > 0;
 	n += f->chain.n > 0;
@@ -493,6 +496,16 @@ int ls_writer_put(struct ls_writer *w, struct ls_frame *f)
 	if (f->label) {
 		pk_str(pk, "label");
 		pk_bin(w, f->label, hw);
+		if (f->label_classes) {
+			int n = 0;
+			for (int c = 0; c < 64; c++)
+				n += (int)(f->label_classes >> c & 1);
+			pk_str(pk, "label_classes");
+			msgpack_pack_array(pk, n);
+			for (int c = 0; c < 64; c++)
+				if (f->label_classes >> c & 1)
+					msgpack_pack_int(pk, c);
+		}
 	}
 	if (f->nextra) {
 		pk_str(pk, "extra");
@@ -944,6 +957,16 @@ static int decode_meta(struct ls_reader *r, const msgpack_object_kv *kv, struct 
 		if (obj_f64(v, &f->nodata) < 0)
 			return rerr(r, "nodata", "expected a number");
 		f->has_nodata = 1;
+	} else if (obj_is(k, "label_classes")) {
+		f->label_classes = 0;
+		if (v->type != MSGPACK_OBJECT_ARRAY || v->via.array.size > 64)
+			return rerr(r, "label_classes", "expected an array of class codes");
+		for (uint32_t i = 0; i < v->via.array.size; i++) {
+			int64_t c;
+			if (obj_i64(&v->via.array.ptr[i], &c) < 0 || c < 1 || c > 63)
+				return rerr(r, "label_classes", "expected class codes 1 to 63");
+			f->label_classes |= (uint64_t)1 << c;
+		}
 	} else if (obj_is(k, "halo")) {
 		int64_t h;
 		if (obj_i64(v, &h) < 0 || h < 0 || h > INT_MAX)

@@ -63,6 +63,8 @@ struct ls_frame {
 	struct ls_strlist bands;
 	uint8_t *mask;		/* H*W, 1 = valid; NULL = all valid */
 	uint8_t *label;		/* H*W class codes, 255 = unknown; NULL = none */
+	uint64_t label_classes;	/* bit c: the labels speak for class c, their 0 means
+				 * "none of these" (partial labels); 0: every class */
 	size_t mask_cap, label_cap;
 	char *domain;
 	struct ls_norm norm;

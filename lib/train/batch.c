@@ -24,6 +24,8 @@ static void put(struct ls_trainer *t, const struct ls_sample *s, int i, int lo, 
 	int mine = i >= lo && i < hi;
 	real *dx = mine ? x + (i - lo) * img : t->xskip;
 	ls_batch_put(s, dx, y ? (mine ? y + (i - lo) * hw : t->yskip) : NULL, aug, &t->aug);
+	if (y == t->y && mine)
+		t->ylc[i - lo] = s->lcls;
 	if (t->o->fda_beta > 0 && y) {	/* source tiles: a random target tile's low frequencies */
 		const struct ls_sample *g = &t->d->s[t->tgt[ls_rng_u64(&t->aug) % (uint64_t)t->ntgt]];
 		if (mine)
@@ -103,13 +105,18 @@ double ls_tr_mean(double v)
 	return v / ls_dist.size;
 }
 
+double ls_tr_source_xent(struct ls_trainer *t)
+{
+	return ls_softmax_xent_partial(&t->act.logits, t->y, t->ylc, t->cw, NULL, &t->act.dlogits, NULL);
+}
+
 double ls_tr_supervised_step(struct ls_trainer *t, const int *idx, int n)
 {
 	int dom;
 	struct ls_t4 x = ls_tr_source_batch(t, idx, n, &dom);
 	ls_params_zero_grad(&t->net.params);
 	ls_unet_forward(&t->net, &t->act, &x, dom, 1);
-	double loss = ls_softmax_xent(&t->act.logits, t->y, t->cw, &t->act.dlogits, NULL);
+	double loss = ls_tr_source_xent(t);
 	loss *= ls_tr_xent_scale(t, x.n, (size_t)x.h * x.w, &t->act.dlogits);
 	ls_unet_backward(&t->net, &t->act, &t->act.dlogits, NULL, dom);
 	ls_tr_average(t, &t->net.params);

@@ -95,8 +95,13 @@ static int add_frame(struct ls_dataset *d, const struct ls_frame *f, const char 
 		d->per_raster = 1;
 	if (keep) {
 		s->y = ls_xmalloc(hw);
-		for (size_t i = 0; i < hw; i++)
+		s->lcls = f->label_classes;
+		for (size_t i = 0; i < hw; i++) {
 			s->y[i] = f->mask && !f->mask[i] ? 255 : f->label[i];
+			if (s->lcls && s->y[i] && s->y[i] != 255 && (s->y[i] > 63 || !(s->lcls >> s->y[i] & 1)))
+				return ls_err("%s: frame %s holds class %d, which its label_classes do not list", path,
+					      f->key, s->y[i]);
+		}
 	} else if (f->label) {
 		d->labelled_ignored = 1;
 	}

@@ -15,6 +15,8 @@
 struct ls_sample {
 	float *x;		/* [c][h][w] */
 	uint8_t *y;		/* [h][w], 255 = not scored; NULL when unlabelled */
+	uint64_t lcls;		/* partial labels: bit c, y speaks for class c and its 0
+				 * means "none of them" (frame label_classes); 0: every class */
 	int c, h, w, dom;
 	int64_t off_x, src_w;
 	int src;		/* which source raster (index into the dataset's list) */

@@ -25,6 +25,7 @@ struct ls_trainer {
 	struct ls_model_meta meta;
 	real *cw;		/* class weights of the task loss */
 	uint8_t *y;		/* the source batch's labels */
+	uint64_t *ylc;		/* and their tiles' label_classes (partial labels) */
 	int *train, ntrain;	/* labelled training tiles, in stream order */
 	int *val, nval;		/* held out for validation */
 	int *tgt, ntgt;		/* unlabelled target tiles */
@@ -39,6 +40,10 @@ struct ls_trainer {
 	const struct ls_method *m;
 	void *ms;		/* the method's state */
 };
+
+/* The task loss of the source batch in t->act (partial labels honoured),
+ * its gradient written to t->act.dlogits. */
+double ls_tr_source_xent(struct ls_trainer *t);
 
 /* A set of parameters a method keeps beside the network (a critic, a
  * teacher), saved in checkpoints under prefix/NAME with its optimiser's

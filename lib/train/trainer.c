@@ -164,6 +164,7 @@ static int setup(struct ls_trainer *t)
 	if (o->class_weights && per_class(o->class_weights, o->classes, t->cw) < 0)
 		return -1;
 	t->y = ls_xmalloc((size_t)o->batch * t->d->s[0].h * t->d->s[0].w);
+	t->ylc = ls_xcalloc((size_t)o->batch, sizeof *t->ylc);
 	int maxc = 1;
 	for (int i = 0; i < t->d->n; i++)
 		maxc = t->d->s[i].c > maxc ? t->d->s[i].c : maxc;
@@ -195,7 +196,8 @@ static int setup(struct ls_trainer *t)
 }
 
 /* Validation of net: loss and confusion over the held-out tiles, batch norm
- * in inference mode; iou[c] per class (NAN: absent from the labels). */
+ * in inference mode; iou[c] per class (NAN: absent from the labels). A class
+ * is scored only on the tiles whose labels speak for it. */
 static double validate(struct ls_trainer *t, struct ls_unet *net, double *iou)
 {
 	int k = t->o->classes;
@@ -210,12 +212,15 @@ static double validate(struct ls_trainer *t, struct ls_unet *net, double *iou)
 		}
 		struct ls_sample *s0 = &t->d->s[idx[0]];
 		size_t img = (size_t)s0->c * s0->h * s0->w, hw = (size_t)s0->h * s0->w;
-		for (int i = 0; i < n; i++)
+		uint64_t lc[256];
+		for (int i = 0; i < n; i++) {
 			ls_batch_put(&t->d->s[idx[i]], t->act.in + i * img, t->y + i * hw, NULL, NULL);
+			lc[i] = t->d->s[idx[i]].lcls;
+		}
 		struct ls_t4 x = ls_t4_make(t->act.in, n, s0->c, s0->h, s0->w);
 		ls_unet_forward(net, &t->act, &x, dom, 0);
 		size_t cnt;
-		loss += ls_softmax_xent(&t->act.logits, t->y, NULL, NULL, &cnt) * (double)cnt;
+		loss += ls_softmax_xent_partial(&t->act.logits, t->y, lc, NULL, NULL, NULL, &cnt) * (double)cnt;
 		counted += cnt;
 		for (int i = 0; i < n; i++) {
 			const real *z = ls_t4_img(&t->act.logits, i);
@@ -223,6 +228,8 @@ static double validate(struct ls_trainer *t, struct ls_unet *net, double *iou)
 				int y = t->y[i * hw + p], best = 0;
 				for (int c = 1; c < k && y < k; c++)
 					best = z[c * hw + p] > z[best * hw + p] ? c : best;
+				if (lc[i] && (best > 63 || !(lc[i] >> best & 1)))
+					best = 0;	/* partial labels: a class they do not speak for is "none of them" */
 				if (y < k)
 					conf[y * k + best]++;
 			}
@@ -397,6 +404,7 @@ static void release(struct ls_trainer *t)
 	free(t->val);
 	free(t->cw);
 	free(t->y);
+	free(t->ylc);
 	ls_unet_act_free(&t->act);
 	if (t->net.params.n)
 		ls_unet_free(&t->net);

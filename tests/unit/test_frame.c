@@ -82,6 +82,7 @@ static void make_frame(struct ls_frame *f, int dtype, int c, int h, int w, unsig
 		m[i] = (uint8_t)(i % 3 != 0);
 		l[i] = (uint8_t)(i % 5);
 	}
+	f->label_classes = (uint64_t)1 << 1 | (uint64_t)1 << 3;	/* partial labels: buildings and roads */
 	ls_norm_alloc(&f->norm, c);
 	for (int b = 0; b < c; b++) {
 		f->norm.mean[b] = b + 0.5f;
@@ -109,7 +110,7 @@ static int same_frame(const struct ls_frame *a, const struct ls_frame *b)
 	if (a->off_x != b->off_x || a->off_y != b->off_y || a->src_w != b->src_w || a->halo != b->halo ||
 	    a->nodata != b->nodata || !b->has_nodata)
 		return 0;
-	if (memcmp(a->mask, b->mask, hw) || memcmp(a->label, b->label, hw))
+	if (memcmp(a->mask, b->mask, hw) || memcmp(a->label, b->label, hw) || a->label_classes != b->label_classes)
 		return 0;
 	if (a->bands.n != b->bands.n || strcmp(a->bands.v[a->bands.n - 1], b->bands.v[b->bands.n - 1]))
 		return 0;

@@ -286,6 +286,67 @@ static void test_xent(void)
 	free(k.lab);
 }
 
+/* Partial labels: image 0's labels speak for class 1 only, image 1's for
+ * every class. A 0 of image 0 costs -log(1 - p1), whatever p2 and p3 are. */
+struct partial_case {
+	struct ls_t4 z;
+	uint8_t *lab;
+	uint64_t lcls[2];
+	real cw[4];
+};
+
+static double partial_loss(void *p)
+{
+	struct partial_case *k = p;
+	return ls_softmax_xent_partial(&k->z, k->lab, k->lcls, k->cw, NULL, NULL, NULL);
+}
+
+static void test_xent_partial(void)
+{
+	struct partial_case k = { .lcls = { 1u << 1, 0 }, .cw = { 1, 3, 1, 2 } };
+	int n = 2, c = 4, h = 3, w = 4, hw = h * w;
+	k.z = ls_t4_make(ls_alloc_real(n * c * hw), n, c, h, w);
+	k.lab = malloc(n * hw);
+	fill(k.z.d, ls_t4_len(&k.z), 3);
+	for (int i = 0; i < n * hw; i++)	/* image 0: 0, 1 or unknown; image 1: any class */
+		k.lab[i] = i % 5 == 0 ? 255 : i < hw ? (uint8_t)(i % 2) : (uint8_t)(ls_rng_u64(&rng) % 4);
+	struct ls_t4 dz = ls_t4_make(ls_alloc_real(ls_t4_len(&k.z)), 0, 0, 0, 0);
+	double l = ls_softmax_xent_partial(&k.z, k.lab, k.lcls, k.cw, NULL, &dz, NULL);
+	double e = max_rel_err(k.z.d, dz.d, ls_t4_len(&k.z), partial_loss, &k, 200);
+	double want = 0, wsum = 0;	/* the loss worked out pixel by pixel */
+	for (int m = 0; m < n; m++)
+		for (int i = 0; i < hw; i++) {
+			int y = k.lab[m * hw + i];
+			if (y == 255)
+				continue;
+			double p[4], s = 0;
+			for (int ch = 0; ch < c; ch++)
+				s += p[ch] = exp(k.z.d[(m * c + ch) * hw + i]);
+			for (int ch = 0; ch < c; ch++)
+				p[ch] /= s;
+			want += k.cw[y] * -log(m == 0 && y == 0 ? 1 - p[1] : p[y]);
+			wsum += k.cw[y];
+		}
+	want /= wsum;
+	/* the classes image 0 does not speak for are never pushed down on its 0s */
+	int free_ok = 1;
+	for (int i = 0; i < hw; i++)
+		if (k.lab[i] == 0)
+			for (int ch = 2; ch < c; ch++)
+				free_ok &= dz.d[ch * hw + i] <= 0;
+	CHECK(e < 1e-6 && fabs(l - want) < 1e-9 * (1 + fabs(want)) && free_ok,
+	      "partial-label cross-entropy: gradient %.1e, loss %.6f = -log(1 - p1) on the 0s (%.6f)", e, l, want);
+	uint64_t all[2] = { 2 | 4 | 8, 2 | 4 | 8 };	/* labels for every class: the usual cross-entropy */
+	for (int i = 0; i < hw; i++)
+		k.lab[i] = (uint8_t)(i % 4);
+	double lp = ls_softmax_xent_partial(&k.z, k.lab, all, k.cw, NULL, NULL, NULL);
+	double lf = ls_softmax_xent(&k.z, k.lab, k.cw, NULL, NULL);
+	CHECK(fabs(lp - lf) < 1e-12, "partial labels that speak for every class: the usual loss (%.6f = %.6f)", lp, lf);
+	free(k.z.d);
+	free(dz.d);
+	free(k.lab);
+}
+
 /* ---- the whole UNet-S ---- */
 
 struct net_case {
@@ -782,6 +843,7 @@ int main(void)
 	test_elementwise(4, "bilinear x2 upsampling into a concatenation slice");
 	test_linear();
 	test_xent();
+	test_xent_partial();
 	test_unet(3, 0);
 	test_unet(3, 1);
 	test_unet(1, 0);
