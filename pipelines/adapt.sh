@@ -32,6 +32,13 @@
 #                         (e.g. 1,1,1 and red,green,blue: a panchromatic target as grey RGB)
 #   --view-bands LIST     bands shown as red, green, blue in the report (default 1,2,3)
 #   --class-name NAME     what class 1 is (building): names the polygons and the scores
+#   --classes LIST        several classes in one model instead, e.g. building,tree,road:
+#                         classes 1, 2, ... in that order (label rasters hold those codes;
+#                         vector labels of a source of one class are burned with its code)
+#   --source-classes LIST the classes the labels of each --source speak for (one per
+#                         --source, in order; default every class): their 0 is "none of
+#                         these", other classes stay unknown (partial labels)
+#   --eval-classes LIST   the same for each --eval raster's labels: the classes scored on it
 #   --label-class N       the class burned for vector labels (1)
 #   --label-map V=C,...   label rasters recoded, training and scoring alike (2=0,...)
 #   --decision RULE       argmax (default), share=F (the share F of the mapped pixels with
@@ -56,19 +63,20 @@ BIN=${BIN:-$here/bin}
 export GDAL_PAM_ENABLED=NO
 method="" out="" gsd="" seed=1 epochs=12 tile=128 overlap=32 width=16 batch=8 lr=0.002 label_class=1 cw=1,3
 norm=per-raster threads=0 decision=argmax target_bn=0 crowns=0 lmap="" tb="" tbn="" sb="" sbn="" cname=building vb=""
-init="" topts="" stage=1 stop=6 overwrite=0 min_valid=0.5 centrelines=0
-src=() srcl=() tgt=() tgtl=() ev=() evl=() evp=() evline=()
+init="" topts="" stage=1 stop=6 overwrite=0 min_valid=0.5 centrelines=0 classes="" cw_given=0
+src=() srcl=() srcc=() tgt=() tgtl=() ev=() evl=() evp=() evline=() evc=()
 cmdline=$(printf '%q ' "$0" "$@")	# for run.txt: the arguments are shifted away below
 die() { echo "adapt: $*" >&2; exit 2; }
 moved() { die "$1 is now --train-opts '$1 ${2:-VALUE}' (critic-train's option)"; }
 while [ $# -gt 0 ]; do
 	case $1 in
 	--method) method=$2 ;; --out) out=$2 ;; --gsd) gsd=$2 ;; --seed) seed=$2 ;; --norm) norm=$2 ;;
-	--source) src+=("$2") ;; --source-labels) srcl+=("$2") ;;
+	--source) src+=("$2") ;; --source-labels) srcl+=("$2") ;; --source-classes) srcc+=("$2") ;;
+	--classes) classes=$2 ;; --eval-classes) evc+=("$2") ;;
 	--target) tgt+=("$2") ;; --target-labels) tgtl+=("$2") ;;
 	--eval) ev+=("$2") ;; --eval-labels) evl+=("$2") ;; --eval-points) evp+=("$2") ;; --eval-lines) evline+=("$2") ;;
 	--epochs) epochs=$2 ;; --tile) tile=$2 ;; --overlap) overlap=$2 ;; --width) width=$2 ;;
-	--batch) batch=$2 ;; --lr) lr=$2 ;; --label-class) label_class=$2 ;; --class-weights) cw=$2 ;;
+	--batch) batch=$2 ;; --lr) lr=$2 ;; --label-class) label_class=$2 ;; --class-weights) cw=$2 cw_given=1 ;;
 	--label-map) lmap=$2 ;; --target-bands) tb=$2 ;; --target-band-names) tbn=$2 ;;
 	--source-bands) sb=$2 ;; --source-band-names) sbn=$2 ;; --class-name) cname=$2 ;;
 	--view-bands) vb=$2 ;; --threads) threads=$2 ;; --decision) decision=$2 ;;
@@ -98,6 +106,29 @@ case $method in source-only|adabn|oracle|selftrain|wdgrl|dsn) ;; *) die "unknown
 [[ $stage =~ ^[1-6]$ ]] && [[ $stop =~ ^[1-6]$ ]] && [ "$stage" -le "$stop" ] || die "--stage and --stop-stage are 1 to 6, the first not after the second"
 [[ $cname =~ ^[A-Za-z0-9_-]+$ ]] || die "--class-name must be letters, digits, _ or -, not '$cname'"
 case $norm in per-raster|per-domain) ;; *) die "--norm must be per-raster or per-domain" ;; esac
+# several classes: class c of the model is the c-th name; codes NAME,NAME -> 1,3
+code_of() {
+	local n=$1 i=1 c
+	IFS=, read -ra CL <<<"$classes"
+	for c in "${CL[@]}"; do [ "$c" = "$n" ] && { echo "$i"; return; }; i=$((i + 1)); done
+	die "class '$n' is not one of --classes $classes"
+}
+codes_of() { local c out=""; IFS=, read -ra CS <<<"$1"; for c in "${CS[@]}"; do out+=${out:+,}$(code_of "$c"); done; echo "$out"; }
+vec=${cname}s	# the GeoPackage's name: buildings_NAME.gpkg, or map_NAME.gpkg for several classes
+if [ -n "$classes" ]; then
+	[[ $classes =~ ^[A-Za-z0-9_-]+(,[A-Za-z0-9_-]+)*$ ]] || die "--classes must be names (letters, digits, _ or -) separated by commas, not '$classes'"
+	IFS=, read -ra CL <<<"$classes"
+	[ "$(printf '%s\n' "${CL[@]}" | sort -u | wc -l)" = ${#CL[@]} ] || die "--classes $classes names a class twice"
+	[ ${#srcc[@]} -eq 0 ] || [ ${#srcc[@]} -eq ${#src[@]} ] || die "give one --source-classes per --source (or none: every class)"
+	[ ${#evc[@]} -eq 0 ] || [ ${#evc[@]} -eq ${#ev[@]} ] || [ ${#ev[@]} -eq 0 ] || die "give one --eval-classes per --eval raster (or none: every class)"
+	for l in "${srcc[@]}" "${evc[@]}"; do codes_of "$l" >/dev/null; done
+	[ "$decision" = argmax ] || die "--classes: the decision is the most probable class (argmax)"
+	[ ${#evp[@]} -eq 0 ] && [ "$crowns" = 0 ] || die "--classes: point scores (--eval-points, --eval-crowns) are for one class"
+	[ "$cw_given" = 1 ] || cw=1$(printf ',3%.0s' "${CL[@]}")
+	cname=$classes vec=map
+elif [ ${#srcc[@]} -gt 0 ] || [ ${#evc[@]} -gt 0 ]; then
+	die "--source-classes and --eval-classes name classes of --classes"
+fi
 [ -z "$init" ] || [ -f "$init" ] || die "--init: $init does not exist"
 share=""
 case $decision in
@@ -175,13 +206,15 @@ if runs 6; then
 [ "$crowns" = 0 ] || echo "eval-points crown centres of the eval labels" >>"$out/run.txt"
 fi
 
-# tile_domain DOMAIN IMG [LABELS] K: append IMG's tiles to DOMAIN.frames and,
+# tile_domain DOMAIN IMG [LABELS] K [CODES]: append IMG's tiles to DOMAIN.frames and,
 # per raster, fit its statistics and append its normalised tiles
 tile_domain() {
-	local dom=$1 img=$2 lab=${3:-} k=$4 L=() B=()
+	local dom=$1 img=$2 lab=${3:-} k=$4 lc=${5:-} L=() B=() one=$label_class
 	[ "$dom" = target ] && B=("${TB[@]}")
 	[ "$dom" = source ] && B=("${SB[@]}")
-	[ -n "$lab" ] && L=(--labels "$lab" --class "$label_class")
+	[[ $lc =~ ^[0-9]+$ ]] && one=$lc	# the labels of one class: vector labels burned with its code
+	[ -n "$lab" ] && L=(--labels "$lab" --class "$one")
+	[ -n "$lab" ] && [ -n "$lc" ] && L+=(--label-classes "$lc")
 	[ -n "$lab" ] && [ -n "$lmap" ] && L+=(--label-map "$lmap")
 	"$BIN"/tile --quiet --size "$tile" --overlap "$overlap" "${G[@]}" --domain "$dom" --min-valid "$min_valid" "${B[@]}" "${L[@]}" \
 		"$img" >"$out/$dom.$k.frames"
@@ -206,7 +239,10 @@ tile_targets() {	# the target tiles (with labels for the oracle), normalised as 
 if runs 1; then
 	log "[1/6] tiling ${#src[@]} source and ${#tgt[@]} target raster(s) (statistics $norm)"
 	: >"$out/source.frames"; : >"$out/source.norm.frames"
-	for i in "${!src[@]}"; do tile_domain source "${src[$i]}" "${srcl[$i]}" "$i"; done
+	for i in "${!src[@]}"; do
+		lc=""; [ ${#srcc[@]} -gt 0 ] && lc=$(codes_of "${srcc[$i]}")
+		tile_domain source "${src[$i]}" "${srcl[$i]}" "$i" "$lc"
+	done
 	"$BIN"/normalise-bands --fit "$out/source.stats" <"$out/source.frames"
 	[ "$norm" = per-domain ] && "$BIN"/normalise-bands --stats "$out/source.stats" <"$out/source.frames" >"$out/source.norm.frames"
 	rm -f "$out/target.stats"
@@ -214,7 +250,7 @@ if runs 1; then
 	# the class's share of the training labels (source-share): pixels of
 	# overlapping tiles count once per tile, unlabelled ones not at all
 	trainf=$out/source.norm.frames; [ "$method" = oracle ] && trainf=$out/target.norm.frames
-	"$BIN"/frame-info --quiet --no-stats "$trainf" | /usr/bin/python3 -c '
+	[ -n "$classes" ] || "$BIN"/frame-info --quiet --no-stats "$trainf" | /usr/bin/python3 -c '
 import json, sys
 n = hit = 0
 for line in sys.stdin:
@@ -236,7 +272,8 @@ if runs 2; then
 	case $method in selftrain|wdgrl|dsn) train=(--source "$out/source.norm.frames" --target "$out/target.norm.frames" --method "$method") ;; esac
 	[ -n "$init" ] && train+=(--init "$init" --adapt-warmup 0)
 	case $method:" $topts " in source-only:*" --fda "*) train+=(--target "$out/target.norm.frames") ;; esac	# FDA's target tiles
-	"$BIN"/critic-train --model "$out/model" "${train[@]}" --epochs "$epochs" --batch "$batch" --lr "$lr" --width "$width" \
+	K=(); [ -n "$classes" ] && K=(--classes $(( ${#CL[@]} + 1 )))
+	"$BIN"/critic-train --model "$out/model" "${train[@]}" "${K[@]}" --epochs "$epochs" --batch "$batch" --lr "$lr" --width "$width" \
 		--seed "$seed" --class-weights "$cw" --class-names "background,$cname" --metrics "$out/train.jsonl" --threads "$threads" "${TOPTS[@]}"
 	rm -f "$out/model.ckpt"
 fi
@@ -283,9 +320,14 @@ if runs 5; then
 	log "[5/6] deciding ($decision${thr:+: $cname where its probability is $thr or more}) and vectorising"
 	echo "decision $decision${thr:+: share $share, threshold $thr}" >>"$out/run.txt"
 	for name in "${names[@]}"; do
-		LN=(); [ "$centrelines" = 1 ] && LN=(--lines "$label_class")
-		"$BIN"/vectorise --quiet --classes "$label_class" --class-names "background,$cname" --min-area 4 --simplify 0.25 "${CT[@]}" \
-			"${LN[@]}" "$out/probs_$name.tif" "$out/${cname}s_$name.gpkg"
+		LN=() VC=$label_class
+		[ -n "$classes" ] && VC=$(codes_of "$classes")
+		if [ "$centrelines" = 1 ]; then	# several classes: the one named road
+			LN=(--lines "$label_class")
+			[ -n "$classes" ] && LN=(--lines "$(code_of road)")
+		fi
+		"$BIN"/vectorise --quiet --classes "$VC" --class-names "background,$cname" --min-area 4 --simplify 0.25 "${CT[@]}" \
+			"${LN[@]}" "$out/probs_$name.tif" "$out/${vec}_$name.gpkg"
 	done
 fi
 
@@ -293,12 +335,19 @@ if runs 6 && [ ${#evl[@]} -gt 0 ]; then
 	log "[6/6] scoring"
 	for i in "${!ev[@]}"; do
 		RM=(); [ -n "$lmap" ] && RM=(--ref-map "$lmap")
+		rc=$label_class	# several classes: the first its labels speak for (vector labels, objects)
+		if [ -n "$classes" ]; then
+			ec=$classes; [ ${#evc[@]} -gt 0 ] && ec=${evc[$i]}
+			codes_of "$ec" >"$out/eval_${names[$i]}.classes"
+			rc=$(cut -d, -f1 "$out/eval_${names[$i]}.classes")
+			RM+=(--object-class "$rc")
+		fi
 		[ ${#evp[@]} -gt 0 ] && RM+=(--points "${evp[$i]}" --point-class "$label_class" --match-distance 3)
-		[ ${#evline[@]} -gt 0 ] && RM+=(--lines "$out/${cname}s_${names[$i]}.gpkg" --ref-lines "${evline[$i]}")
+		[ ${#evline[@]} -gt 0 ] && RM+=(--lines "$out/${vec}_${names[$i]}.gpkg" --ref-lines "${evline[$i]}")
 		[ "$crowns" = 1 ] && RM+=(--crown-points --point-class "$label_class" --match-distance 3)
 		# the objects scored are the polygons delivered (stage 5), when there
-		[ "$crowns" != 1 ] && [ "$centrelines" = 0 ] && [ -f "$out/${cname}s_${names[$i]}.gpkg" ] && RM+=(--objects "$out/${cname}s_${names[$i]}.gpkg")
-		"$BIN"/evaluate --quiet --ref "${evl[$i]}" --ref-class "$label_class" "${RM[@]}" "${CT[@]}" --class-names "background,$cname" \
+		[ "$crowns" != 1 ] && [ "$centrelines" = 0 ] && [ -f "$out/${vec}_${names[$i]}.gpkg" ] && RM+=(--objects "$out/${vec}_${names[$i]}.gpkg")
+		"$BIN"/evaluate --quiet --ref "${evl[$i]}" --ref-class "$rc" "${RM[@]}" "${CT[@]}" --class-names "background,$cname" \
 			--errors "$out/errors_${names[$i]}.tif" "$out/probs_${names[$i]}.tif" >"$out/eval_${names[$i]}.json"
 	done
 	/usr/bin/python3 "$here/pipelines/pool-metrics.py" "$out" "$method" "$cname" "$decision" "$share" "$thr" "${names[@]}"
@@ -307,6 +356,6 @@ elif runs 6; then
 fi
 if runs 6; then
 	"$here/pipelines/report.sh" "$out"
-	log "outputs in $out: model, probs_*.tif, ${cname}s_*.gpkg$( [ ${#evl[@]} -gt 0 ] && echo ', errors_*.tif, metrics.json')"
+	log "outputs in $out: model, probs_*.tif, ${vec}_*.gpkg$( [ ${#evl[@]} -gt 0 ] && echo ', errors_*.tif, metrics.json')"
 	log "report: $out/report.html"
 fi

@@ -2,9 +2,47 @@
 """pool-metrics.py OUT METHOD CLASS DECISION SHARE THRESHOLD NAME... - adapt.sh's
 metrics.json: the confusion matrices and one-to-one matches of every scored
 raster (OUT/eval_NAME.json, from evaluate) pooled into one score for the run,
-with each raster's own kept under per_raster."""
+with each raster's own kept under per_raster. With several classes (CLASS is
+"building,tree,road"), each class is pooled over the rasters whose labels
+speak for it (OUT/eval_NAME.classes: their codes), and iou is their mean."""
 import json
 import sys
+
+
+def several(out, runs, method, names):
+    """Per class: the confusion of the rasters whose labels speak for it
+    (its IoU and F1 as the map decides, every class competing), and the
+    objects of the rasters scored for it first."""
+    names = names.split(",")
+    m = {"method": method, "classes": names, "per_class": {}}
+    for c, name in enumerate(names, 1):
+        tp = fp = fn = 0
+        ot = op = orf = 0
+        for n, r in runs.items():
+            codes = [int(x) for x in open(f"{out}/eval_{n}.classes").read().strip().split(",")]
+            if c not in codes:
+                continue
+            conf = r["confusion"]
+            if c < len(conf):
+                tp += conf[c][c]
+                fp += sum(row[c] for row in conf if len(row) > c) - conf[c][c]
+                fn += sum(conf[c]) - conf[c][c]
+            if codes[0] == c:
+                ot, op, orf = ot + r["object"]["match"]["tp"], op + r["object"]["match"]["pred"], orf + r["object"]["match"]["ref"]
+        if tp + fp + fn == 0 and orf == 0:
+            continue  # no raster scores this class
+        p = tp / (tp + fp) if tp + fp else 0
+        rc = tp / (tp + fn) if tp + fn else 0
+        f1 = 2 * p * rc / (p + rc) if p + rc else 0
+        pp, rr = (ot / op if op else 0), (ot / orf if orf else 0)
+        d = {"iou": tp / (tp + fp + fn) if tp + fp + fn else 0, "f1": f1, "object_f1": 2 * pp * rr / (pp + rr) if pp + rr else 0}
+        m["per_class"][name] = d
+        m[f"{name}_iou"], m[f"{name}_f1"] = d["iou"], d["f1"]
+    pc = m["per_class"].values()
+    for key in ("iou", "f1", "object_f1"):  # the mean over the classes scored
+        m[key] = sum(d[key] for d in pc) / len(pc) if pc else 0
+    m["class"] = names[0] if len(pc) == 0 else ",".join(m["per_class"])
+    return m
 
 
 def main():
@@ -32,10 +70,14 @@ def main():
         r = t / (t + fn) if t + fn else 0
         return t / (t + fp + fn) if t + fp + fn else 0, 2 * p * r / (p + r) if p + r else 0
 
-    iou, f1 = scores(1)
-    of1, op, orc, _, _ = matched("object")
-    m = {"method": method, "class": cname, "iou": iou, "f1": f1, f"{cname}_iou": iou, f"{cname}_f1": f1,
-         "object_f1": of1, "object_precision": op, "object_recall": orc}
+    if "," in cname:
+        m = several(out, runs, method, cname)
+        iou, f1, of1 = m["iou"], m["f1"], m["object_f1"]
+    else:
+        iou, f1 = scores(1)
+        of1, op, orc, _, _ = matched("object")
+        m = {"method": method, "class": cname, "iou": iou, "f1": f1, f"{cname}_iou": iou, f"{cname}_f1": f1,
+             "object_f1": of1, "object_precision": op, "object_recall": orc}
     if all("points" in r for r in runs.values()):  # objects matched to points
         pf1, pp, pr, found, ref = matched("points")
         m.update({"point_f1": pf1, "point_precision": pp, "point_recall": pr, "points": ref, "points_found": found})
@@ -57,9 +99,11 @@ def main():
         json.dump(m, f, indent=1)
     import os
     os.replace(tmp, f"{out}/metrics.json")
+    if "per_class" in m:
+        print("adapt: " + ", ".join(f"{n} IoU {d['iou']:.3f}" for n, d in m["per_class"].items()), file=sys.stderr)
     print(f"adapt: {cname} IoU {iou:.3f}, F1 {f1:.3f}, object F1 {of1:.3f}"
           + (f", point F1 {m['point_f1']:.3f} ({m['points_found']} of {m['points']} points)" if "point_f1" in m else "")
-          + (f", centreline F1 {m['road_f1']:.3f}, APLS {m['apls']}" if "road_f1" in m else ""),
+          + (f", centreline F1 {m['road_f1']:.3f}, APLS {m['apls']}" if "apls" in m else ""),
           file=sys.stderr)
 
 

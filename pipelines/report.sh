@@ -124,7 +124,13 @@ for k, v in run:
     p.append(f"<tr><th>{e(k)}</th><td><code>{e(v)}</code></td></tr>")
 p.append("</table>")
 c = m.get("class", "building") if m else "building"
-if m:
+if m and "per_class" in m:  # several classes: each scored where its labels are
+    p.append("<h2>Metrics (target, never seen in training)</h2><table><tr><th>class</th><th>IoU</th>"
+             "<th>F1</th><th>object F1 (IoU &ge; 0.5)</th></tr>")
+    for name, b in m["per_class"].items():
+        p.append(f'<tr><td>{e(name)}</td><td>{b["iou"]:.3f}</td><td>{b["f1"]:.3f}</td><td>{b["object_f1"]:.3f}</td></tr>')
+    p.append("</table>")
+elif m:
     p.append(f"<h2>Metrics (target, never seen in training)</h2><table><tr><th>raster</th><th>{c} IoU</th>"
              f"<th>{c} F1</th><th>precision</th><th>recall</th><th>object F1 (IoU &ge; 0.5)</th></tr>")
     for name, r in m["per_raster"].items():
