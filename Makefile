@@ -37,7 +37,7 @@ LIB := $(BUILD)/liblandshift.a
 FILTERS := $(patsubst filters/%.c,$(BINDIR)/%,$(wildcard filters/*.c))
 BENCH := $(patsubst bench/%.c,$(BINDIR)/%,$(wildcard bench/*.c))
 TESTS := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(wildcard tests/unit/*.c))
-FUZZ := frame model stats
+FUZZ := frame model stats vector
 REPLAY := $(FUZZ:%=$(BUILD)/tests/replay_%)
 
 # critic-train under MPI (Debian's OpenMPI), when mpicc is there: the same
