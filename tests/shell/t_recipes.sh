@@ -52,7 +52,7 @@ for s in 1 2; do
 done
 if $PY egs/multiclass/local/table.py "$T/mc" "$T/mc_table" 1 2 >/dev/null &&
 	grep -q '^| building | 0.550 ± 0.071 | 0.500 ± 0.000 | -9.1% | yes |$' "$T/mc_table.md" &&
-	grep -q '^| tree | 0.400 ± 0.000 | 0.330 ± 0.014 | -17.5% | no |$' "$T/mc_table.md" && ! grep -q road "$T/mc_table.md"; then
+	grep -q '^| tree | 0.400 ± 0.000 | 0.330 ± 0.014 | -17.5% | no |$' "$T/mc_table.md" && ! grep -q '^| road' "$T/mc_table.md"; then
 	pass "egs/multiclass table: per class, relative IoU of the multi-class model (-9.1% within 10%, -17.5% not), classes without runs left out"
 else
 	fail "egs/multiclass table" "$(cat "$T/mc_table.md" 2>/dev/null | tr '\n' ' ')"
