@@ -78,7 +78,8 @@ void ls_tr_describe(struct ls_trainer *t)
 	ls_meta_set(&t->meta, "data", buf);
 	snprintf(buf, sizeof buf, "%d", o->seed);
 	ls_meta_set(&t->meta, "seed", buf);
-	ls_meta_set(&t->meta, "normalisation", d->per_raster ? "per-raster" : "per-domain");
+	/* one raster per domain: its own statistics are also the domain's */
+	ls_meta_set(&t->meta, "normalisation", d->per_raster ? "per-raster" : d->srcs.n > d->ndom ? "per-domain" : "per-raster");
 	if (d->gsd > 0) {
 		snprintf(buf, sizeof buf, "%.6g", d->gsd);
 		ls_meta_set(&t->meta, "gsd", buf);

@@ -52,7 +52,7 @@ def main():
 | maps | {meta.get('classes', 'background,' + cls)} |
 | bands | {'; '.join(f'{v} (stem {k})' for k, v in bands.items())} |
 | ground sample distance | {gsd} |
-| normalisation | {meta.get('normalisation')}: each scene standardised with its own band statistics |
+| normalisation | each scene standardised with its own band statistics (in training: {meta.get('normalisation')}) |
 | architecture | `{meta['spec']}` ({os.path.getsize(f'{run}/model') // 1024} KB) |
 | training | {meta.get('training')}, seed 1, the last epoch; {threads} threads, {secs / 60:.0f} min |
 | trained on | {trained} |
