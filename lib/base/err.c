@@ -57,7 +57,14 @@ static void on_signal(int sig)
 	for (int i = 0; i < ncleanup; i++)
 		if (cleanup[i])
 			unlink(cleanup[i]);
+	/* die now: this thread may not be the main one, which must not go on
+	 * (and exit 1 on the temporaries just removed) while a raised signal
+	 * waits for the handler to return */
+	sigset_t set;
+	sigemptyset(&set);
+	sigaddset(&set, sig);
 	signal(sig, SIG_DFL);
+	sigprocmask(SIG_UNBLOCK, &set, NULL);
 	raise(sig);
 }
 
