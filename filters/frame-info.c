@@ -127,7 +127,7 @@ static void print_frame(const struct ls_frame *f)
 	if (f->label && f->label_classes) {
 		printf(",\"label_classes\":[");
 		for (int c = 0, n = 0; c < 64; c++)
-			if (f->label_classes >> c & 1)
+			if (ls_label_class_listed(f->label_classes, c))
 				printf("%s%d", n++ ? "," : "", c);
 		printf("]");
 	}

@@ -120,7 +120,6 @@ if [ -n "$classes" ]; then
 	IFS=, read -ra CL <<<"$classes"
 	[ "$(printf '%s\n' "${CL[@]}" | sort -u | wc -l)" = ${#CL[@]} ] || die "--classes $classes names a class twice"
 	[ ${#srcc[@]} -eq 0 ] || [ ${#srcc[@]} -eq ${#src[@]} ] || die "give one --source-classes per --source (or none: every class)"
-	[ ${#evc[@]} -eq 0 ] || [ ${#evc[@]} -eq ${#ev[@]} ] || [ ${#ev[@]} -eq 0 ] || die "give one --eval-classes per --eval raster (or none: every class)"
 	for l in "${srcc[@]}" "${evc[@]}"; do codes_of "$l" >/dev/null; done
 	[ "$decision" = argmax ] || die "--classes: the decision is the most probable class (argmax)"
 	[ ${#evp[@]} -eq 0 ] && [ "$crowns" = 0 ] || die "--classes: point scores (--eval-points, --eval-crowns) are for one class"
@@ -139,6 +138,7 @@ share=*) share=${decision#share=}
 *) die "--decision must be argmax, share=F or source-share, not '$decision'" ;;
 esac
 [ ${#ev[@]} -gt 0 ] || ev=("${tgt[@]}")
+[ ${#evc[@]} -eq 0 ] || [ ${#evc[@]} -eq ${#ev[@]} ] || die "give one --eval-classes per --eval raster (or none: every class)"
 [ ${#evl[@]} -eq 0 ] || [ ${#evl[@]} -eq ${#ev[@]} ] || die "give one --eval-labels per --eval raster"
 [ ${#evp[@]} -eq 0 ] || { [ ${#evp[@]} -eq ${#ev[@]} ] && [ ${#evl[@]} -gt 0 ]; } || die "give one --eval-points per --eval raster, with --eval-labels"
 [ ${#evline[@]} -eq 0 ] || { [ ${#evline[@]} -eq ${#ev[@]} ] && [ ${#evl[@]} -gt 0 ]; } || die "give one --eval-lines per --eval raster, with --eval-labels"

@@ -4,6 +4,7 @@
 
 #include "base/err.h"
 #include "nn/layers.h"
+#include "stream/frame.h"
 
 void (*ls_bn_reduce)(double *v, size_t n);
 
@@ -484,7 +485,7 @@ double ls_softmax_xent_partial(const struct ls_t4 *lg, const uint8_t *labels, co
 				continue;
 			}
 			/* in T: c == y, or a class the partial labels do not speak for */
-#define IN_T(c) ((c) == y || (y == 0 && partial && ((c) > 63 || !(partial >> (c) & 1))))
+#define IN_T(c) ((c) == y || (y == 0 && partial && !ls_label_class_listed(partial, (c))))
 			double mx = z[i], mt = -HUGE_VAL, s = 0, st = 0;
 			double w = (cw ? cw[y] : 1) * (pw ? pw[(size_t)n * hw + i] : 1);
 			for (int c = 0; c < k; c++) {

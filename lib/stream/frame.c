@@ -499,11 +499,11 @@ int ls_writer_put(struct ls_writer *w, struct ls_frame *f)
 		if (f->label_classes) {
 			int n = 0;
 			for (int c = 0; c < 64; c++)
-				n += (int)(f->label_classes >> c & 1);
+				n += ls_label_class_listed(f->label_classes, c);
 			pk_str(pk, "label_classes");
 			msgpack_pack_array(pk, n);
 			for (int c = 0; c < 64; c++)
-				if (f->label_classes >> c & 1)
+				if (ls_label_class_listed(f->label_classes, c))
 					msgpack_pack_int(pk, c);
 		}
 	}

@@ -71,6 +71,12 @@ struct ls_frame {
 	struct ls_strlist chain;	/* filters that produced it, oldest first */
 };
 
+/* Class c is one a label_classes set lists (bits 1 to 63). */
+static inline int ls_label_class_listed(uint64_t label_classes, int c)
+{
+	return c >= 0 && c < 64 && (label_classes >> c & 1);
+}
+
 void ls_frame_init(struct ls_frame *f);
 void ls_frame_reset(struct ls_frame *f);
 void ls_frame_free(struct ls_frame *f);

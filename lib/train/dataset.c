@@ -98,7 +98,7 @@ static int add_frame(struct ls_dataset *d, const struct ls_frame *f, const char 
 		s->lcls = f->label_classes;
 		for (size_t i = 0; i < hw; i++) {
 			s->y[i] = f->mask && !f->mask[i] ? 255 : f->label[i];
-			if (s->lcls && s->y[i] && s->y[i] != 255 && (s->y[i] > 63 || !(s->lcls >> s->y[i] & 1)))
+			if (s->lcls && s->y[i] && s->y[i] != 255 && !ls_label_class_listed(s->lcls, s->y[i]))
 				return ls_err("%s: frame %s holds class %d, which its label_classes do not list", path,
 					      f->key, s->y[i]);
 		}

@@ -228,7 +228,7 @@ static double validate(struct ls_trainer *t, struct ls_unet *net, double *iou)
 				int y = t->y[i * hw + p], best = 0;
 				for (int c = 1; c < k && y < k; c++)
 					best = z[c * hw + p] > z[best * hw + p] ? c : best;
-				if (lc[i] && (best > 63 || !(lc[i] >> best & 1)))
+				if (lc[i] && !ls_label_class_listed(lc[i], best))
 					best = 0;	/* partial labels: a class they do not speak for is "none of them" */
 				if (y < k)
 					conf[y * k + best]++;

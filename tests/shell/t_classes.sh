@@ -51,3 +51,5 @@ must_fail "adapt.sh --source-classes names a class of --classes" 2 "class 'car' 
 	"pipelines/adapt.sh --method source-only --classes building,tree,road --source $T/west.vrt --source-labels x --source-classes car --target $T/east.vrt --out $T/no"
 must_fail "adapt.sh --source-classes without --classes is refused" 2 "name classes of --classes" \
 	"pipelines/adapt.sh --method source-only --source $T/west.vrt --source-labels x --source-classes building --target $T/east.vrt --out $T/no"
+must_fail "adapt.sh wants one --eval-classes per eval raster" 2 "give one --eval-classes per --eval raster" \
+	"pipelines/adapt.sh --method source-only --classes building,tree --source $T/west.vrt --source-labels x --target $T/east.vrt --target $T/west.vrt --eval-classes building --out $T/no2"
