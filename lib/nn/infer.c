@@ -5,6 +5,7 @@
 #include "base/err.h"
 #include "nn/infer.h"
 
+/* the bands' names when a model records no class names (older models) */
 static const char *const class_names[] = { "background", "building", "tree", "road" };
 
 int ls_infer_open(struct ls_infer *in, const char *path, const char *stem)
@@ -190,8 +191,14 @@ static void probs_out(struct ls_infer *in, int i, struct ls_frame *out, int clas
 		int64_t shape[3] = { k, h, w };
 		ls_frame_alloc(out, LS_F32, 3, shape);
 		memcpy(out->t.data, p, out->t.nbytes);
+		/* each band named by the model's class (critic-train --class-names) */
+		struct ls_strlist names = { 0 };
+		const char *mc = ls_meta_get(&in->meta, "classes");
+		if (mc)
+			ls_strlist_split(&names, mc, ',');
 		for (int q = 0; q < k; q++)
-			ls_strlist_push(&out->bands, q < 4 ? class_names[q] : "class");
+			ls_strlist_push(&out->bands, names.n == k ? names.v[q] : q < 4 ? class_names[q] : "class");
+		ls_strlist_free(&names);
 	}
 }
 

@@ -14,6 +14,13 @@ $BIN/critic-train --quiet --model "$T/m.model" --source "$T/norm.frames" --width
 $BIN/encode --quiet --model "$T/m.model" <"$T/norm.frames" >"$T/feat.frames"
 $BIN/decode --quiet --model "$T/m.model" <"$T/feat.frames" >"$T/probs.frames"
 $BIN/stitch --quiet "$T/probs.tif" <"$T/probs.frames"
+# the probabilities' bands are named by the model's classes
+$BIN/critic-train --quiet --model "$T/tr.model" --source "$T/norm.frames" --width 2 --depth 2 --epochs 1 --batch 2 --val-frac 0 \
+	--class-names background,tree
+$BIN/encode --quiet --decode --model "$T/tr.model" <"$T/norm.frames" | $BIN/stitch --quiet "$T/tr.tif"
+d=$(gdalinfo "$T/tr.tif" | sed -n 's/^ *Description = //p' | tr '\n' ,)
+[ "$d" = background,tree, ] && pass "decode names the probability bands by the model's classes (background,tree)" ||
+	fail "probability bands named by the model's classes" "$d"
 # bad versions of each stream: empty, cut inside its first frame, a byte of its first frame flipped
 for s in raw norm feat probs; do
 	: >"$T/$s.empty"
