@@ -266,7 +266,9 @@ int ls_model_load(const char *path, struct ls_unet *net, struct ls_model_meta *m
 		rc = ls_err("%s: not a landshift model (first frame is '%s')", path, f.kind);
 	else if (rc == 0)
 		rc = ls_err("%s: empty model file", path);
-	if (rc == 1 && (ls_unet_spec_parse(&spec, f.key) < 0 || parse_meta(path, &f, meta) < 0))
+	if (rc == 1 && ls_unet_spec_parse(&spec, f.key) < 0)
+		rc = ls_err_ctx("%s", path);
+	if (rc == 1 && parse_meta(path, &f, meta) < 0)
 		rc = -1;
 	char *seen = NULL;
 	if (rc == 1) {

@@ -184,4 +184,19 @@ else
 	fail "report in Chromium" "chromium is not installed (tools/deps.sh install)"
 fi
 
+# names are data in the report: a run folder holding a backtick command, quotes
+# and a gnuplot system() call, and a raster name that would close an HTML
+# attribute, stay text (nothing run, every quote escaped)
+H="$T/h\`touch PWNED1\`'\"; system(\"touch PWNED2\")
+set output 'x'" n='q"onerror="alert(1)'
+cp -r "$T/run" "$H" && cp "$T/run/probs_east.tif" "$H/probs_$n.tif" && echo "eval $n $T/east.vrt" >>"$H/run.txt"
+(cd "$H" && "$OLDPWD/pipelines/report.sh" "$H") >"$T/hr.out" 2>&1
+pw=$(find "$T" -name 'PWNED*')
+if [ -z "$pw" ] && grep -q 'src="report/q&quot;onerror=&quot;alert(1).pred.png"' "$H/report.html" &&
+	! grep -q 'onerror="' "$H/report.html" && [ -s "$H/report/loss.png" ]; then
+	pass "report.sh: a folder name with a backtick command and a gnuplot system() call, a raster name with quotes: nothing run, the names escaped"
+else
+	fail "report.sh with hostile names" "ran: $pw; $(grep -o '.\{20\}onerror.\{20\}' "$H/report.html" 2>/dev/null | head -n 2) $(tail -n 2 "$T/hr.out")"
+fi
+
 must_fail "adapt.sh refuses a --threads that is not a number" 2 "adapt: --threads must be a number of threads \\(0: all cores\\), not 'two'" "pipelines/adapt.sh --method source-only --source $A/rgb_nadir10.tif --source-labels $A/rgb_nadir10_buildings.geojson --target $A/pan.tif --threads two --out $T/thr"

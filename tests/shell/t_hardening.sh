@@ -147,6 +147,66 @@ for change in "--lr 0.001" "--batch 4" "--seed 3"; do
 done
 must_fail "critic-train --resume on other data" 1 "was trained with (training|data) '" \
 	"$BIN/tile --quiet --size 128 --labels $A/rgb_nadir10_buildings.geojson --domain source --sample 20 --seed 1 $A/rgb_nadir10.tif | $BIN/normalise-bands --stats $T/l.stats > $T/l20.frames; $BIN/critic-train --quiet --threads 1 --model $T/lk.model --source $T/l20.frames --width 4 --seed 2 --epochs 2 --resume"
+# the numbers in a checkpoint's and a model's header are range-checked on load
+forge() {	# forge IN OUT FIELD VALUE...: a model file with header lines (or the spec's fields) changed;
+	# FIELD x2^N scales the tensor named VALUE by 2^N
+	$PY - "$@" <<'PY'
+import sys, re, numpy as np
+sys.path.insert(0, "python")
+import landshift_frames as lf
+src, dst, *pairs = sys.argv[1:]
+frames = list(lf.read_frames(src))
+f = frames[0]
+for field, value in zip(pairs[::2], pairs[1::2]):
+	if field.startswith("x2^"):
+		for g in frames:
+			if g.get("key") == value:
+				g["array"] = (g["array"] * 2.0 ** int(field[3:])).astype(np.float32)
+	elif field in ("width", "depth", "classes"):
+		f["key"] = re.sub(r"\b%s=\d+" % field, "%s=%s" % (field, value), f["key"])
+	else:
+		text = bytes(f["array"]).decode()
+		text = re.sub(r"(?m)^%s .*$" % re.escape(field), "%s %s" % (field, value), text)
+		f["array"] = np.frombuffer(text.encode(), np.uint8)
+with open(dst, "wb") as fp, lf.FrameWriter(fp) as w:
+	for g in frames:
+		w.write(g)
+PY
+}
+cp "$T/lk.model.ckpt" "$T/lk.ckpt.good"
+for bad in "step 9223372036854775807" "step -1" "epoch 99" "adapting 7"; do
+	forge "$T/lk.ckpt.good" "$T/lk.model.ckpt" $bad
+	must_fail "critic-train --resume from a checkpoint whose $bad" 1 "lk.model.ckpt: ${bad% *} '${bad#* }' is outside [0-9]*\\.\\.[0-9]*$" \
+		"$BIN/critic-train --quiet --threads 1 --model $T/lk.model --source $T/l.frames --width 4 --seed 2 --epochs 2 --resume"
+done
+# training that diverges stops with exit 1 and leaves the last good
+# checkpoint and model as they were: weights that overflow after a resume,
+# and tiles whose values overflow from the first epoch
+forge "$T/lk.ckpt.good" "$T/lk.model.ckpt" epoch 1 step 2 x2^120 stem.source.weight
+before=$(cksum <"$T/lk.model.ckpt")$(cksum <"$T/lk.model")
+must_fail "training whose weights overflow" 1 "training diverged at epoch 2 \\((a weight|the loss) is not finite\\): the last good checkpoint is kept" \
+	"$BIN/critic-train --quiet --threads 1 --model $T/lk.model --source $T/l.frames --width 4 --seed 2 --epochs 2 --resume"
+[ "$before" = "$(cksum <"$T/lk.model.ckpt")$(cksum <"$T/lk.model")" ] && pass "a diverged run keeps the checkpoint and model" ||
+	fail "a diverged run keeps the checkpoint and model" "changed"
+$PY - "$T/l.frames" "$T/huge.frames" <<'PY'
+import sys, numpy as np
+sys.path.insert(0, "python")
+import landshift_frames as lf
+with open(sys.argv[2], "wb") as fp, lf.FrameWriter(fp) as w:
+	for f in lf.read_frames(sys.argv[1]):
+		if f["kind"] == "tile":
+			f["array"] = (f["array"] * 3e37).astype(np.float32)
+		w.write(f)
+PY
+must_fail "training on tiles whose values overflow" 1 "training diverged at epoch 1 \\((a weight|the loss) is not finite\\)" \
+	"$BIN/critic-train --quiet --threads 1 --model $T/huge.model --source $T/huge.frames --width 4 --seed 2 --epochs 2"
+[ ! -e "$T/huge.model" ] && [ ! -e "$T/huge.model.ckpt" ] && pass "a run diverged in its first epoch writes no model" ||
+	fail "a run diverged in its first epoch writes no model" "$(ls "$T" | grep huge)"
+cp "$T/lk.ckpt.good" "$T/lk.model.ckpt"
+for bad in "width 100000000" "depth 40" "classes 0"; do
+	forge "$T/lk.model" "$T/forged.model" $bad
+	must_fail "a model whose spec says $bad" 1 "forged.model: .*${bad% *}" "$BIN/encode --quiet --model $T/forged.model <$T/l.frames"
+done
 
 # data that was accepted but wrong: each an error, or its plain meaning with a warning
 gdal_translate -q -ot CFloat32 "$A/pan.tif" "$T/complex.tif"
