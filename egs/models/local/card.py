@@ -54,11 +54,11 @@ def main():
 | ground sample distance | {gsd} |
 | normalisation | each scene standardised with its own band statistics (in training: {meta.get('normalisation')}) |
 | architecture | `{meta['spec']}` ({os.path.getsize(f'{run}/model') // 1024} KB) |
-| training | {meta.get('training')}, seed 1, the last epoch; {threads} threads, {secs / 60:.0f} min |
+| training | {meta.get('training')}, seed 1, the last epoch; {threads} thread{'' if threads == '1' else 's'}, {secs / 60:.0f} min |
 | trained on | {trained} |
 | held-back score | {score}, on {held} |
 | licences | {licence} |
-| made by | `make models` (egs/models/run.sh): the same threads give the same bytes |
+| made by | `MODELS={name} THREADS={threads} make models` (egs/models/run.sh): the same threads give the same bytes |
 
 Map a scene with it: `bin/map --model models/{name}.model scene.tif --out maps`. A scene from
 another sensor or place: `--adapt adabn`, or adapt with `pipelines/adapt.sh --method selftrain
