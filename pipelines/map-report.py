@@ -52,8 +52,13 @@ def layers(gpkg):
     out = []
     for i in range(ds.GetLayerCount()):
         l = ds.GetLayer(i)
-        area = sum(f.GetField("area") or 0 for f in l)
-        out.append((l.GetName(), l.GetFeatureCount(), area))
+        d = l.GetLayerDefn()
+        has = lambda k: d.GetFieldIndex(k) >= 0
+        area = length = 0.0
+        for f in l:
+            area += (f.GetField("area") or 0) if has("area") else 0
+            length += (f.GetField("length") or 0) if has("length") else 0
+        out.append((l.GetName(), l.GetFeatureCount(), area if has("area") else None, length if has("length") else None))
     return out
 
 
@@ -63,7 +68,9 @@ def main():
     png = f"{out}/{name}.png"
     quicklook(scene, f"{out}/{name}_classes.tif", bands, png, names)
     e = lambda s: html.escape(str(s), quote=True)
-    rows = "".join(f"<tr><td>{e(n)}</td><td>{c}</td><td>{a / 1e4:.2f}</td></tr>" for n, c, a in layers(f"{out}/{name}.gpkg"))
+    num = lambda v, scale: "" if v is None else f"{v / scale:.2f}"
+    rows = "".join(f"<tr><td>{e(n)}</td><td>{c}</td><td>{num(a, 1e4)}</td><td>{num(l, 1e3)}</td></tr>"
+                   for n, c, a, l in layers(f"{out}/{name}.gpkg"))
     info = [("scene", scene), ("model", model), ("bands used", bands), ("resampling", gsd), ("decision", decision),
             ("adapted to the scene", adapt or "no")]
     page = f"""<!doctype html><html><head><meta charset="utf-8"><title>Landshift map: {e(name)}</title>
@@ -71,7 +78,7 @@ def main():
 td,th{{border:1px solid #bbb;padding:3px 8px;text-align:left}}</style></head><body>
 <h1>Landshift map: {e(name)}</h1>
 <table>{"".join(f"<tr><th>{e(k)}</th><td><code>{e(v)}</code></td></tr>" for k, v in info)}</table>
-<h2>Objects</h2><table><tr><th>layer</th><th>polygons</th><th>area (ha)</th></tr>{rows}</table>
+<h2>Objects</h2><table><tr><th>layer</th><th>objects</th><th>area (ha)</th><th>centreline length (km)</th></tr>{rows}</table>
 <p>Files: <a href="{e(name)}_probs.tif">probabilities</a> (Cloud Optimized GeoTIFF),
 <a href="{e(name)}_classes.tif">classes</a>, <a href="{e(name)}.gpkg">GeoPackage</a>; open them in QGIS.</p>
 <img src="{e(name)}.png" alt="the scene with the mapped classes over it" style="max-width:100%">

@@ -10,7 +10,8 @@
 #   DIR/NAME_probs.tif    Cloud Optimized GeoTIFF of class probabilities (overviews,
 #                         nodata -1, a band per class named by it, the model in the metadata)
 #   DIR/NAME_classes.tif  Cloud Optimized GeoTIFF of the most probable class (255: no data)
-#   DIR/NAME.gpkg         GeoPackage, one layer per class (buildings, trees, ...)
+#   DIR/NAME.gpkg         GeoPackage, one layer per class (buildings, trees, ...; a class
+#                         named road as centrelines: LineStrings with width and length)
 #   DIR/NAME.png          quick-look: the imagery with the classes over it
 #   DIR/NAME.html         a small report
 # Memory is set by the tile size, not the scene. Many scenes: GNU Parallel,
@@ -129,7 +130,14 @@ if [ "${decision%%=*}" = share ]; then
 	CT=(--class-threshold "1=$t")
 	log "decision $decision: class 1 where its probability is $t or more"
 fi
-"$BIN"/vectorise --quiet --class-names "$classes" --min-area "$min_area" --simplify "$simplify" "${CT[@]}" \
+LN=() lines="" i=0	# a class named road is a line class: its centrelines (LineStrings)
+IFS=, read -ra cl <<<"$classes"
+for c in "${cl[@]}"; do
+	case $c in road|roads) lines=${lines:+$lines,}$i ;; esac
+	i=$((i + 1))
+done
+[ -z "$lines" ] || LN=(--lines "$lines")
+"$BIN"/vectorise --quiet --class-names "$classes" --min-area "$min_area" --simplify "$simplify" "${CT[@]}" "${LN[@]}" \
 	"$out/${name}_probs.tif" "$out/$name.gpkg"
 /usr/bin/python3 "$here/pipelines/map-report.py" "$scene" "$out" "$name" "$model" "$classes" "$bands" "${G[*]:-native}" "$decision" "$adapt"
 rm -f "$stats"

@@ -58,3 +58,17 @@ fi
 must_fail "bin/map names missing bands" 2 "^map: the scene's bands \\(gray\\) hold none of the model's band sets \\(red,green,blue\\): give --bands" \
 	"bin/map --model $M $A/pan.tif --out $T/pan"
 must_fail "bin/map wants a model" 2 "^map: usage: map --model FILE SCENE --out DIR" "bin/map $A/pan.tif --out $T/x"
+# a road model maps roads as centrelines: a LineString layer in the scene's
+# CRS with width and length, counted in the report (the shipped roads model)
+V=$DATA/vegas_sn3_roads
+gdal_translate -q -srcwin 867 0 433 700 "$V/pan.tif" "$T/vegas.tif"
+if bin/map --threads 1 --model models/roads.model "$T/vegas.tif" --out "$T/rd" 2>"$T/rd.err" &&
+	ogrinfo -so "$T/rd/vegas.gpkg" road | grep -q '^Geometry: Line String' &&
+	ogrinfo -so "$T/rd/vegas.gpkg" road | grep -q 'UTM zone 11N' &&
+	[ "$(ogrinfo -so "$T/rd/vegas.gpkg" road | sed -n 's/^Feature Count: //p')" -ge 1 ] &&
+	ogrinfo -so "$T/rd/vegas.gpkg" road | grep -q '^length: Real' &&
+	grep -q '<td>road</td><td>[1-9][0-9]*</td><td></td><td>[0-9.]*</td>' "$T/rd/vegas.html"; then
+	pass "bin/map with a road model: centrelines (LineStrings in the scene's CRS, width, length), in the report"
+else
+	fail "bin/map with a road model" "$(tail -n 2 "$T/rd.err"; ogrinfo -so "$T/rd/vegas.gpkg" road 2>&1 | head -8 | tr '\n' ' ')"
+fi
