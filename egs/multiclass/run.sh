@@ -18,18 +18,20 @@
 # unknown between). Each class is scored on its own held-back part as the map
 # decides it (the most probable of all the classes). A multi-class model takes
 # MBATCH tiles a step (24: the three one-class models' 8 each), so that with
-# the same steps it sees as many tiles as the three one-class models together.
+# the same steps it sees as many tiles as the three one-class models together,
+# and is MWIDTH wide (28: 1.49 M parameters, the three width-16 one-class
+# models' 3 x 0.49 M together).
 # Stages: 1 the crops, 2 the runs (JOBS at a time), 3 the table
 # (docs/experiments/multiclass.{md,json}).
 # Environment: DATA (../shared/data), OUT (out/multiclass), SEEDS ("1 2 3"),
-# STEPS (1000 optimiser steps of 8 tiles), MBATCH (24), JOBS (2), THREADS (1 per job),
+# STEPS (1000 optimiser steps of 8 tiles), MBATCH (24), MWIDTH (28), JOBS (2), THREADS (1 per job),
 # MODELS ("building tree road multi multi-pl"; multi-pl after the others of its
 # seed), PL_HI (0.9), PL_LO (0.5), EXTRA (more adapt.sh options), RESULTS
 # (docs/experiments).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 DATA=$(cd "${DATA:-../shared/data}" && pwd)
-OUT=${OUT:-out/multiclass} SEEDS=${SEEDS:-1 2 3} STEPS=${STEPS:-1000} MBATCH=${MBATCH:-24} JOBS=${JOBS:-2} THREADS=${THREADS:-1}
+OUT=${OUT:-out/multiclass} SEEDS=${SEEDS:-1 2 3} STEPS=${STEPS:-1000} MBATCH=${MBATCH:-24} MWIDTH=${MWIDTH:-28} JOBS=${JOBS:-2} THREADS=${THREADS:-1}
 MODELS=${MODELS:-building tree road multi multi-pl} PL_HI=${PL_HI:-0.9} PL_LO=${PL_LO:-0.5} EXTRA=${EXTRA:-} RESULTS=${RESULTS:-docs/experiments}
 stage=1 stop=3
 while [ $# -gt 0 ]; do
@@ -99,7 +101,7 @@ one() {
 	local m=$1 seed=$2 dir=$OUT/$1.s$2 args=() batch=8
 	[ -f "$dir/metrics.json" ] && return 0
 	if [ "$m" = multi ] || [ "$m" = multi-pl ]; then
-		args=(--classes building,tree,road) batch=$MBATCH
+		args=(--classes building,tree,road --width "$MWIDTH") batch=$MBATCH
 		for c in building tree road; do
 			# shellcheck disable=SC2207 # the paths hold no spaces (DATA and OUT do not)
 			local s=($("${c}_src")) e=($("${c}_eval"))

@@ -22,6 +22,28 @@ def ious(out, kind, c, seeds):
     return v
 
 
+def shape(out, seeds, models):
+    """' (one-class: width 16, 8 tiles a step; ...)' from the runs' run.txt"""
+    seen = {}
+    for m in models:
+        for s in seeds:
+            p = f"{out}/{m}.s{s}/run.txt"
+            if not os.path.exists(p):
+                continue
+            w = b = None
+            for line in open(p):
+                if line.startswith("training "):
+                    for part in line.split(","):
+                        part = part.split()
+                        if len(part) == 2 and part[0] in ("width", "batch"):
+                            w, b = (part[1], b) if part[0] == "width" else (w, part[1])
+            if w and b:
+                name = "one-class" if m in ("building", "tree", "road") else m
+                seen.setdefault(name, f"width {w}, {b} tiles a step")
+            break
+    return " (" + "; ".join(f"{k}: {v}" for k, v in seen.items()) + ")" if seen else ""
+
+
 def ms(v):
     return statistics.mean(v), statistics.stdev(v) if len(v) > 1 else 0.0
 
@@ -51,7 +73,8 @@ def main():
             cells.append(f"{mm:.3f} ± {msd:.3f} | {100 * rel:+.1f}% | {'yes' if rel >= -0.10 else 'no'}")
         rows.append(f"| {c} | {om:.3f} ± {osd:.3f} | " + " | ".join(cells) + " |")
     rows.append(f"\nIoU on each class's held-back part, mean ± sd over {n} seed(s); "
-                "egs/multiclass/run.sh, the same optimiser steps for every model.")
+                "egs/multiclass/run.sh, the same optimiser steps for every model"
+                + shape(out, seeds, [c for c in ("building", "tree", "road")] + [k for k, _ in kinds]) + ".")
     with open(dest + ".json.tmp", "w") as f:
         json.dump(data, f, indent=1)
     os.replace(dest + ".json.tmp", dest + ".json")
