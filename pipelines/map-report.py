@@ -53,12 +53,13 @@ def layers(gpkg):
     for i in range(ds.GetLayerCount()):
         l = ds.GetLayer(i)
         d = l.GetLayerDefn()
-        has = lambda k: d.GetFieldIndex(k) >= 0
-        area = length = 0.0
+        # polygon layers carry an area, centreline layers a length (None: not this layer's)
+        sums = {k: 0.0 if d.GetFieldIndex(k) >= 0 else None for k in ("area", "length")}
         for f in l:
-            area += (f.GetField("area") or 0) if has("area") else 0
-            length += (f.GetField("length") or 0) if has("length") else 0
-        out.append((l.GetName(), l.GetFeatureCount(), area if has("area") else None, length if has("length") else None))
+            for k in sums:
+                if sums[k] is not None:
+                    sums[k] += f.GetField(k) or 0
+        out.append((l.GetName(), l.GetFeatureCount(), sums["area"], sums["length"]))
     return out
 
 

@@ -149,7 +149,7 @@ must_fail "critic-train --resume on other data" 1 "was trained with (training|da
 	"$BIN/tile --quiet --size 128 --labels $A/rgb_nadir10_buildings.geojson --domain source --sample 20 --seed 1 $A/rgb_nadir10.tif | $BIN/normalise-bands --stats $T/l.stats > $T/l20.frames; $BIN/critic-train --quiet --threads 1 --model $T/lk.model --source $T/l20.frames --width 4 --seed 2 --epochs 2 --resume"
 # the numbers in a checkpoint's and a model's header are range-checked on load
 forge() {	# forge IN OUT FIELD VALUE...: a model file with header lines (or the spec's fields) changed;
-	# FIELD x2^N scales the tensor named VALUE by 2^N
+	# FIELD x2^N scales the tensor named VALUE (or every frame of kind VALUE) by 2^N
 	$PY - "$@" <<'PY'
 import sys, re, numpy as np
 sys.path.insert(0, "python")
@@ -160,7 +160,7 @@ f = frames[0]
 for field, value in zip(pairs[::2], pairs[1::2]):
 	if field.startswith("x2^"):
 		for g in frames:
-			if g.get("key") == value:
+			if value in (g.get("key"), g["kind"]):
 				g["array"] = (g["array"] * 2.0 ** int(field[3:])).astype(np.float32)
 	elif field in ("width", "depth", "classes"):
 		f["key"] = re.sub(r"\b%s=\d+" % field, "%s=%s" % (field, value), f["key"])
@@ -188,16 +188,7 @@ must_fail "training whose weights overflow" 1 "training diverged at epoch 2 \\((
 	"$BIN/critic-train --quiet --threads 1 --model $T/lk.model --source $T/l.frames --width 4 --seed 2 --epochs 2 --resume"
 [ "$before" = "$(cksum <"$T/lk.model.ckpt")$(cksum <"$T/lk.model")" ] && pass "a diverged run keeps the checkpoint and model" ||
 	fail "a diverged run keeps the checkpoint and model" "changed"
-$PY - "$T/l.frames" "$T/huge.frames" <<'PY'
-import sys, numpy as np
-sys.path.insert(0, "python")
-import landshift_frames as lf
-with open(sys.argv[2], "wb") as fp, lf.FrameWriter(fp) as w:
-	for f in lf.read_frames(sys.argv[1]):
-		if f["kind"] == "tile":
-			f["array"] = (f["array"] * 3e37).astype(np.float32)
-		w.write(f)
-PY
+forge "$T/l.frames" "$T/huge.frames" x2^124 tile
 must_fail "training on tiles whose values overflow" 1 "training diverged at epoch 1 \\((a weight|the loss) is not finite\\)" \
 	"$BIN/critic-train --quiet --threads 1 --model $T/huge.model --source $T/huge.frames --width 4 --seed 2 --epochs 2"
 [ ! -e "$T/huge.model" ] && [ ! -e "$T/huge.model.ckpt" ] && pass "a run diverged in its first epoch writes no model" ||

@@ -6,6 +6,7 @@ seeds) and each multi-class model's IoU relative to the one-class model's
 models). Writes DEST.json and DEST.md."""
 import json
 import os
+import re
 import statistics
 import sys
 
@@ -23,24 +24,14 @@ def ious(out, kind, c, seeds):
 
 
 def shape(out, seeds, models):
-    """' (one-class: width 16, 8 tiles a step; ...)' from the runs' run.txt"""
+    """' (one-class: width 16, 8 tiles a step; ...)' from each model's first run.txt"""
     seen = {}
     for m in models:
-        for s in seeds:
-            p = f"{out}/{m}.s{s}/run.txt"
-            if not os.path.exists(p):
-                continue
-            w = b = None
-            for line in open(p):
-                if line.startswith("training "):
-                    for part in line.split(","):
-                        part = part.split()
-                        if len(part) == 2 and part[0] in ("width", "batch"):
-                            w, b = (part[1], b) if part[0] == "width" else (w, part[1])
-            if w and b:
-                name = "one-class" if m in ("building", "tree", "road") else m
-                seen.setdefault(name, f"width {w}, {b} tiles a step")
-            break
+        runs = [f"{out}/{m}.s{s}/run.txt" for s in seeds if os.path.exists(f"{out}/{m}.s{s}/run.txt")]
+        hit = runs and re.search(r"^training .*width (\d+), batch (\d+)", open(runs[0]).read(), re.M)
+        if hit:
+            name = "one-class" if m in ("building", "tree", "road") else m
+            seen.setdefault(name, f"width {hit[1]}, {hit[2]} tiles a step")
     return " (" + "; ".join(f"{k}: {v}" for k, v in seen.items()) + ")" if seen else ""
 
 
@@ -74,7 +65,7 @@ def main():
         rows.append(f"| {c} | {om:.3f} ± {osd:.3f} | " + " | ".join(cells) + " |")
     rows.append(f"\nIoU on each class's held-back part, mean ± sd over {n} seed(s); "
                 "egs/multiclass/run.sh, the same optimiser steps for every model"
-                + shape(out, seeds, [c for c in ("building", "tree", "road")] + [k for k, _ in kinds]) + ".")
+                + shape(out, seeds, ["building", "tree", "road"] + [k for k, _ in kinds]) + ".")
     with open(dest + ".json.tmp", "w") as f:
         json.dump(data, f, indent=1)
     os.replace(dest + ".json.tmp", dest + ".json")
