@@ -143,6 +143,33 @@ static float *predict(struct ls_unet *m)
 	return out;
 }
 
+/* The inference layout (scratch buffers shared between layers) gives the
+ * bytes of the training layout, for a batch of 2 and a smaller last batch,
+ * and encode then decode from the kept skips gives them too. */
+static void test_infer_layout(struct ls_unet *m, const float *want)
+{
+	struct ls_unet_act a;
+	static float two[2 * 3 * S * S];
+	memcpy(two, img, sizeof img);
+	memcpy(two + 3 * S * S, img, sizeof img);
+	CHECK(ls_unet_act_init_infer(&a, m, 2, S, S) == 0, "inference activations for 2 tiles");
+	struct ls_t4 x2 = ls_t4_make(two, 2, 3, S, S), x1 = ls_t4_make(img, 1, 3, S, S);
+	ls_unet_forward(m, &a, &x2, 0, 0);
+	size_t k = 2 * S * S;
+	CHECK(!memcmp(a.logits.d, want, k * sizeof *want) && !memcmp(a.logits.d + k, want, k * sizeof *want),
+	      "inference layout, batch of 2: the training layout's logits, bit for bit");
+	memset(a.logits.d, 0, 2 * k * sizeof *want);
+	ls_unet_encode(m, &a, &x1, 0, 0);
+	ls_unet_decode(m, &a, 0, 0);
+	CHECK(!memcmp(a.logits.d, want, k * sizeof *want), "inference layout, encode then decode of 1 tile: the same logits");
+	struct ls_unet_act t;
+	ls_unet_act_init(&t, m, 2, S, S);
+	CHECK(a.bytes * 2 < t.bytes, "inference layout: %zu KB against the training layout's %zu KB", a.bytes >> 10,
+	      t.bytes >> 10);
+	ls_unet_act_free(&t);
+	ls_unet_act_free(&a);
+}
+
 static size_t file_bytes(const char *path, unsigned char **buf)
 {
 	FILE *fp = fopen(path, "rb");
@@ -265,6 +292,7 @@ int main(int argc, char **argv)
 	CHECK(ls_model_load(p1, &m2, &meta2) == 0, "model loaded");
 	float *a = predict(&m), *b = predict(&m2);
 	CHECK(!memcmp(a, b, 2 * S * S * sizeof *a), "save -> load gives identical predictions");
+	test_infer_layout(&m2, a);
 	CHECK(ls_meta_get(&meta2, "bands.rgb") && !strcmp(ls_meta_get(&meta2, "bands.rgb"), "red,green,blue") &&
 	      !strcmp(ls_meta_get(&meta2, "step"), "251"),
 	      "model metadata (band order, step) survives");
