@@ -18,8 +18,10 @@
 #   1  source models: source-only, per source and seed (OUT/sources/SOURCE/seedN)
 #   2  the runs: per pair, method and seed (OUT/PAIR/METHOD/seedN), JOBS at a time
 #   3  the table: RESULTS/results.md and results.json (local/table.py)
-# A run whose metrics.json exists is not run again: an interrupted sweep
-# goes on where it stopped.
+# A run in the ledger, RESULTS/runs.jsonl (one line a finished run, kept in
+# git: local/table.py), is not run again under the same configuration, nor
+# its source model trained: a sweep goes on where it stopped, in another
+# session on another machine too.
 #
 # Environment: DATA (../shared/data), OUT (out/uda), RESULTS (docs/experiments),
 # PAIRS (the headline pairs), METHODS ("source-only adabn selftrain oracle"),
@@ -52,7 +54,8 @@ while [ $# -gt 0 ]; do
 	esac
 	shift 2
 done
-export GDAL_PAM_ENABLED=NO DATA OUT SCENES THREADS EPOCHS EXTRA
+export GDAL_PAM_ENABLED=NO DATA OUT SCENES RESULTS THREADS EPOCHS EXTRA
+table() { /usr/bin/python3 "$here/local/table.py" --out "$OUT" --results "$RESULTS" "$@"; }
 mkdir -p "$SCENES"
 log() { echo "uda: $*" >&2; }
 
@@ -101,7 +104,7 @@ source_model() {
 # one PAIR METHOD SEED: one run of the table
 one() {
 	local p=$1 m=$2 s=$3 dir=$OUT/$1/$2/seed$3 kind method train_opts="" me
-	[ -f "$dir/metrics.json" ] && return 0
+	[ -f "$dir/metrics.json" ] && { table --record "$p" "$m" "$s"; return 0; }
 	load_pair "$p"
 	[ -f "$CONF/methods/$m.sh" ] || { echo "uda: no method $m ($CONF/methods)" >&2; return 2; }
 	local from=$OUT/sources/$source/seed$s
@@ -129,6 +132,7 @@ one() {
 	*) echo "uda: $m: unknown kind $kind" >&2; return 2 ;;
 	esac
 	rm -f "$dir"/*.frames
+	table --record "$p" "$m" "$s"
 }
 [ "${1:-}" = --one ] && { one "$2" "$3" "$4"; exit; }
 [ "${1:-}" = --source ] && { source_model "$2" "$3"; exit; }
@@ -153,20 +157,21 @@ fi
 if [ "$stage" -le 1 ] && [ "$stop" -ge 1 ]; then
 	log "stage 1: source models (${JOBS} at a time)"
 	done_src=" "
-	for p in $PAIRS; do	# one pair of each source stands for it
+	missing=$(table --missing --pairs "$PAIRS" --methods "$METHODS" --seeds "$SEEDS")
+	while read -r p _ s; do	# one pair of each source and seed stands for it
+		[ -n "$p" ] || continue
 		load_pair "$p"
-		case $done_src in *" $source "*) continue ;; esac
-		done_src="$done_src$source "
-		for s in $SEEDS; do echo "$p $s"; done
-	done | jobs_of --source
+		case $done_src in *" $source/$s "*) continue ;; esac
+		done_src="$done_src$source/$s "
+		echo "$p $s"
+	done <<<"$missing" | jobs_of --source
 fi
 if [ "$stage" -le 2 ] && [ "$stop" -ge 2 ]; then
 	log "stage 2: runs (${JOBS} at a time)"
-	for s in $SEEDS; do for p in $PAIRS; do for m in $METHODS; do echo "$p $m $s"; done; done; done | jobs_of --one
+	table --missing --pairs "$PAIRS" --methods "$METHODS" --seeds "$SEEDS" | jobs_of --one
 fi
 if [ "$stage" -le 3 ] && [ "$stop" -ge 3 ]; then
 	log "stage 3: the table"
 	hl=""; for p in $PAIRS; do load_pair "$p"; [ "$headline" = 1 ] && hl="$hl $p"; done
-	/usr/bin/python3 "$here/local/table.py" --out "$OUT" --results "$RESULTS" --headline "${hl# }" --pairs "$PAIRS" \
-		--methods "$METHODS" --metric-of "$(for p in $PAIRS; do load_pair "$p"; printf '%s=%s,' "$p" "$metric"; done)"
+	table --headline "${hl# }" --pairs "$PAIRS" --methods "$METHODS" --metric-of "$(for p in $PAIRS; do load_pair "$p"; printf '%s=%s,' "$p" "$metric"; done)"
 fi

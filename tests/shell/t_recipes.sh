@@ -20,10 +20,14 @@ if uda >"$T/uda.out" 2>"$T/uda.err" && [ "$(ls "$T"/uda/atlanta-pan/*/seed*/metr
 import json; j = json.load(open('$T/res/results.json'))
 assert sorted(j['runs']['atlanta-pan']) == ['adabn', 'oracle', 'selftrain', 'source-only']
 assert [r['seed'] for r in j['runs']['atlanta-pan']['selftrain']] == [1, 2]" 2>"$T/uda.py" &&
-	uda >"$T/uda2.out" 2>"$T/uda2.err" && ! grep -q 'atlanta-pan .* seed' "$T/uda2.err"; then
-	pass "egs/uda: a pair's four methods, two seeds, the source model shared (source-only, AdaBN, self-training from it), the oracle on its $steps steps an epoch; the table; a second run trains nothing"
+	uda >"$T/uda2.out" 2>"$T/uda2.err" && ! grep -q 'atlanta-pan .* seed' "$T/uda2.err" &&
+	[ "$(wc -l <"$T/res/runs.jsonl")" -eq 8 ] && cp "$T/res/results.md" "$T/first.md" && rm -rf "$T/uda" &&
+	uda >"$T/uda3.out" 2>"$T/uda3.err" && ! grep -q 'seed' "$T/uda3.err" && cmp -s "$T/res/results.md" "$T/first.md" &&
+	[ "$(PAIRS=atlanta-pan EXTRA="--width 8" $PY egs/uda/local/table.py --out "$T/uda" --results "$T/res" --missing \
+		--pairs atlanta-pan --methods "source-only oracle" --seeds "1 2" | wc -l)" -eq 4 ]; then
+	pass "egs/uda: a pair's four methods, two seeds, the source model shared (source-only, AdaBN, self-training from it), the oracle on its $steps steps an epoch; the table; a second run trains nothing, nor a third from the ledger alone (OUT deleted); other options are other runs"
 else
-	fail "egs/uda" "$(tail -n 3 "$T/uda.err" "$T/uda2.err" "$T/uda.py" 2>/dev/null | tr '\n' ' ')"
+	fail "egs/uda" "$(tail -n 3 "$T/uda.err" "$T/uda2.err" "$T/uda3.err" "$T/uda.py" 2>/dev/null | tr '\n' ' ')"
 fi
 must_fail "egs/uda names an unknown pair" 2 "^uda: no pair nowhere" "PAIRS=nowhere OUT=$T/u2 egs/uda/run.sh"
 must_fail "egs/uda refuses JOBS=0" 2 "JOBS must be a number of runs at a time, not '0'" "JOBS=0 OUT=$T/u3 egs/uda/run.sh"

@@ -5,31 +5,78 @@ the oracle each method closes (from source-only, and from AdaBN), and the
 run time; a summary over the headline pairs. Writes RESULTS/results.md and
 RESULTS/results.json.
 
+The table is made from RESULTS/runs.jsonl, the ledger: one line a finished
+run (its scores, seconds, the source model's seconds, the commit), kept in
+git, so that a sweep longer than one machine's life goes on where it
+stopped. A run counts only under the configuration that made it: a hash of
+its pair, source and method files and of EPOCHS and EXTRA. --record adds a
+run from OUT; --missing lists the runs the ledger lacks.
+
 A method is "above" another on a pair when its mean exceeds the other's by
 more than the two seed spreads (standard deviations) added: the two
 one-spread intervals do not overlap."""
 import argparse
-import glob
+import hashlib
 import json
 import os
 import statistics
+import subprocess
 import sys
 
+CONF = "egs/uda/conf"
 
-def runs(out, pair, method):
-    """Each finished seed's scores: metrics.json and seconds of OUT/PAIR/METHOD/seedN."""
-    rows = []
-    found = [d for d in glob.glob(f"{out}/{pair}/{method}/seed*") if os.path.isdir(d) and d.rsplit("seed", 1)[1].isdigit()]
-    for d in sorted(found, key=lambda p: int(p.rsplit("seed", 1)[1])):
-        f = f"{d}/metrics.json"
-        if not os.path.isfile(f):
-            continue
-        m = json.load(open(f))
-        secs = int(open(f"{d}/seconds").read()) if os.path.isfile(f"{d}/seconds") else 0
-        rows.append({"seed": int(d.rsplit("seed", 1)[1]), "iou": m["iou"], "f1": m["f1"],
-                     "object_f1": m.get("object_f1"), "point_f1": m.get("point_f1"), "road_f1": m.get("road_f1"),
-                     "apls": m.get("apls"), "seconds": secs})
+
+def source_of(pair):
+    cfg = open(f"{CONF}/pairs/{pair}.sh").read()
+    return next(l.split("=", 1)[1].split()[0] for l in cfg.splitlines() if l.startswith("source="))
+
+
+def config(pair, method):
+    """What makes a run what it is: its pair, source and method files, EPOCHS, EXTRA."""
+    h = hashlib.sha256()
+    for f in (f"{CONF}/pairs/{pair}.sh", f"{CONF}/sources/{source_of(pair)}.sh", f"{CONF}/methods/{method}.sh"):
+        h.update(open(f, "rb").read())
+    h.update(f"\0{os.environ.get('EPOCHS', '')}\0{os.environ.get('EXTRA', '')}".encode())
+    return h.hexdigest()[:16]
+
+
+def ledger(results):
+    """The ledger's rows by (pair, method, seed, config); a later row replaces an earlier."""
+    rows, path = {}, f"{results}/runs.jsonl"
+    if os.path.isfile(path):
+        for n, line in enumerate(open(path), 1):
+            try:
+                r = json.loads(line)
+                rows[(r["pair"], r["method"], r["seed"], r["config"])] = r
+            except (ValueError, KeyError) as e:
+                sys.exit(f"table: {path}: line {n} is not a run record ({e})")
     return rows
+
+
+def record(out, results, pair, method, seed):
+    """Append OUT/PAIR/METHOD/seedN's scores to the ledger (one write: runs side by side may append)."""
+    d = f"{out}/{pair}/{method}/seed{seed}"
+    m = json.load(open(f"{d}/metrics.json"))
+    secs = lambda f: int(open(f).read()) if os.path.isfile(f) else 0
+    try:
+        commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip()
+    except OSError:
+        commit = ""
+    row = {"pair": pair, "method": method, "seed": int(seed), "config": config(pair, method),
+           "iou": m["iou"], "f1": m["f1"], "object_f1": m.get("object_f1"), "point_f1": m.get("point_f1"),
+           "road_f1": m.get("road_f1"), "apls": m.get("apls"), "seconds": secs(f"{d}/seconds"),
+           "source_seconds": secs(f"{out}/sources/{source_of(pair)}/seed{seed}/seconds"), "commit": commit}
+    os.makedirs(results, exist_ok=True)
+    fd = os.open(f"{results}/runs.jsonl", os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+    os.write(fd, (json.dumps(row) + "\n").encode())
+    os.close(fd)
+
+
+def runs(rows, pair, method):
+    """Each seed's record of the pair and method under today's configuration, by seed."""
+    c = config(pair, method)
+    return sorted((r for (p, m, _, k), r in rows.items() if p == pair and m == method and k == c),
+                  key=lambda r: r["seed"])
 
 
 def stats(rows, key):
@@ -39,24 +86,30 @@ def stats(rows, key):
     return statistics.mean(v), statistics.stdev(v) if len(v) > 1 else 0.0
 
 
-def source_seconds(out, pair, seed):
-    """The source model's training time for a run that starts from it."""
-    cfg = open(f"egs/uda/conf/pairs/{pair}.sh").read()
-    src = next(l.split("=", 1)[1].split()[0] for l in cfg.splitlines() if l.startswith("source="))
-    f = f"{out}/sources/{src}/seed{seed}/seconds"
-    return (src, int(open(f).read())) if os.path.isfile(f) else (src, 0)
-
-
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--out", required=True)
     ap.add_argument("--results", required=True)
-    ap.add_argument("--pairs", required=True)
-    ap.add_argument("--methods", required=True)
+    ap.add_argument("--pairs", default="")
+    ap.add_argument("--methods", default="")
+    ap.add_argument("--seeds", default="")
     ap.add_argument("--headline", default="")
     ap.add_argument("--metric-of", default="")
+    ap.add_argument("--record", nargs=3, metavar=("PAIR", "METHOD", "SEED"))
+    ap.add_argument("--missing", action="store_true", help="print 'PAIR METHOD SEED' of each run not in the ledger")
     a = ap.parse_args()
+    if a.record:
+        record(a.out, a.results, *a.record)
+        return
     pairs, methods, headline = a.pairs.split(), a.methods.split(), set(a.headline.split())
+    rows = ledger(a.results)
+    if a.missing:
+        for s in a.seeds.split():
+            for p in pairs:
+                for m in methods:
+                    if (p, m, int(s), config(p, m)) not in rows:
+                        print(p, m, s)
+        return
     metric = dict(kv.split("=") for kv in a.metric_of.split(",") if kv)
     res, lines, gaps = {}, [], {}
     total, sources_seen = 0, set()
@@ -65,7 +118,7 @@ def main():
     lines += [head, "|" + "---|" * (head.count("|") - 1)]
     for p in pairs:
         key = metric.get(p, "iou")
-        res[p] = {m: runs(a.out, p, m) for m in methods}
+        res[p] = {m: runs(rows, p, m) for m in methods}
         mean = {m: stats(r, key) for m, r in res[p].items()}
         so, ab, orc = mean.get("source-only", (None,))[0], mean.get("adabn", (None,))[0], mean.get("oracle", (None,))[0]
         for m in methods:
@@ -88,7 +141,7 @@ def main():
             for x in r:
                 total += x["seconds"]
                 if m in ("source-only", "adabn", "selftrain"):
-                    s, secs = source_seconds(a.out, p, x["seed"])
+                    s, secs = source_of(p), x.get("source_seconds", 0)
                     extra += secs
                     if (s, x["seed"]) not in sources_seen:
                         sources_seen.add((s, x["seed"]))
