@@ -8,9 +8,10 @@
  * is none of the n inputs (the same device and inode; "-" and NULL inputs
  * are skipped). Else -1 with ls_err naming out and the reason. */
 int ls_output_ok(const char *out, const char *const *in, int n);
-/* An exclusive lock on PATH.lock (flock; released when the program ends),
- * so that two programs do not write one output; the lock's file
- * descriptor, or -1 with ls_err when another program holds it. */
+/* An exclusive lock on PATH.lock (flock; released when the program ends,
+ * and the file removed when it ends normally), so that two programs do not
+ * write one output; the lock's file descriptor, or -1 with ls_err when
+ * another program holds it. One lock a program. */
 int ls_lock_output(const char *path);
 /* 1 when a and b name one existing file. */
 int ls_same_file(const char *a, const char *b);

@@ -147,6 +147,11 @@ for change in "--lr 0.001" "--batch 4" "--seed 3"; do
 done
 must_fail "critic-train --resume on other data" 1 "was trained with (training|data) '" \
 	"$BIN/tile --quiet --size 128 --labels $A/rgb_nadir10_buildings.geojson --domain source --sample 20 --seed 1 $A/rgb_nadir10.tif | $BIN/normalise-bands --stats $T/l.stats > $T/l20.frames; $BIN/critic-train --quiet --threads 1 --model $T/lk.model --source $T/l20.frames --width 4 --seed 2 --epochs 2 --resume"
+if [ -f "$T/lk.model" ] && [ ! -e "$T/lk.model.lock" ]; then
+	pass "critic-train removes its lock file when it ends, trained or refused"
+else
+	fail "lock file" "$T/lk.model.lock is left behind"
+fi
 # the numbers in a checkpoint's and a model's header are range-checked on load
 forge() {	# forge IN OUT FIELD VALUE...: a model file with header lines (or the spec's fields) changed;
 	# FIELD x2^N scales the tensor named VALUE (or every frame of kind VALUE) by 2^N
