@@ -8,7 +8,7 @@
 #include "base/opt.h"
 
 static const char *model_path, *stem;
-static int predict, class_index, batch = 4;
+static int predict, class_index, batch = 4, flips = 1;
 
 static const struct ls_opt opts[] = {
 	{ "model", LS_OPT_STR, &model_path, "FILE", "trained model (critic-train --model)" },
@@ -16,6 +16,7 @@ static const struct ls_opt opts[] = {
 	{ "decode", LS_OPT_FLAG, &predict, NULL, "run the decoder too and write probability frames (encode | decode in one process)" },
 	{ "class-index", LS_OPT_FLAG, &class_index, NULL, "with --decode: the most probable class (u8) instead of probabilities" },
 	{ "batch", LS_OPT_INT, &batch, "N", "tiles per forward pass (same output, faster; memory grows with N)" },
+	{ "flips", LS_OPT_INT, &flips, "N", "with --decode: probabilities averaged over N flips of each tile: 1 (none), 2 (left-right), 4 (and top-bottom); N times the time" },
 	{ 0 }
 };
 
@@ -44,7 +45,12 @@ int main(int argc, char **argv)
 		ls_die_err();
 	if (batch < 1 || batch > 256)
 		ls_die(LS_EXIT_USAGE, "--batch must be 1..256");
+	if (flips != 1 && flips != 2 && flips != 4)
+		ls_die(LS_EXIT_USAGE, "--flips must be 1, 2 or 4, not %d", flips);
+	if (flips > 1 && !predict)
+		ls_die(LS_EXIT_USAGE, "--flips averages probabilities: it needs --decode");
 	ls_infer_set_batch(&in, batch);
+	ls_infer_set_flips(&in, flips);
 	ls_map_stream_batch(pos.n ? pos.v[0] : "-", batch, run, &in);
 	ls_infer_close(&in);
 	return 0;

@@ -44,6 +44,8 @@
 #   --decision RULE       argmax (default), share=F (the share F of the mapped pixels with
 #                         the highest class probability is the class) or source-share (F =
 #                         the class's share of the training labels); no target label chooses it
+#   --flips N             mapping (stage 4): probabilities averaged over N flips of each
+#                         tile, 1 (none), 2 or 4 (encode --flips)
 #   --norm per-raster|per-domain   band statistics of each raster alone (default) or pooled
 #   --init MODEL          start training from this model (selftrain: adapts from epoch 1)
 #   --target-bn           wdgrl, dsn: the target's batch-norm statistics after training
@@ -63,7 +65,7 @@ BIN=${BIN:-$here/bin}
 export GDAL_PAM_ENABLED=NO
 method="" out="" gsd="" seed=1 epochs=12 tile=128 overlap=32 width=16 batch=8 lr=0.002 label_class=1 cw=1,3
 norm=per-raster threads=0 decision=argmax target_bn=0 crowns=0 lmap="" tb="" tbn="" sb="" sbn="" cname=building vb=""
-init="" topts="" stage=1 stop=6 overwrite=0 min_valid=0.5 centrelines=0 classes="" cw_given=0
+init="" topts="" stage=1 stop=6 overwrite=0 min_valid=0.5 centrelines=0 classes="" cw_given=0 flips=1
 src=() srcl=() srcc=() tgt=() tgtl=() ev=() evl=() evp=() evline=() evc=()
 cmdline=$(printf '%q ' "$0" "$@")	# for run.txt: the arguments are shifted away below
 die() { echo "adapt: $*" >&2; exit 2; }
@@ -80,7 +82,7 @@ while [ $# -gt 0 ]; do
 	--label-map) lmap=$2 ;; --target-bands) tb=$2 ;; --target-band-names) tbn=$2 ;;
 	--source-bands) sb=$2 ;; --source-band-names) sbn=$2 ;; --class-name) cname=$2 ;;
 	--view-bands) vb=$2 ;; --threads) threads=$2 ;; --decision) decision=$2 ;;
-	--init) init=$2 ;; --train-opts) topts=$2 ;; --min-valid) min_valid=$2 ;; --stage) stage=$2 ;; --stop-stage) stop=$2 ;;
+	--flips) flips=$2 ;; --init) init=$2 ;; --train-opts) topts=$2 ;; --min-valid) min_valid=$2 ;; --stage) stage=$2 ;; --stop-stage) stop=$2 ;;
 	--eval-crowns) crowns=1; shift; continue ;;
 	--centrelines) centrelines=1; shift; continue ;;
 	--target-bn) target_bn=1; shift; continue ;;
@@ -129,6 +131,7 @@ elif [ ${#srcc[@]} -gt 0 ] || [ ${#evc[@]} -gt 0 ]; then
 	die "--source-classes and --eval-classes name classes of --classes"
 fi
 [ -z "$init" ] || [ -f "$init" ] || die "--init: $init does not exist"
+case $flips in 1|2|4) ;; *) die "--flips must be 1, 2 or 4, not '$flips'" ;; esac
 share=""
 case $decision in
 argmax|source-share) ;;
@@ -289,6 +292,7 @@ fi
 
 if runs 4; then
 	log "[4/6] mapping ${#ev[@]} raster(s)"
+	[ "$flips" = 1 ] || { log "each tile averaged over $flips flips"; echo "flips $flips" >>"$out/run.txt"; }
 	for i in "${!ev[@]}"; do
 		name=${names[$i]} stats=$out/target.stats
 		if [ "$norm" = per-raster ]; then	# the raster's own statistics (no labels are read)
@@ -298,8 +302,7 @@ if runs 4; then
 		fi
 		"$BIN"/tile --quiet --size "$tile" --overlap "$overlap" "${G[@]}" "${TB[@]}" --domain target "${ev[$i]}" |
 			"$BIN"/normalise-bands --stats "$stats" |
-			"$BIN"/encode --threads "$threads" --model "$out/model" |
-			"$BIN"/decode --threads "$threads" --model "$out/model" |
+			"$BIN"/encode --threads "$threads" --model "$out/model" --decode --flips "$flips" |
 			"$BIN"/stitch --quiet "$out/probs_$name.tif"
 	done
 fi

@@ -12,6 +12,7 @@ int ls_infer_open(struct ls_infer *in, const char *path, const char *stem)
 {
 	memset(in, 0, sizeof *in);
 	in->batch = 1;
+	in->flips = 1;
 	if (ls_model_load(path, &in->net, &in->meta) < 0)
 		return -1;
 	in->path = ls_xstrdup(path);
@@ -202,13 +203,15 @@ static void probs_out(struct ls_infer *in, int i, struct ls_frame *out, int clas
 	}
 }
 
-/* The batch's probability frames, after the decoder ran: softmax, then one
- * frame per input with its metadata and the filters it went through. */
+/* The batch's probability frames, after the decoder ran: softmax (unless
+ * the logits hold probabilities already), then one frame per input with its
+ * metadata and the filters it went through. */
 static void emit_probs(struct ls_infer *in, const struct ls_frame *const *f, int n, struct ls_frame **out,
-		       int class_index, int encoded_here)
+		       int class_index, int encoded_here, int softmaxed)
 {
 	struct ls_t4 p = in->act.logits;
-	ls_softmax(&in->act.logits, &p);
+	if (!softmaxed)
+		ls_softmax(&in->act.logits, &p);
 	for (int i = 0; i < n; i++) {
 		ls_frame_copy_meta(out[i], f[i]);
 		out[i]->nextra = 0;
@@ -252,7 +255,73 @@ int ls_infer_decode_batch(struct ls_infer *in, const struct ls_frame *const *f, 
 		}
 	}
 	ls_unet_decode(&in->net, &in->act, d, 0);
-	emit_probs(in, f, n, out, class_index, 0);
+	emit_probs(in, f, n, out, class_index, 0, 0);
+	return 0;
+}
+
+void ls_infer_set_flips(struct ls_infer *in, int flips)
+{
+	in->flips = flips == 2 || flips == 4 ? flips : 1;
+}
+
+/* dst = src mirrored left-right (bit 0 of how) and top-bottom (bit 1), for
+ * c planes of h x w; each mirroring is its own inverse */
+static void flip_planes(real *dst, const real *src, int c, int h, int w, int how)
+{
+	for (int k = 0; k < c; k++)
+		for (int y = 0; y < h; y++) {
+			const real *r = src + ((size_t)k * h + (how & 2 ? h - 1 - y : y)) * w;
+			real *o = dst + ((size_t)k * h + y) * w;
+			if (how & 1)
+				for (int x = 0; x < w; x++)
+					o[x] = r[w - 1 - x];
+			else
+				memcpy(o, r, (size_t)w * sizeof *o);
+		}
+}
+
+/* Test-time flips: the class probabilities averaged over the tile as it is
+ * and mirrored (left-right; with 4, top-bottom and both too), each mapped
+ * back before it is added. The mean is left in the logits buffer. */
+static int predict_flips(struct ls_infer *in, const struct ls_frame *const *f, int n)
+{
+	int dom, h = (int)ls_frame_h(f[0]), w = (int)ls_frame_w(f[0]), c = (int)ls_frame_c(f[0]);
+	int k = in->net.spec.classes;
+	size_t img = (size_t)k * h * w, len = img * n;
+	if (run_encoder(in, f, n, &dom) < 0)	/* checks, and the first pass: the tiles as they are */
+		return -1;
+	real *sum = malloc(len * sizeof *sum);
+	if (!sum)
+		return ls_err("out of memory for test-time flips (%zu bytes)", len * sizeof *sum);
+	for (int t = 0; t < in->flips; t++) {
+		if (t) {
+			for (int i = 0; i < n; i++)
+				flip_planes(in->act.in + (size_t)i * c * h * w, f[i]->t.data, c, h, w, t);
+			struct ls_t4 x = ls_t4_make(in->act.in, n, c, h, w);
+			ls_unet_encode(&in->net, &in->act, &x, dom, 0);
+		}
+		ls_unet_decode(&in->net, &in->act, dom, 0);
+		struct ls_t4 p = in->act.logits;
+		ls_softmax(&in->act.logits, &p);
+		for (int i = 0; i < n; i++) {
+			real *pi = ls_t4_img(&in->act.logits, i), *si = sum + i * img;
+			if (!t) {
+				memcpy(si, pi, img * sizeof *si);
+				continue;
+			}
+			for (int q = 0; q < k; q++)
+				for (int y = 0; y < h; y++) {
+					const real *r = pi + ((size_t)q * h + (t & 2 ? h - 1 - y : y)) * w;
+					real *o = si + ((size_t)q * h + y) * w;
+					for (int x = 0; x < w; x++)
+						o[x] += r[t & 1 ? w - 1 - x : x];
+				}
+		}
+	}
+	real inv = (real)1 / (real)in->flips;
+	for (size_t j = 0; j < len; j++)
+		in->act.logits.d[j] = sum[j] * inv;
+	free(sum);
 	return 0;
 }
 
@@ -260,10 +329,16 @@ int ls_infer_predict_batch(struct ls_infer *in, const struct ls_frame *const *f,
 			   int class_index)
 {
 	int dom;
+	if (in->flips > 1) {
+		if (predict_flips(in, f, n) < 0)
+			return -1;
+		emit_probs(in, f, n, out, class_index, 1, 1);
+		return 0;
+	}
 	if (run_encoder(in, f, n, &dom) < 0)
 		return -1;
 	ls_unet_decode(&in->net, &in->act, dom, 0);
-	emit_probs(in, f, n, out, class_index, 1);
+	emit_probs(in, f, n, out, class_index, 1, 0);
 	return 0;
 }
 

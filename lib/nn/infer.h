@@ -21,6 +21,7 @@ struct ls_infer {
 	const char *stem;	/* force this stem (domain) */
 	int act_h, act_w;
 	int batch;		/* images per forward pass (1 unless ls_infer_set_batch) */
+	int flips;		/* test-time flips averaged by predict: 1, 2 or 4 */
 };
 
 int ls_infer_open(struct ls_infer *in, const char *model_path, const char *stem);
@@ -38,6 +39,9 @@ int ls_infer_predict(struct ls_infer *in, const struct ls_frame *tile, struct ls
  * (ls_map_stream_batch groups them): one forward pass, n output frames.
  * Every output equals what the one-frame call gives. */
 void ls_infer_set_batch(struct ls_infer *in, int batch);
+/* predict averages the class probabilities over 1 (none), 2 (and the tile
+ * mirrored left-right) or 4 (and top-bottom, and both) flips of each tile */
+void ls_infer_set_flips(struct ls_infer *in, int flips);
 int ls_infer_encode_batch(struct ls_infer *in, const struct ls_frame *const *tiles, int n, struct ls_frame **out);
 int ls_infer_decode_batch(struct ls_infer *in, const struct ls_frame *const *feats, int n, struct ls_frame **out,
 			  int class_index);

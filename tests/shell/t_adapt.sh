@@ -80,6 +80,8 @@ must_fail "adapt.sh --decision share=F needs a share below 1" 2 "^adapt: --decis
 	"pipelines/adapt.sh ${ad_args[*]} --decision share=1.5"
 must_fail "adapt.sh refuses an unknown --decision" 2 "^adapt: --decision must be argmax, share=F or source-share, not 'best'$" \
 	"pipelines/adapt.sh ${ad_args[*]} --decision best"
+must_fail "adapt.sh refuses --flips 8" 2 "^adapt: --flips must be 1, 2 or 4, not '8'$" \
+	"pipelines/adapt.sh ${ad_args[*]} --flips 8"
 rm -f "$T/rd/training.share"
 must_fail "adapt.sh --decision source-share on a run without training.share" 2 "source-share: .*/rd/training.share is missing" \
 	"pipelines/adapt.sh ${ad_args[*]} --decision source-share"

@@ -25,6 +25,35 @@ g1=$(gdalinfo "$T/p1.tif" | grep -E '^(Size is|Origin|Pixel Size)'; gdalsrsinfo 
 g0=$(gdalinfo "$A/rgb_nadir10.tif" | grep -E '^(Size is|Origin|Pixel Size)'; gdalsrsinfo -o proj4 "$A/rgb_nadir10.tif")
 [ "$g1" = "$g0" ] && gdalinfo "$T/p1.tif" | grep -q 'Band 2' && pass "probability GeoTIFF on the image grid and CRS, one band per class" ||
 	fail "probability raster grid" "$g1"
+# test-time flips: the mean over a tile and its mirror images, so mapping
+# a mirrored scene gives the mirrored map (exactly with 2: a + b = b + a)
+gdal_translate -q -srcwin 100 100 256 256 "$A/rgb_nadir10.tif" "$T/w.tif"
+$PY -c "
+from osgeo import gdal; import sys
+s = gdal.Open(sys.argv[1]); a = s.ReadAsArray()
+for name, b in (('lr', a[:, :, ::-1]), ('ud', a[:, ::-1, :])):
+    d = gdal.GetDriverByName('GTiff').CreateCopy(sys.argv[2] + name + '.tif', s)
+    d.WriteRaster(0, 0, 256, 256, b.tobytes()); d = None" "$T/w.tif" "$T/w_"
+fl() { $BIN/tile --quiet --size 256 --overlap 0 "$1" | $BIN/normalise-bands --quiet --stats "$T/s.stats" |
+	$BIN/encode --quiet --model "$T/m.model" --decode --flips "$2" | $BIN/stitch --quiet "$3"; }
+fl "$T/w.tif" 2 "$T/f2.tif"; fl "$T/w_lr.tif" 2 "$T/f2lr.tif"; fl "$T/w.tif" 1 "$T/f1.tif"
+fl "$T/w.tif" 4 "$T/f4.tif"; fl "$T/w_ud.tif" 4 "$T/f4ud.tif"
+$BIN/encode --quiet --model "$T/m.model" --decode --flips 4 --batch 1 <"$T/n.frames" >"$T/fb1.frames"
+$BIN/encode --quiet --model "$T/m.model" --decode --flips 4 --batch 3 <"$T/n.frames" >"$T/fb3.frames"
+if $PY -c "
+from osgeo import gdal; import numpy as np, sys
+r = lambda n: gdal.Open(sys.argv[1] + n + '.tif').ReadAsArray()
+f1, f2, f2lr, f4, f4ud = (r(n) for n in ('f1', 'f2', 'f2lr', 'f4', 'f4ud'))
+assert np.array_equal(f2, f2lr[:, :, ::-1]), 'flips 2 of the mirrored tile is not the mirrored map'
+assert np.allclose(f4, f4ud[:, ::-1, :], atol=1e-6), 'flips 4 of the upside-down tile is not the upside-down map'
+assert np.abs(f2 - f1).max() > 1e-3, 'flips 2 changed nothing'
+assert np.allclose(f2.sum(0), 1, atol=1e-5), 'averaged probabilities do not sum to 1'" "$T/" && cmp -s "$T/fb1.frames" "$T/fb3.frames"; then
+	pass "encode --flips 2, 4: a mirrored tile gives the mirrored map; probabilities still sum to 1; --batch gives the same bytes"
+else
+	fail "encode --flips" "see above"
+fi
+must_fail "encode --flips needs --decode" 2 "flips averages probabilities: it needs --decode" "$BIN/encode --model $T/m.model --flips 2 <$T/n.frames"
+must_fail "encode --flips 3 is refused" 2 "flips must be 1, 2 or 4, not 3" "$BIN/encode --model $T/m.model --decode --flips 3 <$T/n.frames"
 $BIN/encode --model "$T/m.model" --decode --class-index <"$T/n.frames" | $BIN/stitch --quiet "$T/c.tif"
 gdalinfo "$T/c.tif" | grep -q 'Type=Byte' && pass "--class-index writes one u8 class band" || fail "class index" "not Byte"
 

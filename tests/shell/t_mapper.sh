@@ -49,14 +49,16 @@ assert a.shape == b.shape and np.abs(a[:, m] - b[:, m]).max() < 1e-4, np.abs(a[:
 else
 	fail "bin/map against the chain" "$(tail -n 1 "$T/eq.py")"
 fi
-if bin/map --model "$M" --adapt adabn "$A/rgb_nadir10.tif" --out "$T/ad" 2>"$T/ad.err" && grep -aq '^bn_adapted' "$T/ad/rgb_nadir10.model" &&
-	gdalinfo "$T/ad/rgb_nadir10_probs.tif" | grep -q 'LANDSHIFT_ADAPTED=adabn'; then
-	pass "bin/map --adapt adabn: the model's statistics from the scene, kept beside the maps and named in them"
+if bin/map --model "$M" --adapt adabn --flips 2 "$A/rgb_nadir10.tif" --out "$T/ad" 2>"$T/ad.err" && grep -aq '^bn_adapted' "$T/ad/rgb_nadir10.model" &&
+	gdalinfo "$T/ad/rgb_nadir10_probs.tif" | grep -q 'LANDSHIFT_ADAPTED=adabn' &&
+	gdalinfo "$T/ad/rgb_nadir10_probs.tif" | grep -q 'LANDSHIFT_FLIPS=2'; then
+	pass "bin/map --adapt adabn --flips 2: the model's statistics from the scene, kept beside the maps and named in them, as the flips are"
 else
 	fail "bin/map --adapt" "$(tail -n 2 "$T/ad.err")"
 fi
 must_fail "bin/map names missing bands" 2 "^map: the scene's bands \\(gray\\) hold none of the model's band sets \\(red,green,blue\\): give --bands" \
 	"bin/map --model $M $A/pan.tif --out $T/pan"
+must_fail "bin/map --flips 3 is refused" 2 "^map: --flips must be 1, 2 or 4, not '3'" "bin/map --model $M --flips 3 $A/pan.tif --out $T/f3"
 must_fail "bin/map wants a model" 2 "^map: usage: map --model FILE SCENE --out DIR" "bin/map $A/pan.tif --out $T/x"
 # a road model maps roads as centrelines: a LineString layer in the scene's
 # CRS with width and length, counted in the report (the shipped roads model)
