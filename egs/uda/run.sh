@@ -173,5 +173,5 @@ fi
 if [ "$stage" -le 3 ] && [ "$stop" -ge 3 ]; then
 	log "stage 3: the table"
 	hl=""; for p in $PAIRS; do load_pair "$p"; [ "$headline" = 1 ] && hl="$hl $p"; done
-	table --headline "${hl# }" --pairs "$PAIRS" --methods "$METHODS" --metric-of "$(for p in $PAIRS; do load_pair "$p"; printf '%s=%s,' "$p" "$metric"; done)"
+	table --headline "${hl# }" --pairs "$PAIRS" --methods "$METHODS" --seeds "$SEEDS" --metric-of "$(for p in $PAIRS; do load_pair "$p"; printf '%s=%s,' "$p" "$metric"; done)"
 fi

@@ -115,6 +115,13 @@ def main():
     total, sources_seen = 0, set()
     head = ("| pair | score | method | seeds | score (mean ± sd) | IoU | object F1 | point F1 "
             "| APLS | gap closed from source-only | from AdaBN | minutes per run |")
+    if a.seeds:
+        want = [(p, m, int(x)) for x in a.seeds.split() for p in pairs for m in methods]
+        have = sum((p, m, x, config(p, m)) in rows for p, m, x in want)
+        lines += ["# Benchmark table (egs/uda)", "",
+                  f"Made by `egs/uda/run.sh` from the ledger runs.jsonl: {have} of the {len(want)} runs "
+                  f"({len(pairs)} pairs, {len(methods)} methods, seeds {a.seeds}) are in it"
+                  + ("." if have == len(want) else "; `make experiments` runs the rest."), ""]
     lines += [head, "|" + "---|" * (head.count("|") - 1)]
     for p in pairs:
         key = metric.get(p, "iou")
