@@ -24,7 +24,8 @@
 # session on another machine too.
 #
 # Environment: DATA (../shared/data), OUT (out/uda), RESULTS (docs/experiments),
-# PAIRS (the headline pairs), METHODS ("source-only adabn selftrain oracle"),
+# PAIRS (the headline pairs), METHODS ("source-only adabn selftrain
+# selftrain-srcbn oracle"),
 # SEEDS ("1 2 3"), QUICK=1 (seed 1 alone), JOBS (1; more run side by side under
 # GNU Parallel, THREADS threads each), EPOCHS (every run's, instead of the
 # source's), EXTRA (more adapt.sh options for every run, e.g. "--width 4").
@@ -39,7 +40,7 @@ RESULTS=${RESULTS:-docs/experiments}
 SCENES=$OUT/scenes
 HEADLINE="naip-chico naip-palmsprings naip-riverside kampala-zanzibar kampala-nairobi wv-zanzibar wv-nairobi rio-atlanta mass-vegas"
 PAIRS=${PAIRS:-$HEADLINE}
-METHODS=${METHODS:-source-only adabn selftrain oracle}
+METHODS=${METHODS:-source-only adabn selftrain selftrain-srcbn oracle}
 SEEDS=${SEEDS:-1 2 3}
 [ "${QUICK:-0}" = 1 ] && SEEDS=1
 JOBS=${JOBS:-1} EPOCHS=${EPOCHS:-} EXTRA=${EXTRA:-}

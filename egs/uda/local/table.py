@@ -139,8 +139,8 @@ def main():
             apls, _ = stats(r, "apls")
 
             def gap(base):
-                if base is None or orc is None or orc == base or m in ("oracle",):
-                    return ""
+                if base is None or orc is None or orc <= base or m in ("oracle",):
+                    return ""	# no gap to close: an oracle at or below the base cannot bound it
                 g = (mu - base) / (orc - base)
                 gaps.setdefault((m, "source-only" if base is so else "adabn"), {})[p] = g
                 return f"{100 * g:+.0f}%"
@@ -175,7 +175,7 @@ def main():
             key = metric.get(p, "iou")
             mu, sd = stats(res[p][m], key)
             for b in above:
-                if b == m or not res[p].get(b):
+                if b == m or len(res[p].get(b, [])) < 2 or len(res[p][m]) < 2:	# one seed has no spread
                     continue
                 bm, bs = stats(res[p][b], key)
                 if mu - bm > sd + bs:
