@@ -32,6 +32,7 @@ void ls_infer_close(struct ls_infer *in)
 {
 	if (in->act.arena)
 		ls_unet_act_free(&in->act);
+	free(in->sum);
 	ls_unet_free(&in->net);
 	ls_meta_free(&in->meta);
 	free(in->path);
@@ -265,24 +266,23 @@ void ls_infer_set_flips(struct ls_infer *in, int flips)
 }
 
 /* dst = src mirrored left-right (bit 0 of how) and top-bottom (bit 1), for
- * c planes of h x w; each mirroring is its own inverse */
-static void flip_planes(real *dst, const real *src, int c, int h, int w, int how)
+ * c planes of h x w, or with add, dst += that; each mirroring is its own
+ * inverse, so this both flips a tile and maps its flipped result back */
+static void flip_planes(real *dst, const real *src, int c, int h, int w, int how, int add)
 {
 	for (int k = 0; k < c; k++)
 		for (int y = 0; y < h; y++) {
 			const real *r = src + ((size_t)k * h + (how & 2 ? h - 1 - y : y)) * w;
 			real *o = dst + ((size_t)k * h + y) * w;
-			if (how & 1)
-				for (int x = 0; x < w; x++)
-					o[x] = r[w - 1 - x];
-			else
-				memcpy(o, r, (size_t)w * sizeof *o);
+			for (int x = 0; x < w; x++)
+				o[x] = (add ? o[x] : 0) + r[how & 1 ? w - 1 - x : x];
 		}
 }
 
 /* Test-time flips: the class probabilities averaged over the tile as it is
  * and mirrored (left-right; with 4, top-bottom and both too), each mapped
- * back before it is added. The mean is left in the logits buffer. */
+ * back before it is added. The mean is left in the logits buffer; the sum
+ * buffer is sized once per batch shape, as the activations are. */
 static int predict_flips(struct ls_infer *in, const struct ls_frame *const *f, int n)
 {
 	int dom, h = (int)ls_frame_h(f[0]), w = (int)ls_frame_w(f[0]), c = (int)ls_frame_c(f[0]);
@@ -290,38 +290,30 @@ static int predict_flips(struct ls_infer *in, const struct ls_frame *const *f, i
 	size_t img = (size_t)k * h * w, len = img * n;
 	if (run_encoder(in, f, n, &dom) < 0)	/* checks, and the first pass: the tiles as they are */
 		return -1;
-	real *sum = malloc(len * sizeof *sum);
-	if (!sum)
-		return ls_err("out of memory for test-time flips (%zu bytes)", len * sizeof *sum);
+	if (len > in->sum_len) {
+		free(in->sum);
+		if (!(in->sum = malloc(len * sizeof *in->sum))) {
+			in->sum_len = 0;
+			return ls_err("out of memory for test-time flips (%zu bytes)", len * sizeof *in->sum);
+		}
+		in->sum_len = len;
+	}
 	for (int t = 0; t < in->flips; t++) {
 		if (t) {
 			for (int i = 0; i < n; i++)
-				flip_planes(in->act.in + (size_t)i * c * h * w, f[i]->t.data, c, h, w, t);
+				flip_planes(in->act.in + (size_t)i * c * h * w, f[i]->t.data, c, h, w, t, 0);
 			struct ls_t4 x = ls_t4_make(in->act.in, n, c, h, w);
 			ls_unet_encode(&in->net, &in->act, &x, dom, 0);
 		}
 		ls_unet_decode(&in->net, &in->act, dom, 0);
 		struct ls_t4 p = in->act.logits;
 		ls_softmax(&in->act.logits, &p);
-		for (int i = 0; i < n; i++) {
-			real *pi = ls_t4_img(&in->act.logits, i), *si = sum + i * img;
-			if (!t) {
-				memcpy(si, pi, img * sizeof *si);
-				continue;
-			}
-			for (int q = 0; q < k; q++)
-				for (int y = 0; y < h; y++) {
-					const real *r = pi + ((size_t)q * h + (t & 2 ? h - 1 - y : y)) * w;
-					real *o = si + ((size_t)q * h + y) * w;
-					for (int x = 0; x < w; x++)
-						o[x] += r[t & 1 ? w - 1 - x : x];
-				}
-		}
+		for (int i = 0; i < n; i++)
+			flip_planes(in->sum + i * img, ls_t4_img(&in->act.logits, i), k, h, w, t, t > 0);
 	}
 	real inv = (real)1 / (real)in->flips;
 	for (size_t j = 0; j < len; j++)
-		in->act.logits.d[j] = sum[j] * inv;
-	free(sum);
+		in->act.logits.d[j] = in->sum[j] * inv;
 	return 0;
 }
 

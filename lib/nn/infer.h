@@ -22,6 +22,8 @@ struct ls_infer {
 	int act_h, act_w;
 	int batch;		/* images per forward pass (1 unless ls_infer_set_batch) */
 	int flips;		/* test-time flips averaged by predict: 1, 2 or 4 */
+	real *sum;		/* their running sum, sum_len values */
+	size_t sum_len;
 };
 
 int ls_infer_open(struct ls_infer *in, const char *model_path, const char *stem);

@@ -151,7 +151,8 @@ static void take(struct plan *p, struct ls_t4 *t, int n, int c, int h, int w)
  * encoder  conv -> S1, bn -> S2, conv -> S1, bn -> skip, pool -> S2;
  * decoder  upsample + concat -> U, conv -> S1, bn -> S2, conv -> S1, bn -> S3.
  * No layer reads the buffer it writes, so the output is the same as with
- * the training layout; a width 24 model at 512 x 512 needs 2.6 times less. */
+ * the training layout (encode --decode with a width 24 model on 512 x 512
+ * tiles: peak 560 MB -> 257 MB). */
 static void layout_infer(struct ls_unet_act *a, const struct ls_unet *m, struct plan *p)
 {
 	const struct ls_unet_spec *s = &m->spec;
