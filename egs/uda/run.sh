@@ -129,7 +129,7 @@ one() {
 	oracle)	# the source model's steps: its steps an epoch, its epochs
 		local steps
 		steps=$(head -n 1 "$from/train.jsonl" | grep -o '"step":[0-9]*' | cut -d: -f2)
-		adapt "$dir" "$lg" --method oracle "${all[@]}" --epochs "$me" --train-opts "--select last --epoch-steps $steps" --overwrite ;;
+		adapt "$dir" "$lg" --method oracle "${all[@]}" --epochs "$me" --train-opts "$train_opts --epoch-steps $steps" --overwrite ;;
 	*) echo "uda: $m: unknown kind $kind" >&2; return 2 ;;
 	esac
 	rm -f "$dir"/*.frames
