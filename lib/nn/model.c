@@ -1,5 +1,6 @@
 #include <errno.h>
 #include <fcntl.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -55,11 +56,40 @@ static void put_f32(struct ls_tensor *t, const real *src, const struct ls_param 
 		d[i] = (float)src[i];
 }
 
+/* The weights as i16, each output channel (first dimension) scaled by its
+ * largest magnitude over 32767; the scales go to the extra tensor "scale". */
+static void put_i16(struct ls_frame *f, const struct ls_param *p)
+{
+	int64_t nout = p->shape[0];
+	size_t per = p->n / (size_t)nout;
+	ls_tensor_alloc(&f->t, LS_I16, p->ndim, p->shape);
+	float *scale = ls_frame_add_extra(f, "scale", LS_F32, 1, &nout)->data;
+	int16_t *q = f->t.data;
+	for (int64_t o = 0; o < nout; o++) {
+		const real *w = p->w + (size_t)o * per;
+		double big = 0;
+		for (size_t i = 0; i < per; i++)
+			big = fmax(big, fabs((double)w[i]));
+		scale[o] = (float)(big / 32767);
+		for (size_t i = 0; i < per; i++)
+			q[(size_t)o * per + i] = big > 0 ? (int16_t)lrint((double)w[i] / scale[o]) : 0;
+	}
+}
+
+/* Weights stored as i16: the meta says so, the file is no checkpoint, and
+ * the tensor is a convolution's weights (biases and batch-norm values,
+ * whose magnitudes vary within a tensor, stay f32). */
+static int stored_i16(const struct ls_model_meta *meta, const struct ls_param *p, int with_state)
+{
+	const char *w = meta ? ls_meta_get(meta, "weights") : NULL;
+	return !with_state && w && !strcmp(w, "i16") && p->ndim >= 2 && p->shape[0] > 0;
+}
+
 /* A stored tensor fits p: its shape, or (files written before shapes
  * were recorded) one dimension of p->n values. */
 static int fits(const struct ls_tensor *t, const struct ls_param *p)
 {
-	if (t->dtype != LS_F32)
+	if (t->dtype != LS_F32 && t->dtype != LS_I16)
 		return 0;
 	if (t->ndim == 1 && (size_t)t->shape[0] == p->n)
 		return 1;
@@ -80,14 +110,17 @@ static void shape_text(const int64_t *shape, int ndim, char *buf, size_t n)
 }
 
 static int put_param(struct ls_writer *w, struct ls_frame *f, const char *kind, const char *prefix,
-		     const struct ls_param *p, int with_state)
+		     const struct ls_param *p, int with_state, const struct ls_model_meta *meta)
 {
 	char key[256];
 	ls_frame_reset(f);
 	snprintf(f->kind, sizeof f->kind, "%s", kind);
 	snprintf(key, sizeof key, "%s%s%s", prefix ? prefix : "", prefix ? "/" : "", p->name);
 	ls_frame_set_str(&f->key, key);
-	put_f32(&f->t, p->w, p);
+	if (stored_i16(meta, p, with_state))
+		put_i16(f, p);
+	else
+		put_f32(&f->t, p->w, p);
 	if (with_state && p->m)
 		put_f32(ls_frame_add_extra(f, "m", LS_F32, p->ndim, p->shape), p->m, p);
 	if (with_state && p->v)
@@ -122,10 +155,10 @@ int ls_model_save_ext(const char *path, struct ls_unet *net, const struct ls_mod
 	free(text);
 	int rc = ls_writer_put(w, &f);
 	for (int i = 0; i < net->params.n && rc == 0; i++)
-		rc = put_param(w, &f, "param", NULL, net->params.p[i], with_state);
+		rc = put_param(w, &f, "param", NULL, net->params.p[i], with_state, meta);
 	for (int k = 0; k < nx; k++)
 		for (int i = 0; i < x[k].ps->n && rc == 0; i++)
-			rc = put_param(w, &f, "state", x[k].prefix, x[k].ps->p[i], 1);
+			rc = put_param(w, &f, "state", x[k].prefix, x[k].ps->p[i], 1, NULL);
 	ls_frame_free(&f);
 	if (ls_writer_close(w) < 0 || rc < 0 || fsync(fd) < 0) {
 		close(fd);
@@ -173,6 +206,24 @@ static void get_f32(real *dst, const struct ls_tensor *t, size_t n)
 		dst[i] = (real)s[i];
 }
 
+/* i16 weights times their output channel's scale (put_i16). */
+static int get_i16(const char *path, const struct ls_frame *f, real *dst, size_t n)
+{
+	const struct ls_tensor *sc = NULL;
+	for (int e = 0; e < f->nextra; e++)
+		if (!strcmp(f->extra[e].name, "scale"))
+			sc = &f->extra[e];
+	int64_t nout = f->t.shape[0];
+	if (!sc || sc->dtype != LS_F32 || sc->ndim != 1 || sc->shape[0] != nout || f->t.ndim < 2 || nout <= 0)
+		return ls_err("%s: tensor '%s' is i16 without an f32 scale per output channel", path, f->key);
+	const int16_t *q = f->t.data;
+	const float *scale = sc->data;
+	size_t per = n / (size_t)nout;
+	for (size_t i = 0; i < n; i++)
+		dst[i] = (real)((float)q[i] * scale[i / per]);
+	return 0;
+}
+
 static int load_into(const char *path, struct ls_params *ps, const char *name, const struct ls_frame *f, char *seen)
 {
 	struct ls_param *p = NULL;
@@ -193,11 +244,18 @@ static int load_into(const char *path, struct ls_params *ps, const char *name, c
 	}
 	if (seen[idx]++)
 		return ls_err("%s: tensor '%s' appears twice", path, f->key);
-	get_f32(p->w, &f->t, p->n);
+	if (f->t.dtype == LS_I16) {
+		if (get_i16(path, f, p->w, p->n) < 0)
+			return -1;
+	} else {
+		get_f32(p->w, &f->t, p->n);
+	}
 	for (int e = 0; e < f->nextra; e++) {
 		const struct ls_tensor *t = &f->extra[e];
+		if (f->t.dtype == LS_I16 && !strcmp(t->name, "scale"))
+			continue;
 		real **dst = !strcmp(t->name, "m") ? &p->m : !strcmp(t->name, "v") ? &p->v : NULL;
-		if (!dst || !fits(t, p))
+		if (!dst || t->dtype != LS_F32 || !fits(t, p))
 			return ls_err("%s: tensor '%s' has a malformed optimiser state '%s'", path, f->key, t->name);
 		if (!*dst)
 			*dst = ls_alloc_real(p->n);

@@ -6,7 +6,11 @@
  *            "landshift-model 1\n" followed by KEY VALUE lines (training
  *            step, band order and normalisation per domain, notes);
  *   then one frame per named tensor: kind "param", key = name, f32 [n],
- *            with the optimiser moments as extra tensors "m" and "v".
+ *            with the optimiser moments as extra tensors "m" and "v";
+ *            where the meta says "weights i16" (not in checkpoints), a
+ *            convolution's weights are i16 [out][in][ky][kx] with an extra
+ *            f32 "scale" [out]: weight = value x its output channel's scale
+ *            (the largest magnitude over 32767), half the file's bytes.
  * Saving writes a temporary file and renames it; loading checks the spec,
  * every tensor's presence and size, and refuses anything else. */
 #ifndef LS_MODEL_H

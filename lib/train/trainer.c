@@ -22,6 +22,7 @@ void ls_train_defaults(struct ls_train_opts *o)
 	o->lr = 2e-3;
 	o->weight_decay = 1e-4;
 	o->val_frac = 0.2;
+	o->weights = "f32";
 	o->optimiser = "adam";
 	o->schedule = "cosine";
 	o->width = 16;

@@ -54,6 +54,7 @@ struct ls_train_opts {
 	const char *class_weights;	/* "1,3" */
 	const char *class_names;	/* "background,building": recorded in the model (NULL: none) */
 	const char *select;		/* the epoch kept: val-iou, val-loss or last */
+	const char *weights;		/* how MODEL stores convolution weights: f32 or i16 */
 	int adapt_warmup;		/* adapting methods: supervised epochs first */
 	double fda_beta;		/* > 0: source tiles take a target tile's low-frequency amplitude */
 	struct ls_augment aug;

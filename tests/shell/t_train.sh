@@ -17,6 +17,23 @@ else
 	fail "critic-train" "$(tail -n 3 "$T/train.err")"
 fi
 
+# --weights i16: the same training, the model file about half the bytes
+# (each output channel's weights as 16-bit integers and a scale), the map
+# within 1e-3 of the f32 model's; an unknown storage refused
+if train "$T/q.model" --weights i16 2>"$T/q.err" && grep -aq '^weights i16$' "$T/q.model" &&
+	[ "$(stat -c %s "$T/q.model")" -lt $(( $(stat -c %s "$T/m.model") * 6 / 10 )) ] &&
+	$BIN/encode --quiet --model "$T/m.model" --decode <"$T/n.frames" | $BIN/stitch --quiet "$T/pf.tif" &&
+	$BIN/encode --quiet --model "$T/q.model" --decode <"$T/n.frames" | $BIN/stitch --quiet "$T/pq.tif" && $PY -c "
+from osgeo import gdal; import numpy as np
+f, q = (gdal.Open('$T/p%s.tif' % k) for k in 'fq')
+d = np.abs(f.ReadAsArray() - q.ReadAsArray()).max()
+assert 0 < d < 1e-3, d" 2>"$T/q.py"; then
+	pass "critic-train --weights i16: $(stat -c %s "$T/q.model") bytes against $(stat -c %s "$T/m.model"), probabilities within 1e-3 of the f32 model's"
+else
+	fail "critic-train --weights i16" "$(tail -n 2 "$T/q.err" "$T/q.py" | tr '\n' ' ')"
+fi
+must_fail "critic-train --weights refuses an unknown storage" 2 '^critic-train: --weights must be f32 or i16, not f16$' "$BIN/critic-train --model $T/x.model --source $T/n.frames --weights f16"
+
 # --epoch-steps: that many steps each epoch whatever the tile count (an
 # oracle on a few target tiles gets the source-only run's budget); the
 # cosine schedule spans them (lr 0.002 -> 0.001 half-way, at step 7 of 14;

@@ -192,6 +192,67 @@ static void write_bytes(const char *path, const unsigned char *b, size_t n)
 	fclose(fp);
 }
 
+/* Weights stored as i16 (meta "weights i16"): half the file, each
+ * convolution weight within its output channel's largest / 65534, every
+ * other tensor exact, logits near the f32 model's; a checkpoint (with
+ * state) keeps f32 whatever the meta says. */
+static void test_i16(struct ls_unet *m, const float *want)
+{
+	char pf[300], pq[300], pc[300];
+	struct ls_model_meta meta = { 0 }, back = { 0 };
+	struct ls_unet q, c;
+	snprintf(pf, sizeof pf, "%s/f32.model", tmpdir);
+	snprintf(pq, sizeof pq, "%s/i16.model", tmpdir);
+	snprintf(pc, sizeof pc, "%s/i16.ckpt", tmpdir);
+	ls_model_save(pf, m, &meta, 0);
+	ls_meta_set(&meta, "weights", "i16");
+	CHECK(ls_model_save(pq, m, &meta, 0) == 0 && ls_model_save(pc, m, &meta, 1) == 0, "i16 model and checkpoint saved");
+	unsigned char *bf, *bq;
+	size_t nf = file_bytes(pf, &bf), nq = file_bytes(pq, &bq);
+	CHECK(nq > 0 && nq * 100 < nf * 55, "i16 weights: %zu bytes against f32's %zu", nq, nf);
+	free(bf);
+	free(bq);
+	if (ls_model_load(pq, &q, &back) < 0) {
+		CHECK(0, "i16 model loaded: %s", ls_errmsg());
+		return;
+	}
+	double worst = 0;	/* error over the bound (rounding, and two float ulps), the worst weight */
+	int exact = 1;
+	for (int i = 0; i < m->params.n; i++) {
+		const struct ls_param *p = m->params.p[i], *r = q.params.p[i];
+		size_t per = p->n / (size_t)p->shape[0];
+		for (size_t k = 0; k < p->n; k++) {
+			if (p->ndim < 2) {
+				exact &= p->w[k] == r->w[k];
+				continue;
+			}
+			double big = 0;
+			for (size_t j = k / per * per; j < (k / per + 1) * per; j++)
+				big = fmax(big, fabs((double)p->w[j]));
+			worst = fmax(worst, fabs((double)p->w[k] - r->w[k]) / (big / 65534 + big * 2.4e-7 + 1e-30));
+		}
+	}
+	CHECK(worst <= 1, "i16 weights within their channel's largest / 65534 and float rounding (worst %.3f of the bound)", worst);
+	CHECK(exact, "biases and batch-norm values stay f32, exact");
+	CHECK(ls_meta_get(&back, "weights") && !strcmp(ls_meta_get(&back, "weights"), "i16"), "the meta says i16");
+	float *a = predict(&q);
+	double dl = 0, range = 0;
+	for (int k = 0; k < 2 * S * S; k++) {
+		dl = fmax(dl, fabs((double)a[k] - want[k]));
+		range = fmax(range, fabs((double)want[k]));
+	}
+	CHECK(dl < 1e-3 * range, "i16 logits within %.2g of f32's (largest logit %.3g)", dl, range);
+	free(a);
+	ls_unet_free(&q);
+	CHECK(ls_model_load(pc, &c, &back) == 0, "i16 checkpoint loaded");
+	a = predict(&c);
+	CHECK(!memcmp(a, want, 2 * S * S * sizeof *a), "a checkpoint keeps f32 weights: identical logits");
+	free(a);
+	ls_unet_free(&c);
+	ls_meta_free(&meta);
+	ls_meta_free(&back);
+}
+
 /* The direct 3x3 kernel against the im2col + GEMM path: forward, input
  * gradient and weight gradient, in float, on shapes that use every code
  * path of the kernel (24-, 16- and 8-pixel row ends, one and many bands). */
@@ -293,6 +354,7 @@ int main(int argc, char **argv)
 	float *a = predict(&m), *b = predict(&m2);
 	CHECK(!memcmp(a, b, 2 * S * S * sizeof *a), "save -> load gives identical predictions");
 	test_infer_layout(&m2, a);
+	test_i16(&m2, a);
 	CHECK(ls_meta_get(&meta2, "bands.rgb") && !strcmp(ls_meta_get(&meta2, "bands.rgb"), "red,green,blue") &&
 	      !strcmp(ls_meta_get(&meta2, "step"), "251"),
 	      "model metadata (band order, step) survives");
