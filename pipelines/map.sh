@@ -72,7 +72,9 @@ stems=$(sed -n 's/^bands\.\([^ ]*\) .*/\1/p' <<<"$meta")
 # the scene's band names, matched to a stem's (case aside; r/g/b/nir spelled out)
 G=()
 case $gsd in
-auto) [ -n "$mgsd" ] && G=(--gsd "$mgsd") || log "the model records no GSD: the scene keeps its own grid" ;;
+auto)	if [ -n "$mgsd" ]; then G=(--gsd "$mgsd")
+	elif [ -n "$(get gsd_range)" ]; then log "the model learned from $(get gsd_range) m: the scene keeps its own grid (--gsd M to resample)"
+	else log "the model records no GSD: the scene keeps its own grid"; fi ;;
 native) ;;
 *) G=(--gsd "$gsd") ;;
 esac

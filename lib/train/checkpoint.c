@@ -80,9 +80,12 @@ void ls_tr_describe(struct ls_trainer *t)
 	ls_meta_set(&t->meta, "seed", buf);
 	/* one raster per domain: its own statistics are also the domain's */
 	ls_meta_set(&t->meta, "normalisation", d->per_raster ? "per-raster" : d->srcs.n > d->ndom ? "per-domain" : "per-raster");
-	if (d->gsd > 0) {
+	if (d->gsd > 0 && d->gsd_max <= d->gsd * 1.01 && !d->gsd_geo) {
 		snprintf(buf, sizeof buf, "%.6g", d->gsd);
 		ls_meta_set(&t->meta, "gsd", buf);
+	} else if (d->gsd > 0 && d->gsd_max > d->gsd * 1.01) {	/* sources of several GSDs: none to map at */
+		snprintf(buf, sizeof buf, "%.2g-%.2g", d->gsd, d->gsd_max);
+		ls_meta_set(&t->meta, "gsd_range", buf);
 	}
 	if (o->class_names)
 		ls_meta_set(&t->meta, "classes", o->class_names);

@@ -87,8 +87,13 @@ static int add_frame(struct ls_dataset *d, const struct ls_frame *f, const char 
 					      path, f->key ? f->key : "?", (long long)b + 1, i % (size_t)w, i / (size_t)w,
 					      (double)s->x[b * hw + i]);
 			}
-	if (keep && !d->gsd && f->has_geo && f->crs && (strstr(f->crs, "PROJCS[") || strstr(f->crs, "PROJCRS[")))
-		d->gsd = fabs(f->gt[1]);	/* a projected CRS: metres (the tiles' pixel size) */
+	if (keep && f->has_geo && f->crs) {
+		int projected = strstr(f->crs, "PROJCS[") || strstr(f->crs, "PROJCRS[");
+		double g = projected ? fabs(f->gt[1]) : fabs(f->gt[5]) * 111320;	/* metres */
+		d->gsd = d->gsd > 0 ? fmin(d->gsd, g) : g;
+		d->gsd_max = fmax(d->gsd_max, g);
+		d->gsd_geo |= !projected;
+	}
 	/* statistics that differ between the frames of a domain: each raster
 	 * was standardised with its own */
 	if (f->norm.n && d->norm[di].n == f->norm.n && memcmp(d->norm[di].mean, f->norm.mean, f->norm.n * sizeof(float)))

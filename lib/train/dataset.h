@@ -31,7 +31,9 @@ struct ls_dataset {
 	struct ls_strlist bands[8];	/* band names per domain, from the frames */
 	struct ls_norm norm[8];		/* normalisation per domain, from the frames */
 	int labelled_ignored;		/* target frames carried labels that were dropped */
-	double gsd;			/* the labelled tiles' pixel size in metres (0: not projected) */
+	double gsd, gsd_max;		/* the labelled tiles' pixel size in metres, smallest and largest
+					 * (geographic tiles: their height in degrees x 111 km) */
+	int gsd_geo;			/* some labelled tiles are in a geographic CRS */
 	int per_raster;			/* a domain's frames carry different band statistics */
 	struct ls_strlist srcs;		/* source raster identities, in order of appearance */
 };

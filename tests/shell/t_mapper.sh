@@ -13,6 +13,19 @@ if mk m1 && mk m2 && cmp -s "$T/m1/models/buildings.model" "$T/m2/models/buildin
 else
 	fail "egs/models" "$(tail -n 2 "$T/m1.err" "$T/m2.err" | tr '\n' ' ')"
 fi
+# the multi-class model's recipe (tiny): i16 weights, the sources' GSD range
+# (no one GSD to map at), a score per class in the card; mapped, one layer
+# per class, roads as centrelines
+if OUT=$T/mc DEST=$T/mc/models MODELS=multiclass EPOCHS=1 EXTRA="--width 4" THREADS=1 egs/models/run.sh 2>"$T/mc.err" &&
+	grep -aq '^weights i16$' "$T/mc/models/multiclass.model" && grep -aq '^gsd_range 0.3-0.6$' "$T/mc/models/multiclass.model" &&
+	grep -q '^| held-back score | building IoU \*\*[0-9.]*\*\*, tree IoU \*\*[0-9.]*\*\*, road IoU \*\*[0-9.]*\*\*' "$T/mc/models/multiclass.md" &&
+	bin/map --model "$T/mc/models/multiclass.model" "$DATA/zurich_lidar/rgb_full.tif" --out "$T/mcmap" 2>"$T/mcmap.err" &&
+	grep -q 'the model learned from 0.3-0.6 m: the scene keeps its own grid' "$T/mcmap.err" &&
+	[ "$(ogrinfo -q "$T/mcmap/rgb_full.gpkg" | tr '\n' ' ')" = "1: building (Polygon) 2: road (Line String) 3: tree (Polygon) " ]; then
+	pass "egs/models multiclass (tiny): i16 weights, the GSD range recorded and said when mapping, a score per class; mapped to one layer per class"
+else
+	fail "egs/models multiclass" "$(tail -n 2 "$T/mc.err" "$T/mcmap.err" | tr '\n' ' ') $(ogrinfo -q "$T/mcmap/rgb_full.gpkg" 2>&1 | tr '\n' ' ')"
+fi
 M=$T/m1/models/buildings.model
 # a scene the model never saw, in another CRS (geographic), bands in another order
 gdalwarp -q -t_srs EPSG:4326 "$A/rgb_nadir10.tif" "$T/geo.tif"
