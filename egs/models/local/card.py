@@ -35,8 +35,12 @@ DATA = {
                    "the Zurich SWISSIMAGE orthophoto and the classes of its LiDAR point cloud: swisstopo open "
                    "government data (attribution \"© swisstopo\"), via the test data of martibosch/detectree.",
                    "each class on its own held-back part: Atlanta's eastern third (buildings), Santa Monica "
-                   "chips 80-87 (trees), Las Vegas' eastern third (roads), as the map decides (the most probable class)"),
+                   "chips 80-87 (trees), Las Vegas' eastern third (roads), as the map decides (the most probable class)",
+                   "roads were learned from panchromatic Las Vegas alone: on colour imagery of other places the road "
+                   "class misses roads and takes shorelines (seen on the Zurich lake shore); roads.model maps "
+                   "panchromatic roads better, and the one-class models score higher on their own class."),
 }
+LIMITS = {name: v[3] for name, v in DATA.items() if len(v) > 3}
 
 
 def per_class(m, names):
@@ -49,7 +53,7 @@ def main():
     meta = dict(model_meta(f"{run}/model"))
     m = json.load(open(f"{run}/metrics.json"))
     secs = int(open(f"{run}/seconds").read())
-    trained, licence, held = DATA[name]
+    trained, licence, held = DATA[name][:3]
     bands = {k[6:]: v for k, v in meta.items() if k.startswith("bands.")}
     names = meta.get("classes", "").split(",")[1:]
     cls = m.get("class", ",".join(names))
@@ -74,7 +78,7 @@ def main():
 | training | {meta.get('training')}, seed 1, the last epoch; {threads} thread{'' if threads == '1' else 's'}, {secs / 60:.0f} min |
 | trained on | {trained} |
 | held-back score | {score}, on {held} |
-| licences | {licence} |
+| licences | {licence} |{chr(10) + "| limits | " + LIMITS[name] + " |" if name in LIMITS else ""}
 | made by | `MODELS={name} THREADS={threads} make models` (egs/models/run.sh): the same threads give the same bytes |
 
 Map a scene with it: `bin/map --model models/{name}.model scene.tif --out maps`. A scene from
