@@ -65,3 +65,37 @@ drone_chips() {
 		i=$((i + 1))
 	done < <(ls "$d"/images/*.tif)
 }
+
+# naip_city_rgb CITY: naip_city's chips as a camera without near-infrared
+# sees them: each chip a VRT of its red, green and blue bands and an empty
+# fourth (zeros, so constant: normalised to 0, the source's mean, as a
+# model trained on R, G, B, NIR reads a scene with no NIR; named as the
+# source's fourth band, b4, so the model's stem takes it)
+naip_city_rgb() {
+	local i
+	naip_city "$1"
+	mkdir -p "$SCENES/rgb_$1"
+	rgb_chips tgt "$1"
+	rgb_chips ev "$1"
+}
+
+# rgb_chips ARRAY CITY: each image after --target or --eval in ARRAY
+# replaced by its VRT without near-infrared
+rgb_chips() {
+	local -n a=$1
+	local k v
+	for k in "${!a[@]}"; do
+		[ "${a[$k]}" = --target ] || [ "${a[$k]}" = --eval ] || continue
+		v=$SCENES/rgb_$2/$(basename "${a[$((k + 1))]}" .tif).vrt
+		scene "$v" /usr/bin/python3 -c '
+import sys
+from osgeo import gdal
+gdal.UseExceptions()
+src = gdal.Open(sys.argv[1])
+ds = gdal.Translate(sys.argv[2], src, format="VRT", bandList=[1, 2, 3])
+ds.AddBand(gdal.GDT_Byte)	# no source: reads as zeros
+ds.GetRasterBand(4).SetColorInterpretation(gdal.GCI_Undefined)
+ds = None' "${a[$((k + 1))]}" "$v"
+		a[$((k + 1))]=$v
+	done
+}

@@ -1,0 +1,7 @@
+# Santa Monica R, G, B, NIR to Chico seen without near-infrared (band
+# shift on top of
+# the city's): the target's NIR band is empty, as from an RGB camera
+# (local/pairs.sh naip_city_rgb); scored on the surveyed tree points.
+# Headline once its three seeds have run
+source=naip-sm metric=point_f1 headline=0
+naip_city_rgb chico
