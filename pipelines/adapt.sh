@@ -14,7 +14,9 @@
 # Inputs (any rasters GDAL reads, any label rasters or OGR vector sources):
 #   --method M            source-only | adabn | selftrain | wdgrl | dsn | oracle
 #                         (adabn: source-only, then the target's batch-norm statistics;
-#                         selftrain: a mean teacher's pseudo-labels on the target)
+#                         selftrain: a mean teacher's pseudo-labels on the target). Default:
+#                         selftrain keeping the source's batch-norm statistics (--train-opts
+#                         --no-target-bn), the best measured on the benchmark (docs/results.md)
 #   --source IMG --source-labels LABELS   labelled source rasters (repeatable, in pairs)
 #   --target IMG          unlabelled target rasters (repeatable); adaptation learns from them
 #   --target-labels L     labels of the target rasters, read by the oracle only
@@ -97,7 +99,12 @@ while [ $# -gt 0 ]; do
 	esac
 	shift 2 || die "$1 needs a value"
 done
-[ -n "$method" ] && [ -n "$out" ] || die "--method and --out are required (see --help)"
+[ -n "$out" ] || die "--out is required (see --help)"
+method_default=0
+if [ -z "$method" ]; then	# the best measured on the benchmark for an unlabelled target (docs/results.md)
+	method=selftrain method_default=1
+	[[ " $topts " == *" --no-target-bn "* ]] || topts="--no-target-bn${topts:+ $topts}"
+fi
 case $method in source-only|adabn|oracle|selftrain|wdgrl|dsn) ;; *) die "unknown --method $method (source-only, adabn, selftrain, wdgrl, dsn or oracle)" ;; esac
 [ "$target_bn" = 0 ] || [ "$method" = wdgrl ] || [ "$method" = dsn ] ||
 	die "--target-bn is for wdgrl and dsn (source-only with it is --method adabn; selftrain's model has them)"
@@ -175,6 +182,8 @@ TB=(); [ -n "$tb" ] && TB=(--bands "$tb"); [ -n "$tbn" ] && TB+=(--band-names "$
 SB=(); [ -n "$sb" ] && SB=(--bands "$sb"); [ -n "$sbn" ] && SB+=(--band-names "$sbn")
 log() { echo "adapt: $*" >&2; }
 runs() { [ "$stage" -le "$1" ] && [ "$1" -le "$stop" ]; }
+[ "$method_default" = 0 ] || [ "$stage" -gt 2 ] ||
+	log "no --method: selftrain keeping the source's batch-norm statistics, the best measured on the benchmark (docs/results.md)"
 
 if [ "$stage" = 1 ]; then	# what the report shows: the command and every setting
 	{

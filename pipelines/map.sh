@@ -24,7 +24,9 @@
 #   --gsd auto|native|M   resample to the model's GSD (auto, the default), keep the
 #                         scene's grid (native), or M metres
 #   --adapt adabn         re-estimate the model's batch-norm statistics on this scene first
-#                         (no label needed; the adapted model is kept as DIR/NAME.model)
+#                         (no label needed; the adapted model is kept as DIR/NAME.model):
+#                         for another sensor; in another place seen by the same sensor it
+#                         cost 0.02-0.04 on four of six benchmark pairs (docs/results.md)
 #   --decision RULE       argmax (default) or share=F (the top share F of the mapped pixels
 #                         is the first class, as adapt.sh --decision)
 #   --flips N             probabilities averaged over N flips of each tile: 1 (none,

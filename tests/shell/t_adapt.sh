@@ -16,6 +16,17 @@ import json; m = json.load(open('$T/run/metrics.json')); assert all(k in m for k
 else
 	fail "adapt.sh" "$(tail -n 3 "$T/adapt.err")"
 fi
+# no --method: the best measured on the benchmark, self-training that keeps
+# the source's batch-norm statistics (from the model above: adapting at once)
+if pipelines/adapt.sh --source "$T/west.vrt" --source-labels "$A/rgb_nadir10_buildings.geojson" --target "$T/east.vrt" \
+	--init "$T/run/model" --out "$T/dm" --epochs 1 --width 4 --stop-stage 2 2>"$T/dm.err" &&
+	grep -q "^adapt: no --method: selftrain keeping the source's batch-norm statistics" "$T/dm.err" &&
+	grep -q '^method selftrain$' "$T/dm/run.txt" && grep -q '^training .*, --no-target-bn$' "$T/dm/run.txt" &&
+	grep -aq '^selftrain .* target_bn=0 ' "$T/dm/model" && grep -q '"pseudo_loss"' "$T/dm/train.jsonl"; then
+	pass "adapt.sh without --method: selftrain with the source's batch-norm statistics, said on stderr and in run.txt"
+else
+	fail "adapt.sh default method" "$(tail -n 3 "$T/dm.err" | tr '\n' ' ')"
+fi
 # --stage 5: the same run decided and scored again from its maps, nothing retrained;
 # with --eval-crowns it gains a point score (here on building centres)
 cp -r "$T/run" "$T/rs"
