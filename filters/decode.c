@@ -7,12 +7,13 @@
 #include "nn/infer.h"
 #include "base/opt.h"
 
-static const char *model_path;
+static const char *precision = "f32", *model_path;
 static int class_index, batch = 4;
 
 static const struct ls_opt opts[] = {
 	{ "model", LS_OPT_STR, &model_path, "FILE", "the model that encoded the features" },
 	{ "class-index", LS_OPT_FLAG, &class_index, NULL, "write the most probable class (u8) instead of probabilities" },
+	{ "precision", LS_OPT_STR, &precision, "P", "f32 (the default) or bf16: the 3x3 convolutions in bfloat16 with float sums, about 1.5x the speed where the CPU has AVX-512 BF16 (probabilities within about 0.01 of f32)" },
 	{ "batch", LS_OPT_INT, &batch, "N", "tiles per forward pass (same output, faster; memory grows with N)" },
 	{ 0 }
 };
@@ -41,6 +42,8 @@ int main(int argc, char **argv)
 		ls_die_err();
 	if (batch < 1 || batch > 256)
 		ls_die(LS_EXIT_USAGE, "--batch must be 1..256");
+	if (ls_infer_set_precision(precision) < 0)
+		ls_die(LS_EXIT_USAGE, "%s", ls_errmsg());
 	ls_infer_set_batch(&in, batch);
 	ls_map_stream_batch(pos.n ? pos.v[0] : "-", batch, run, &in);
 	ls_infer_close(&in);

@@ -7,7 +7,7 @@
 #include "nn/infer.h"
 #include "base/opt.h"
 
-static const char *model_path, *stem;
+static const char *precision = "f32", *model_path, *stem;
 static int predict, class_index, batch = 4, flips = 1;
 
 static const struct ls_opt opts[] = {
@@ -15,6 +15,7 @@ static const struct ls_opt opts[] = {
 	{ "stem", LS_OPT_STR, &stem, "DOMAIN", "use this domain's input stem (default: the frame's domain)" },
 	{ "decode", LS_OPT_FLAG, &predict, NULL, "run the decoder too and write probability frames (encode | decode in one process)" },
 	{ "class-index", LS_OPT_FLAG, &class_index, NULL, "with --decode: the most probable class (u8) instead of probabilities" },
+	{ "precision", LS_OPT_STR, &precision, "P", "f32 (the default) or bf16: the 3x3 convolutions in bfloat16 with float sums, about 1.5x the speed where the CPU has AVX-512 BF16 (probabilities within about 0.01 of f32)" },
 	{ "batch", LS_OPT_INT, &batch, "N", "tiles per forward pass (same output, faster; memory grows with N)" },
 	{ "flips", LS_OPT_INT, &flips, "N", "with --decode: probabilities averaged over N flips of each tile: 1 (none), 2 (left-right), 4 (and top-bottom); N times the time" },
 	{ 0 }
@@ -49,6 +50,8 @@ int main(int argc, char **argv)
 		ls_die(LS_EXIT_USAGE, "--flips must be 1, 2 or 4, not %d", flips);
 	if (flips > 1 && !predict)
 		ls_die(LS_EXIT_USAGE, "--flips averages probabilities: it needs --decode");
+	if (ls_infer_set_precision(precision) < 0)
+		ls_die(LS_EXIT_USAGE, "%s", ls_errmsg());
 	ls_infer_set_batch(&in, batch);
 	ls_infer_set_flips(&in, flips);
 	ls_map_stream_batch(pos.n ? pos.v[0] : "-", batch, run, &in);

@@ -1,4 +1,5 @@
 #include <omp.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #ifndef LS_DOUBLE
@@ -66,6 +67,28 @@ static int chunk_rows(int wo)
 /* ---- the direct 3x3 kernel ---- */
 
 int ls_conv_direct = 1;
+
+int ls_conv_bf16 = 0;
+
+int ls_conv_bf16_available(void)
+{
+	return !!__builtin_cpu_supports("avx512f") && !!__builtin_cpu_supports("avx512bf16");
+}
+
+/* A float to bfloat16 bits, rounded to nearest even (finite values). */
+static inline uint32_t bf16_bits(float f)
+{
+	uint32_t u;
+	memcpy(&u, &f, sizeof u);
+	return (u + 0x7fffu + ((u >> 16) & 1u)) >> 16;
+}
+
+float ls_bf16_round(float f)
+{
+	uint32_t u = bf16_bits(f) << 16;
+	memcpy(&f, &u, sizeof f);
+	return f;
+}
 
 #define DPAD 16		/* zero columns left of a padded row (keeps rows 64-byte aligned) */
 
@@ -262,6 +285,114 @@ static void direct_band(const float *x, int cin, int h, int w, const float *wk, 
 		}
 }
 
+/* ---- the direct 3x3 kernel in bfloat16 (inference, --precision bf16) ----
+ * Inputs and weights rounded to bfloat16 (8 bits of mantissa), products
+ * summed in float by AVX-512 BF16's dot product of channel pairs: one
+ * instruction does 32 multiply-adds where the float kernel's FMA does 16.
+ * The padded band holds channel pairs interleaved, [cin/2][rows][wp] of
+ * 32-bit pairs (the even channel in the low half); the weights are packed
+ * as [cout/4][cin/2][9][4] pairs. An odd last channel pairs with zero. */
+
+static void direct_pack_bf16(const float *w, int ci, int co, uint32_t *p)
+{
+	int cin2 = (ci + 1) / 2;
+	for (int ob = 0; ob < co / 4; ob++)
+		for (int i = 0; i < cin2; i++)
+			for (int t = 0; t < 9; t++)
+				for (int j = 0; j < 4; j++) {
+					const float *wo = w + (size_t)(ob * 4 + j) * ci * 9;
+					uint32_t lo = bf16_bits(wo[(size_t)2 * i * 9 + t]);
+					uint32_t hi = 2 * i + 1 < ci ? bf16_bits(wo[(size_t)(2 * i + 1) * 9 + t]) : 0;
+					p[(((size_t)ob * cin2 + i) * 9 + t) * 4 + j] = lo | hi << 16;
+				}
+}
+
+__attribute__((target("avx512f"))) static void direct_pad_bf16(const float *x, int cin, int h, int w, int r0, int r1,
+							     uint32_t *pad)
+{
+	int wp = w + 2 * DPAD, rows = r1 - r0 + 2, cin2 = (cin + 1) / 2;
+	size_t cstride = (size_t)rows * wp, plane = (size_t)h * w;
+	const __m512i half = _mm512_set1_epi32(0x7fff), one = _mm512_set1_epi32(1),
+		      top = _mm512_set1_epi32((int)0xffff0000u);
+	for (int i = 0; i < cin2; i++)
+		for (int r = 0; r < rows; r++) {
+			uint32_t *d = pad + i * cstride + (size_t)r * wp;
+			int iy = r0 - 1 + r;
+			memset(d, 0, DPAD * sizeof *d);
+			memset(d + DPAD + w, 0, DPAD * sizeof *d);
+			if (iy < 0 || iy >= h) {
+				memset(d + DPAD, 0, w * sizeof *d);
+				continue;
+			}
+			const float *a = x + 2 * i * plane + (size_t)iy * w, *b = 2 * i + 1 < cin ? a + plane : NULL;
+			for (int xs = 0; xs < w; xs += 16) {
+				__m512i ua = _mm512_castps_si512(_mm512_loadu_ps(a + xs));
+				ua = _mm512_add_epi32(ua, _mm512_add_epi32(half, _mm512_and_si512(_mm512_srli_epi32(ua, 16), one)));
+				__m512i v = _mm512_srli_epi32(ua, 16);
+				if (b) {
+					__m512i ub = _mm512_castps_si512(_mm512_loadu_ps(b + xs));
+					ub = _mm512_add_epi32(ub, _mm512_add_epi32(half, _mm512_and_si512(_mm512_srli_epi32(ub, 16), one)));
+					v = _mm512_or_si512(v, _mm512_and_si512(ub, top));
+				}
+				_mm512_storeu_si512(d + DPAD + xs, v);
+			}
+		}
+}
+
+/* acc[8 channels][NV vectors of 16 pixels] += the dot products of channel
+ * pairs over cin2 pairs and the 3x3 taps; wa, wb: channel blocks ob, ob + 1. */
+#define DIRECT_KERNEL_BF16(NV)                                                                                 \
+	__attribute__((target("avx512f,avx512bf16"))) static void direct_b##NV(                               \
+		const uint32_t *pin, size_t cstride, int wp, int cin2, const uint32_t *wa, const uint32_t *wb, \
+		float *out, size_t ostride)                                                                    \
+	{                                                                                                      \
+		__m512 acc[8][NV];                                                                             \
+		_Pragma("GCC unroll 8") for (int j = 0; j < 8; j++)                                            \
+		_Pragma("GCC unroll 2") for (int v = 0; v < NV; v++) acc[j][v] = _mm512_setzero_ps();          \
+		for (int i = 0; i < cin2; i++, pin += cstride, wa += 36, wb += 36) {                           \
+			_Pragma("GCC unroll 3") for (int ky = 0; ky < 3; ky++)                                 \
+			_Pragma("GCC unroll 3") for (int kx = 0; kx < 3; kx++)                                 \
+			{                                                                                      \
+				const uint32_t *row = pin + (size_t)ky * wp + kx;                              \
+				int t = (ky * 3 + kx) * 4;                                                     \
+				__m512bh x[NV];                                                                \
+				_Pragma("GCC unroll 2") for (int v = 0; v < NV; v++) x[v] =                    \
+					(__m512bh)_mm512_loadu_si512(row + 16 * v);                            \
+				_Pragma("GCC unroll 8") for (int j = 0; j < 8; j++)                            \
+				{                                                                              \
+					__m512bh b = (__m512bh)_mm512_set1_epi32(                              \
+						(int)(j < 4 ? wa[t + j] : wb[t + j - 4]));                     \
+					_Pragma("GCC unroll 2") for (int v = 0; v < NV; v++) acc[j][v] =       \
+						_mm512_dpbf16_ps(acc[j][v], b, x[v]);                          \
+				}                                                                              \
+			}                                                                                      \
+		}                                                                                              \
+		_Pragma("GCC unroll 8") for (int j = 0; j < 8; j++)                                            \
+		_Pragma("GCC unroll 2") for (int v = 0; v < NV; v++)                                           \
+			_mm512_storeu_ps(out + j * ostride + 16 * v, acc[j][v]);                               \
+	}
+DIRECT_KERNEL_BF16(1)
+DIRECT_KERNEL_BF16(2)
+
+static void direct_band_bf16(const float *x, int cin, int h, int w, const uint32_t *wk, int cout, float *y, int r0,
+			     int r1, uint32_t *pad)
+{
+	int wp = w + 2 * DPAD, rows = r1 - r0 + 2, cin2 = (cin + 1) / 2;
+	size_t cstride = (size_t)rows * wp, plane = (size_t)h * w;
+	direct_pad_bf16(x, cin, h, w, r0, r1, pad);
+	for (int yy = r0; yy < r1; yy++)
+		for (int ob = 0; ob < cout / 4; ob += 2) {
+			const uint32_t *wa = wk + (size_t)ob * cin2 * 36, *wb = wa + (size_t)cin2 * 36;
+			float *out = y + (size_t)ob * 4 * plane + (size_t)yy * w;
+			const uint32_t *pin = pad + (size_t)(yy - r0) * wp + DPAD - 1;
+			int xs = 0;
+			for (; xs + 32 <= w; xs += 32)
+				direct_b2(pin + xs, cstride, wp, cin2, wa, wb, out + xs, plane);
+			if (xs < w)
+				direct_b1(pin + xs, cstride, wp, cin2, wa, wb, out + xs, plane);
+		}
+}
+
 static float hsum8(__m256 v)
 {
 	__m128 a = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
@@ -430,7 +561,7 @@ static void direct_dw_unblock(float *g, const float *dw_part, int nt, size_t nw,
 /* y[n][cout][h][w] = conv3x3(x[n][cin][h][w]) with packed weights; images
  * and row bands spread over the threads. */
 static void direct_conv(const float *x, int n, int cin, int h, int w, const float *wk, int cout, float *y,
-			float *ws, size_t wsz)
+			float *ws, size_t wsz, int bf16)
 {
 	int rows = direct_rows(w), nb = (h + rows - 1) / rows, items = n * nb;
 	if (ls_nthreads > 1 && items < 2 * ls_nthreads) {	/* few images (encode takes one tile): thinner bands */
@@ -443,8 +574,13 @@ static void direct_conv(const float *x, int n, int cin, int h, int w, const floa
 #pragma omp parallel for schedule(static) if (items > 1 && ls_nthreads > 1)
 	for (int it = 0; it < items; it++) {
 		int i = it / nb, b = it % nb, r0 = b * rows, r1 = r0 + rows > h ? h : r0 + rows;
-		direct_band(x + (size_t)i * cin * h * w, cin, h, w, wk, cout, y + (size_t)i * cout * h * w, r0, r1,
-			    ws + (size_t)omp_get_thread_num() * wsz);
+		float *pad = ws + (size_t)omp_get_thread_num() * wsz;
+		if (bf16)
+			direct_band_bf16(x + (size_t)i * cin * h * w, cin, h, w, (const uint32_t *)wk, cout,
+					 y + (size_t)i * cout * h * w, r0, r1, (uint32_t *)pad);
+		else
+			direct_band(x + (size_t)i * cin * h * w, cin, h, w, wk, cout, y + (size_t)i * cout * h * w, r0,
+				    r1, pad);
 	}
 }
 #endif
@@ -570,8 +706,12 @@ void ls_conv_forward(const struct ls_conv *c, const struct ls_t4 *x, struct ls_t
 	double t0 = ls_prof_on ? ls_prof_now() : 0;
 #ifndef LS_DOUBLE
 	if (direct_ok(c->k, c->stride, c->pad, c->ci, c->co, x->w)) {
-		direct_pack(c->w->w, c->ci, c->co, c->wpack, 0);
-		direct_conv(x->d, x->n, c->ci, x->h, x->w, c->wpack, c->co, y->d, ws, wsz);
+		int bf16 = ls_conv_bf16 && use512(c->co, x->w);
+		if (bf16)	/* the pairs fit in wpackT, which a backward pass repacks before use */
+			direct_pack_bf16(c->w->w, c->ci, c->co, (uint32_t *)c->wpackT);
+		else
+			direct_pack(c->w->w, c->ci, c->co, c->wpack, 0);
+		direct_conv(x->d, x->n, c->ci, x->h, x->w, bf16 ? c->wpackT : c->wpack, c->co, y->d, ws, wsz, bf16);
 		if (c->b)
 			for (int i = 0; i < x->n; i++)
 				for (int o = 0; o < c->co; o++) {
@@ -689,7 +829,7 @@ void ls_conv_backward(struct ls_conv *c, const struct ls_t4 *x, const struct ls_
 #ifndef LS_DOUBLE
 		if (direct_ok(c->k, c->stride, c->pad, c->co, c->ci, x->w)) {
 			direct_pack(c->w->w, c->ci, c->co, c->wpackT, 1);
-			direct_conv(dy->d, x->n, c->co, x->h, x->w, c->wpackT, c->ci, dx->d, ws, wsz);
+			direct_conv(dy->d, x->n, c->co, x->h, x->w, c->wpackT, c->ci, dx->d, ws, wsz, 0);
 			if (ls_prof_on)
 				ls_prof_t[LS_P_CONV_DX] += ls_prof_now() - t0;
 			goto bias;

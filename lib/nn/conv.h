@@ -39,6 +39,15 @@ extern int ls_conv_direct;
  * (0; LANDSHIFT_AVX512=0 forces it); -1 until the first convolution asks. */
 extern int ls_conv_avx512;
 
+/* 1: inference's direct 3x3 convolutions in bfloat16 (inputs and weights
+ * rounded to 8 bits of mantissa, sums in float) where the CPU has AVX-512
+ * BF16 and the shape takes the AVX-512 kernel; training keeps float. Set
+ * it only where ls_conv_bf16_available() says so. */
+extern int ls_conv_bf16;
+int ls_conv_bf16_available(void);
+/* f rounded to the nearest bfloat16 (what the kernel computes with). */
+float ls_bf16_round(float f);
+
 void ls_conv_init(struct ls_conv *c, struct ls_params *ps, const char *name, int ci, int co, int k, int stride,
 		  int pad, int bias, struct ls_rng *rng);
 void ls_conv_free(struct ls_conv *c);

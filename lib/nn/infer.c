@@ -4,6 +4,7 @@
 
 #include "base/err.h"
 #include "nn/infer.h"
+#include "nn/conv.h"
 
 /* the bands' names when a model records no class names (older models) */
 static const char *const class_names[] = { "background", "building", "tree", "road" };
@@ -257,6 +258,20 @@ int ls_infer_decode_batch(struct ls_infer *in, const struct ls_frame *const *f, 
 	}
 	ls_unet_decode(&in->net, &in->act, d, 0);
 	emit_probs(in, f, n, out, class_index, 0, 0);
+	return 0;
+}
+
+int ls_infer_set_precision(const char *precision)
+{
+	if (!strcmp(precision, "f32")) {
+		ls_conv_bf16 = 0;
+		return 0;
+	}
+	if (strcmp(precision, "bf16"))
+		return ls_err("--precision must be f32 or bf16, not '%s'", precision);
+	ls_conv_bf16 = ls_conv_bf16_available();
+	if (!ls_conv_bf16)
+		ls_warn("this CPU has no AVX-512 BF16: the model runs in f32");
 	return 0;
 }
 

@@ -62,6 +62,24 @@ assert a.shape == b.shape and np.abs(a[:, m] - b[:, m]).max() < 1e-4, np.abs(a[:
 else
 	fail "bin/map against the chain" "$(tail -n 1 "$T/eq.py")"
 fi
+# --precision bf16: the 3x3 convolutions in bfloat16 where the CPU has AVX-512
+# BF16 (close to float, not equal), float elsewhere (equal)
+if grep -qw avx512_bf16 /proc/cpuinfo; then tol=0.1 agree=0.995 differ=1; else tol=1e-6 agree=1 differ=0; fi
+if bin/map --model "$M" --precision bf16 "$T/bgr.tif" --out "$T/bf" 2>"$T/bf.err" &&
+	gdalinfo "$T/bf/bgr_probs.tif" | grep -q 'LANDSHIFT_PRECISION=bf16' && $PY -c "
+from osgeo import gdal
+import numpy as np
+a = gdal.Open('$T/map/bgr_probs.tif').ReadAsArray(); b = gdal.Open('$T/bf/bgr_probs.tif').ReadAsArray()
+m = a[0] >= 0
+d = np.abs(a[:, m] - b[:, m]).max(); same = (a[:, m].argmax(0) == b[:, m].argmax(0)).mean()
+assert d <= $tol and same >= $agree and (d > 0) == bool($differ), (d, same)
+print('max difference %.3g, the same class on %.2f%% of pixels' % (d, 100 * same))" >"$T/bf.py" 2>&1; then
+	pass "bin/map --precision bf16: probabilities within $tol of float's, the class map the same on a share $agree or more of pixels ($(tail -n 1 "$T/bf.py"))"
+else
+	fail "bin/map --precision bf16" "$(tail -n 1 "$T/bf.py") $(tail -n 1 "$T/bf.err")"
+fi
+must_fail "bin/map --precision f16 is refused" 2 "^map: --precision must be f32 or bf16, not 'f16'" "bin/map --model $M --precision f16 $A/pan.tif --out $T/f16"
+must_fail "encode --precision f16 is refused" 2 "^encode: --precision must be f32 or bf16, not 'f16'" "$BIN/encode --model $M --precision f16 </dev/null"
 if bin/map --model "$M" --adapt adabn --flips 2 "$A/rgb_nadir10.tif" --out "$T/ad" 2>"$T/ad.err" && grep -aq '^bn_adapted' "$T/ad/rgb_nadir10.model" &&
 	gdalinfo "$T/ad/rgb_nadir10_probs.tif" | grep -q 'LANDSHIFT_ADAPTED=adabn' &&
 	gdalinfo "$T/ad/rgb_nadir10_probs.tif" | grep -q 'LANDSHIFT_FLIPS=2'; then

@@ -8,6 +8,7 @@
 
 #include "check.h"
 #include "nn/conv.h"
+#include "nn/infer.h"
 #include "base/err.h"
 #include "geo/labels.h"
 #include "nn/model.h"
@@ -309,6 +310,61 @@ static void test_direct(int n, int ci, int co, int h, int w)
 	ls_params_free(&ps);
 }
 
+/* The bfloat16 kernel (--precision bf16) against float on the same
+ * bfloat16-rounded inputs and weights: the sums in float agree to float's
+ * rounding; on the unrounded data it differs (the path was taken). A shape
+ * outside the AVX-512 kernel (output channels not in eights) keeps float. */
+static void test_bf16(int n, int ci, int co, int h, int w)
+{
+	struct ls_conv c;
+	struct ls_params ps = { 0 };
+	struct ls_rng g;
+	ls_rng_seed(&g, (uint64_t)(ci * 77 + co * 5 + w));
+	ls_conv_init(&c, &ps, "c", ci, co, 3, 1, 1, 1, &g);
+	for (int i = 0; i < co; i++)
+		c.b->w[i] = (float)ls_rng_normal(&g);
+	size_t nx = (size_t)n * ci * h * w, ny = (size_t)n * co * h * w;
+	float *ws = ls_alloc_real(ls_conv_ws(&c, h, w) * ls_nthreads), *w0 = ls_alloc_real(c.w->n);
+	struct ls_t4 x = ls_t4_make(ls_alloc_real(nx), n, ci, h, w), xr = ls_t4_make(ls_alloc_real(nx), n, ci, h, w);
+	struct ls_t4 yb = ls_t4_make(ls_alloc_real(ny), 0, 0, 0, 0), yr = ls_t4_make(ls_alloc_real(ny), 0, 0, 0, 0),
+		     yf = ls_t4_make(ls_alloc_real(ny), 0, 0, 0, 0);
+	for (size_t i = 0; i < nx; i++) {
+		x.d[i] = (float)ls_rng_normal(&g);
+		xr.d[i] = ls_bf16_round(x.d[i]);
+	}
+	ls_conv_bf16 = 1;
+	ls_conv_forward(&c, &x, &yb, ws);
+	ls_conv_bf16 = 0;
+	ls_conv_forward(&c, &x, &yf, ws);
+	memcpy(w0, c.w->w, c.w->n * sizeof *w0);
+	for (size_t i = 0; i < c.w->n; i++)
+		c.w->w[i] = ls_bf16_round(c.w->w[i]);
+	ls_conv_forward(&c, &xr, &yr, ws);
+	double scale = 0, dr = 0, df = 0;
+	for (size_t i = 0; i < ny; i++) {
+		scale = fmax(scale, fabs(yr.d[i]));
+		dr = fmax(dr, fabs(yb.d[i] - yr.d[i]));
+		df = fmax(df, fabs(yb.d[i] - yf.d[i]));
+	}
+	if (co % 8 == 0 && w % 16 == 0)
+		CHECK(dr < 1e-5 * scale && df > 1e-4 * scale,
+		      "bf16 kernel (%d->%d, %dx%d, batch %d) = f32 on bf16-rounded data within %.1e (and %.1e from f32)",
+		      ci, co, w, h, n, dr / scale, df / scale);
+	else
+		CHECK(df == 0, "bf16 asked of a shape outside the AVX-512 kernel (%d->%d, width %d): f32, identical", ci,
+		      co, w);
+	memcpy(c.w->w, w0, c.w->n * sizeof *w0);
+	free(ws);
+	free(w0);
+	free(x.d);
+	free(xr.d);
+	free(yb.d);
+	free(yr.d);
+	free(yf.d);
+	ls_conv_free(&c);
+	ls_params_free(&ps);
+}
+
 int main(int argc, char **argv)
 {
 	struct ls_unet m, m2;
@@ -329,6 +385,18 @@ int main(int argc, char **argv)
 		test_direct(5, 16, 24, 12, 32);	/* ... and of 2 images per item, odd batch */
 		test_direct(1, 16, 16, 13, 16);	/* 16-pixel rows two at a time, an odd row left */
 	}
+	ls_conv_avx512 = !!__builtin_cpu_supports("avx512f");
+	if (ls_conv_bf16_available()) {
+		test_bf16(2, 16, 16, 20, 64);	/* two 32-pixel pieces a row, several bands */
+		test_bf16(1, 3, 24, 33, 48);	/* a stem: 3 bands (an odd channel pairs with zero); 32 + 16 */
+		test_bf16(2, 24, 8, 9, 16);	/* 16-pixel rows */
+		test_bf16(1, 16, 12, 8, 32);	/* 12 output channels: the float kernel */
+	} else {
+		CHECK(ls_infer_set_precision("bf16") == 0 && ls_conv_bf16 == 0,
+		      "no AVX-512 BF16 here: --precision bf16 runs in f32");
+	}
+	CHECK(ls_infer_set_precision("f16") < 0 && strstr(ls_errmsg(), "f32 or bf16"),
+	      "--precision f16 refused: %s", ls_errmsg());
 	if (!mkdtemp(tmpdir) || load_tile() < 0) {
 		CHECK(0, "load a real tile: %s", ls_errmsg());
 		return 1;
