@@ -43,7 +43,12 @@ static int make_dataset(struct ls_mosaic *m, const struct ls_frame *f, const str
 	co = CSLSetNameValue(co, "TILED", "YES");
 	co = CSLSetNameValue(co, "BLOCKXSIZE", "128");
 	co = CSLSetNameValue(co, "BLOCKYSIZE", "128");
-	co = CSLSetNameValue(co, "COMPRESS", o->compress ? o->compress : "DEFLATE");
+	if (o->cog) {	/* an intermediate the COG driver reads once: fast to write, compressed again there */
+		co = CSLSetNameValue(co, "COMPRESS", "ZSTD");
+		co = CSLSetNameValue(co, "ZSTD_LEVEL", "1");
+	} else {
+		co = CSLSetNameValue(co, "COMPRESS", o->compress ? o->compress : "DEFLATE");
+	}
 	co = CSLSetNameValue(co, "BIGTIFF", "IF_SAFER");
 	if (m->oc > 1 && m->odtype == LS_U8 && m->oc <= 4)
 		co = CSLSetNameValue(co, "INTERLEAVE", "PIXEL");

@@ -307,13 +307,18 @@ static void direct_pack_bf16(const float *w, int ci, int co, uint32_t *p)
 				}
 }
 
-__attribute__((target("avx512f"))) static void direct_pad_bf16(const float *x, int cin, int h, int w, int r0, int r1,
-							     uint32_t *pad)
+/* The channel pairs of rows r0-1 .. r1, zero-padded: two rows of 16 floats
+ * to bfloat16 (rounded to nearest even) by one instruction, interleaved by
+ * a permutation; an odd last channel pairs with zero. */
+__attribute__((target("avx512f,avx512bw,avx512bf16"))) static void direct_pad_bf16(const float *x, int cin, int h,
+										 int w, int r0, int r1,
+										 uint32_t *pad)
 {
 	int wp = w + 2 * DPAD, rows = r1 - r0 + 2, cin2 = (cin + 1) / 2;
 	size_t cstride = (size_t)rows * wp, plane = (size_t)h * w;
-	const __m512i half = _mm512_set1_epi32(0x7fff), one = _mm512_set1_epi32(1),
-		      top = _mm512_set1_epi32((int)0xffff0000u);
+	static const short perm[32] = { 0, 16, 1, 17, 2,  18, 3,  19, 4,  20, 5,  21, 6,  22, 7,  23,
+					8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31 };
+	const __m512i idx = _mm512_loadu_si512(perm);
 	for (int i = 0; i < cin2; i++)
 		for (int r = 0; r < rows; r++) {
 			uint32_t *d = pad + i * cstride + (size_t)r * wp;
@@ -326,15 +331,9 @@ __attribute__((target("avx512f"))) static void direct_pad_bf16(const float *x, i
 			}
 			const float *a = x + 2 * i * plane + (size_t)iy * w, *b = 2 * i + 1 < cin ? a + plane : NULL;
 			for (int xs = 0; xs < w; xs += 16) {
-				__m512i ua = _mm512_castps_si512(_mm512_loadu_ps(a + xs));
-				ua = _mm512_add_epi32(ua, _mm512_add_epi32(half, _mm512_and_si512(_mm512_srli_epi32(ua, 16), one)));
-				__m512i v = _mm512_srli_epi32(ua, 16);
-				if (b) {
-					__m512i ub = _mm512_castps_si512(_mm512_loadu_ps(b + xs));
-					ub = _mm512_add_epi32(ub, _mm512_add_epi32(half, _mm512_and_si512(_mm512_srli_epi32(ub, 16), one)));
-					v = _mm512_or_si512(v, _mm512_and_si512(ub, top));
-				}
-				_mm512_storeu_si512(d + DPAD + xs, v);
+				__m512 hi = b ? _mm512_loadu_ps(b + xs) : _mm512_setzero_ps();
+				__m512i v = (__m512i)_mm512_cvtne2ps_pbh(hi, _mm512_loadu_ps(a + xs));
+				_mm512_storeu_si512(d + DPAD + xs, _mm512_permutexvar_epi16(idx, v));
 			}
 		}
 }
@@ -560,8 +559,26 @@ static void direct_dw_unblock(float *g, const float *dw_part, int nt, size_t nw,
 
 /* y[n][cout][h][w] = conv3x3(x[n][cin][h][w]) with packed weights; images
  * and row bands spread over the threads. */
+/* y = relu(y * scale[o] + shift[o]) over rows [r0, r1) of one image's cout planes */
+static void affine_rows(float *y, int cout, size_t plane, int w, int r0, int r1, const float *scale,
+			const float *shift, int relu)
+{
+	for (int o = 0; o < cout; o++) {
+		float g = scale[o], sh = shift[o], *p = y + o * plane + (size_t)r0 * w;
+		size_t m = (size_t)(r1 - r0) * w;
+		if (relu)
+			for (size_t i = 0; i < m; i++) {
+				float v = p[i] * g + sh;
+				p[i] = v > 0 ? v : 0;
+			}
+		else
+			for (size_t i = 0; i < m; i++)
+				p[i] = p[i] * g + sh;
+	}
+}
+
 static void direct_conv(const float *x, int n, int cin, int h, int w, const float *wk, int cout, float *y,
-			float *ws, size_t wsz, int bf16)
+			float *ws, size_t wsz, int bf16, const float *scale, const float *shift, int relu)
 {
 	int rows = direct_rows(w), nb = (h + rows - 1) / rows, items = n * nb;
 	if (ls_nthreads > 1 && items < 2 * ls_nthreads) {	/* few images (encode takes one tile): thinner bands */
@@ -581,6 +598,8 @@ static void direct_conv(const float *x, int n, int cin, int h, int w, const floa
 		else
 			direct_band(x + (size_t)i * cin * h * w, cin, h, w, wk, cout, y + (size_t)i * cout * h * w, r0,
 				    r1, pad);
+		if (scale)	/* the band's output is still in cache */
+			affine_rows(y + (size_t)i * cout * h * w, cout, (size_t)h * w, w, r0, r1, scale, shift, relu);
 	}
 }
 #endif
@@ -711,7 +730,8 @@ void ls_conv_forward(const struct ls_conv *c, const struct ls_t4 *x, struct ls_t
 			direct_pack_bf16(c->w->w, c->ci, c->co, (uint32_t *)c->wpackT);
 		else
 			direct_pack(c->w->w, c->ci, c->co, c->wpack, 0);
-		direct_conv(x->d, x->n, c->ci, x->h, x->w, bf16 ? c->wpackT : c->wpack, c->co, y->d, ws, wsz, bf16);
+		direct_conv(x->d, x->n, c->ci, x->h, x->w, bf16 ? c->wpackT : c->wpack, c->co, y->d, ws, wsz, bf16, NULL,
+			    NULL, 0);
 		if (c->b)
 			for (int i = 0; i < x->n; i++)
 				for (int o = 0; o < c->co; o++) {
@@ -731,6 +751,31 @@ void ls_conv_forward(const struct ls_conv *c, const struct ls_t4 *x, struct ls_t
 			      ws + (size_t)omp_get_thread_num() * wsz);
 	if (ls_prof_on)
 		ls_prof_t[LS_P_CONV_F] += ls_prof_now() - t0;
+}
+
+int ls_conv_forward_affine(const struct ls_conv *c, const struct ls_t4 *x, struct ls_t4 *y, real *ws, const real *scale,
+			   const real *shift, int relu)
+{
+#ifndef LS_DOUBLE
+	if (c->b || !direct_ok(c->k, c->stride, c->pad, c->ci, c->co, x->w))
+		return 0;
+	size_t wsz = ls_conv_ws(c, x->h, x->w);
+	*y = ls_t4_make(y->d, x->n, c->co, x->h, x->w);
+	double t0 = ls_prof_on ? ls_prof_now() : 0;
+	int bf16 = ls_conv_bf16 && use512(c->co, x->w);
+	if (bf16)
+		direct_pack_bf16(c->w->w, c->ci, c->co, (uint32_t *)c->wpackT);
+	else
+		direct_pack(c->w->w, c->ci, c->co, c->wpack, 0);
+	direct_conv(x->d, x->n, c->ci, x->h, x->w, bf16 ? c->wpackT : c->wpack, c->co, y->d, ws, wsz, bf16, scale, shift,
+		    relu);
+	if (ls_prof_on)
+		ls_prof_t[LS_P_CONV_F] += ls_prof_now() - t0;
+	return 1;
+#else
+	(void)c, (void)x, (void)y, (void)ws, (void)scale, (void)shift, (void)relu;
+	return 0;
+#endif
 }
 
 static void flip_weights(struct ls_conv *c)
@@ -829,7 +874,7 @@ void ls_conv_backward(struct ls_conv *c, const struct ls_t4 *x, const struct ls_
 #ifndef LS_DOUBLE
 		if (direct_ok(c->k, c->stride, c->pad, c->co, c->ci, x->w)) {
 			direct_pack(c->w->w, c->ci, c->co, c->wpackT, 1);
-			direct_conv(dy->d, x->n, c->co, x->h, x->w, c->wpackT, c->ci, dx->d, ws, wsz, 0);
+			direct_conv(dy->d, x->n, c->co, x->h, x->w, c->wpackT, c->ci, dx->d, ws, wsz, 0, NULL, NULL, 0);
 			if (ls_prof_on)
 				ls_prof_t[LS_P_CONV_DX] += ls_prof_now() - t0;
 			goto bias;

@@ -55,6 +55,12 @@ int ls_conv_out(int in, int k, int stride, int pad);
 /* Workspace (reals) that forward and backward need for an h x w input. */
 size_t ls_conv_ws(const struct ls_conv *c, int h, int w);
 void ls_conv_forward(const struct ls_conv *c, const struct ls_t4 *x, struct ls_t4 *y, real *ws);
+/* y = relu(conv(x) * scale[o] + shift[o]) (relu 0: without the ReLU), the
+ * per-channel affine applied to each band of rows while it is in cache (an
+ * inference batch norm folded in); returns 0, doing nothing, where the
+ * convolution does not take the direct kernel or has a bias. */
+int ls_conv_forward_affine(const struct ls_conv *c, const struct ls_t4 *x, struct ls_t4 *y, real *ws, const real *scale,
+			   const real *shift, int relu);
 /* dx may be NULL (no input gradient, e.g. the first layer). */
 void ls_conv_backward(struct ls_conv *c, const struct ls_t4 *x, const struct ls_t4 *dy, struct ls_t4 *dx, real *ws);
 

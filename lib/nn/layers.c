@@ -98,6 +98,22 @@ void ls_bn_free(struct ls_bn *b)
 	b->mean = b->invstd = NULL;
 }
 
+static real bn_invstd(const struct ls_bn *b, int dom, int c)
+{
+	return (real)(1 / sqrt(b->rvar->w[(size_t)dom * b->c + c] + b->eps));
+}
+
+void ls_bn_affine(const struct ls_bn *b, int dom, real *scale, real *shift)
+{
+	if (dom < 0 || dom >= b->ndom)
+		dom = 0;
+	for (int c = 0; c < b->c; c++) {
+		real mean = b->rmean->w[(size_t)dom * b->c + c], g = b->gamma->w[c] * bn_invstd(b, dom, c);
+		scale[c] = g;
+		shift[c] = b->beta->w[c] - mean * g;
+	}
+}
+
 void ls_bn_forward(struct ls_bn *b, const struct ls_t4 *x, struct ls_t4 *y, int train, int dom, int relu)
 {
 	size_t hw = (size_t)x->h * x->w, m = hw * x->n;
@@ -141,7 +157,7 @@ void ls_bn_forward(struct ls_bn *b, const struct ls_t4 *x, struct ls_t4 *y, int 
 			invstd = b->invstd[c];
 		} else {
 			mean = b->rmean->w[(size_t)dom * b->c + c];
-			invstd = (real)(1 / sqrt(b->rvar->w[(size_t)dom * b->c + c] + b->eps));
+			invstd = bn_invstd(b, dom, c);
 		}
 		real g = b->gamma->w[c] * invstd, sh = b->beta->w[c] - mean * g;
 		for (int n = 0; n < x->n; n++) {

@@ -26,6 +26,9 @@ void ls_bn_init(struct ls_bn *b, struct ls_params *ps, const char *name, int c, 
 void ls_bn_free(struct ls_bn *b);
 /* train: batch statistics (and update running statistics of domain dom).
  * relu: apply ReLU to the output in the same pass. */
+/* Inference's batch norm as y = x * scale[c] + shift[c] (the running
+ * statistics of domain dom, 0 where it has none). */
+void ls_bn_affine(const struct ls_bn *b, int dom, real *scale, real *shift);
 void ls_bn_forward(struct ls_bn *b, const struct ls_t4 *x, struct ls_t4 *y, int train, int dom, int relu);
 /* y: non-NULL when the forward output went through ReLU: dy is then masked
  * where x * gamma * invstd + (beta - mean * gamma * invstd) was not above

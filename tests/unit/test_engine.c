@@ -169,6 +169,17 @@ static void test_infer_layout(struct ls_unet *m, const float *want)
 	      t.bytes >> 10);
 	ls_unet_act_free(&t);
 	ls_unet_act_free(&a);
+	ls_conv_direct = 0;	/* GEMM convolutions, then batch norm and ReLU as a pass of their own */
+	float *g = predict(m);
+	ls_conv_direct = 1;
+	double d = 0, r = 0;
+	for (size_t i = 0; i < k; i++) {
+		d = fmax(d, fabs((double)g[i] - want[i]));
+		r = fmax(r, fabs((double)want[i]));
+	}
+	CHECK(d < 1e-4 * r, "inference, batch norm and ReLU folded into the direct convolutions = convolution, then batch norm: within %.1e of the largest logit",
+	      d / r);
+	free(g);
 }
 
 static size_t file_bytes(const char *path, unsigned char **buf)
