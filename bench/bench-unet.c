@@ -11,6 +11,7 @@
 
 #include "base/err.h"
 #include "base/opt.h"
+#include "nn/conv.h"
 #include "nn/optim.h"
 #include "nn/unet.h"
 
@@ -130,6 +131,17 @@ int main(int argc, char **argv)
 	}
 	if (ls_prof_on)
 		ls_prof_report("inference", t_infer);
+	double t_bf16 = 0;	/* the same in bfloat16 (encode --precision bf16), where the CPU has it */
+	if (ls_conv_bf16_available()) {
+		ls_conv_bf16 = 1;
+		for (int i = 0; i <= steps; i++) {
+			double t0 = now();
+			ls_unet_forward(&m, &a, &x, 0, 0);
+			if (i)
+				t_bf16 += now() - t0;
+		}
+		ls_conv_bf16 = 0;
+	}
 	double first, fwd = model_flops(&m, tile, tile, &first);
 	double train_gf = (3 * fwd - first) * batch * steps / t_train / 1e9, infer_gf = fwd * batch * steps / t_infer / 1e9;
 	double peak = sgemm_rate();
@@ -139,6 +151,8 @@ int main(int argc, char **argv)
 	       ls_params_count(&m.params) - 0, tile, batch, a.bytes / 1e6);
 	printf("train_tiles_per_s %.2f\n", batch * steps / t_train);
 	printf("infer_tiles_per_s %.2f\n", batch * steps / t_infer);
+	if (t_bf16 > 0)
+		printf("infer_bf16_tiles_per_s %.2f\n", batch * steps / t_bf16);
 	printf("train_gflops %.1f infer_gflops %.1f sgemm_gflops %.1f train_fraction %.2f infer_fraction %.2f\n", train_gf,
 	       infer_gf, peak, train_gf / peak, infer_gf / peak);
 	printf("peak_rss_mb %.0f\n", ru.ru_maxrss / 1024.0);

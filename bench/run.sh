@@ -30,6 +30,10 @@ for r in $(seq 1 "$ROUNDS"); do
 	fi
 done
 cat "$T"/ls.[0-9]* | awk '/^train_tiles/ {t += $2; n++} /^infer_tiles/ {i += $2} END {print "landshift mean: train", t / n, "infer", i / n}' >"$T/lsm"
+if grep -q '^infer_bf16' "$T/ls.1"; then	# the same model, inference in bfloat16 (--precision bf16)
+	cat "$T"/ls.[0-9]* | awk '/^infer_tiles/ {i += $2; n++} /^infer_bf16/ {b += $2} END {
+		printf "| UNet-S inference, --precision bf16 (mean of %d rounds) | %.2f tiles/s | float %.2f tiles/s | %.2fx float |\n", n, b / n, i / n, b / i }' >"$T/bf16row"
+fi
 cat "$T/lsm"
 lsmb=$(for r in $(seq 1 "$ROUNDS"); do peak "$T/ls.time.$r"; echo; done | sort -n | tail -n 1)
 if [ $have_torch = 1 ]; then
@@ -43,6 +47,8 @@ if [ $have_torch = 1 ]; then
 else
 	awk -v a="$lsmb" '{printf "| UNet-S training, batch 8 of 4x256x256, 2 threads | %.2f tiles/s, %s MB | (no PyTorch) | |\n| UNet-S inference | %.2f tiles/s | | |\n", $4, a, $6}' "$T/lsm" >>"$T/summary"
 fi
+
+[ ! -f "$T/bf16row" ] || cat "$T/bf16row" >>"$T/summary"
 
 echo "== vectorise vs gdal_polygonize.py on a 4096 x 4096 building mask, 3 rounds alternating"
 export GDAL_PAM_ENABLED=NO
