@@ -557,26 +557,19 @@ static void direct_dw_unblock(float *g, const float *dw_part, int nt, size_t nw,
 					}
 }
 
-/* y[n][cout][h][w] = conv3x3(x[n][cin][h][w]) with packed weights; images
- * and row bands spread over the threads. */
 /* y = relu(y * scale[o] + shift[o]) over rows [r0, r1) of one image's cout planes */
 static void affine_rows(float *y, int cout, size_t plane, int w, int r0, int r1, const float *scale,
 			const float *shift, int relu)
 {
 	for (int o = 0; o < cout; o++) {
-		float g = scale[o], sh = shift[o], *p = y + o * plane + (size_t)r0 * w;
-		size_t m = (size_t)(r1 - r0) * w;
-		if (relu)
-			for (size_t i = 0; i < m; i++) {
-				float v = p[i] * g + sh;
-				p[i] = v > 0 ? v : 0;
-			}
-		else
-			for (size_t i = 0; i < m; i++)
-				p[i] = p[i] * g + sh;
+		float *p = y + o * plane + (size_t)r0 * w;
+		ls_affine(p, p, (size_t)(r1 - r0) * w, scale[o], shift[o], relu);
 	}
 }
 
+/* y[n][cout][h][w] = conv3x3(x[n][cin][h][w]) with packed weights, and the
+ * affine (scale not NULL) applied to each band; images and row bands spread
+ * over the threads. */
 static void direct_conv(const float *x, int n, int cin, int h, int w, const float *wk, int cout, float *y,
 			float *ws, size_t wsz, int bf16, const float *scale, const float *shift, int relu)
 {

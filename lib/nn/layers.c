@@ -160,18 +160,8 @@ void ls_bn_forward(struct ls_bn *b, const struct ls_t4 *x, struct ls_t4 *y, int 
 			invstd = bn_invstd(b, dom, c);
 		}
 		real g = b->gamma->w[c] * invstd, sh = b->beta->w[c] - mean * g;
-		for (int n = 0; n < x->n; n++) {
-			const real *p = ls_t4_img(x, n) + c * hw;
-			real *q = ls_t4_img(y, n) + c * hw;
-			if (relu)
-				for (size_t i = 0; i < hw; i++) {
-					real v = p[i] * g + sh;
-					q[i] = v > 0 ? v : 0;
-				}
-			else
-				for (size_t i = 0; i < hw; i++)
-					q[i] = p[i] * g + sh;
-		}
+		for (int n = 0; n < x->n; n++)
+			ls_affine(ls_t4_img(x, n) + c * hw, ls_t4_img(y, n) + c * hw, hw, g, sh, relu);
 	}
 }
 

@@ -45,6 +45,20 @@ static inline struct ls_t4 ls_t4_make(real *d, int n, int c, int h, int w)
 }
 
 /* One image of a batch. */
+/* q[i] = p[i] * g + sh over n values, with relu max(that, 0): batch norm
+ * at inference, one channel; q may be p. */
+static inline void ls_affine(const real *p, real *q, size_t n, real g, real sh, int relu)
+{
+	if (relu)
+		for (size_t i = 0; i < n; i++) {
+			real v = p[i] * g + sh;
+			q[i] = v > 0 ? v : 0;
+		}
+	else
+		for (size_t i = 0; i < n; i++)
+			q[i] = p[i] * g + sh;
+}
+
 static inline real *ls_t4_img(const struct ls_t4 *t, int i)
 {
 	return t->d + (size_t)i * t->c * t->h * t->w;
