@@ -41,7 +41,7 @@ def quicklook(scene, classes_tif, bands, png, names):
     mem = gdal.GetDriverByName("MEM").Create("", ow, oh, 3, gdal.GDT_Byte)
     for b in range(3):
         mem.GetRasterBand(b + 1).WriteArray(rgb[b].astype(np.uint8))
-    gdal.GetDriverByName("PNG").CreateCopy(png, mem)
+    gdal.GetDriverByName("PNG").CreateCopy(png, mem, options=["ZLEVEL=1"])  # 5x faster than 6, 4% larger
     for f in (png + ".aux.xml",):
         if os.path.exists(f):
             os.remove(f)
