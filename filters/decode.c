@@ -43,7 +43,7 @@ int main(int argc, char **argv)
 	if (batch < 1 || batch > 256)
 		ls_die(LS_EXIT_USAGE, "--batch must be 1..256");
 	if (ls_infer_set_precision(precision) < 0)
-		ls_die(LS_EXIT_USAGE, "%s", ls_errmsg());
+		ls_die(LS_EXIT_USAGE, "--precision must be f32 or bf16, not '%s'", precision);
 	ls_infer_set_batch(&in, batch);
 	ls_map_stream_batch(pos.n ? pos.v[0] : "-", batch, run, &in);
 	ls_infer_close(&in);

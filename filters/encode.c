@@ -51,7 +51,7 @@ int main(int argc, char **argv)
 	if (flips > 1 && !predict)
 		ls_die(LS_EXIT_USAGE, "--flips averages probabilities: it needs --decode");
 	if (ls_infer_set_precision(precision) < 0)
-		ls_die(LS_EXIT_USAGE, "%s", ls_errmsg());
+		ls_die(LS_EXIT_USAGE, "--precision must be f32 or bf16, not '%s'", precision);
 	ls_infer_set_batch(&in, batch);
 	ls_infer_set_flips(&in, flips);
 	ls_map_stream_batch(pos.n ? pos.v[0] : "-", batch, run, &in);

@@ -268,7 +268,7 @@ int ls_infer_set_precision(const char *precision)
 		return 0;
 	}
 	if (strcmp(precision, "bf16"))
-		return ls_err("--precision must be f32 or bf16, not '%s'", precision);
+		return ls_err("unknown precision '%s' (f32 or bf16)", precision);
 	ls_conv_bf16 = ls_conv_bf16_available();
 	if (!ls_conv_bf16)
 		ls_warn("this CPU has no AVX-512 BF16: the model runs in f32");

@@ -406,8 +406,8 @@ int main(int argc, char **argv)
 		CHECK(ls_infer_set_precision("bf16") == 0 && ls_conv_bf16 == 0,
 		      "no AVX-512 BF16 here: --precision bf16 runs in f32");
 	}
-	CHECK(ls_infer_set_precision("f16") < 0 && strstr(ls_errmsg(), "f32 or bf16"),
-	      "--precision f16 refused: %s", ls_errmsg());
+	CHECK(ls_infer_set_precision("f16") < 0 && strstr(ls_errmsg(), "unknown precision 'f16' (f32 or bf16)"),
+	      "precision f16 refused: %s", ls_errmsg());
 	if (!mkdtemp(tmpdir) || load_tile() < 0) {
 		CHECK(0, "load a real tile: %s", ls_errmsg());
 		return 1;
