@@ -707,6 +707,22 @@ static void forward_image(const struct ls_conv *c, const real *x, int h, int w, 
 		}
 }
 
+#ifndef LS_DOUBLE
+/* The weights packed for the direct kernel (bfloat16 pairs where asked and
+ * the shape takes the AVX-512 kernel), then the convolution. */
+static void direct_forward(const struct ls_conv *c, const struct ls_t4 *x, struct ls_t4 *y, real *ws, size_t wsz,
+			   const real *scale, const real *shift, int relu)
+{
+	int bf16 = ls_conv_bf16 && use512(c->co, x->w);
+	if (bf16)	/* the pairs fit in wpackT, which a backward pass repacks before use */
+		direct_pack_bf16(c->w->w, c->ci, c->co, (uint32_t *)c->wpackT);
+	else
+		direct_pack(c->w->w, c->ci, c->co, c->wpack, 0);
+	direct_conv(x->d, x->n, c->ci, x->h, x->w, bf16 ? c->wpackT : c->wpack, c->co, y->d, ws, wsz, bf16, scale, shift,
+		    relu);
+}
+#endif
+
 void ls_conv_forward(const struct ls_conv *c, const struct ls_t4 *x, struct ls_t4 *y, real *ws)
 {
 	int ho = ls_conv_out(x->h, c->k, c->stride, c->pad), wo = ls_conv_out(x->w, c->k, c->stride, c->pad);
@@ -718,13 +734,7 @@ void ls_conv_forward(const struct ls_conv *c, const struct ls_t4 *x, struct ls_t
 	double t0 = ls_prof_on ? ls_prof_now() : 0;
 #ifndef LS_DOUBLE
 	if (direct_ok(c->k, c->stride, c->pad, c->ci, c->co, x->w)) {
-		int bf16 = ls_conv_bf16 && use512(c->co, x->w);
-		if (bf16)	/* the pairs fit in wpackT, which a backward pass repacks before use */
-			direct_pack_bf16(c->w->w, c->ci, c->co, (uint32_t *)c->wpackT);
-		else
-			direct_pack(c->w->w, c->ci, c->co, c->wpack, 0);
-		direct_conv(x->d, x->n, c->ci, x->h, x->w, bf16 ? c->wpackT : c->wpack, c->co, y->d, ws, wsz, bf16, NULL,
-			    NULL, 0);
+		direct_forward(c, x, y, ws, wsz, NULL, NULL, 0);
 		if (c->b)
 			for (int i = 0; i < x->n; i++)
 				for (int o = 0; o < c->co; o++) {
@@ -755,13 +765,7 @@ int ls_conv_forward_affine(const struct ls_conv *c, const struct ls_t4 *x, struc
 	size_t wsz = ls_conv_ws(c, x->h, x->w);
 	*y = ls_t4_make(y->d, x->n, c->co, x->h, x->w);
 	double t0 = ls_prof_on ? ls_prof_now() : 0;
-	int bf16 = ls_conv_bf16 && use512(c->co, x->w);
-	if (bf16)
-		direct_pack_bf16(c->w->w, c->ci, c->co, (uint32_t *)c->wpackT);
-	else
-		direct_pack(c->w->w, c->ci, c->co, c->wpack, 0);
-	direct_conv(x->d, x->n, c->ci, x->h, x->w, bf16 ? c->wpackT : c->wpack, c->co, y->d, ws, wsz, bf16, scale, shift,
-		    relu);
+	direct_forward(c, x, y, ws, wsz, scale, shift, relu);
 	if (ls_prof_on)
 		ls_prof_t[LS_P_CONV_F] += ls_prof_now() - t0;
 	return 1;
