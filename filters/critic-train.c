@@ -60,6 +60,7 @@ static const struct ls_opt opts[] = {
 	{ "class-names", LS_OPT_STR, &o.class_names, "NAMES", "the classes' names, background first (background,building), recorded in the model for mapping" },
 	{ "no-augment", LS_OPT_FLAG, &no_augment, NULL, "no flips, turns or jitter" },
 	{ "jitter", LS_OPT_DOUBLE, &o.aug.jitter, "J", "brightness and contrast jitter", NULL, 0, 1 },
+	{ "dice", LS_OPT_DOUBLE, &o.dice, "W", "the labelled tiles' loss adds W times the soft Dice loss of the foreground classes (overlap over the batch, as V-Net's) to the cross-entropy; 0: cross-entropy alone", NULL, 0, 100 },
 	{ "fda", LS_OPT_DOUBLE, &o.fda_beta, "BETA", "Fourier domain adaptation, any method: each source tile takes a random target tile's amplitude at the lowest frequencies (a window of BETA times the tile size); 0: off", NULL, 0, 0.5 },
 	{ "select", LS_OPT_STR, &o.select, "HOW", "the epoch kept as MODEL: val-iou (val-loss where the validation tiles hold no foreground pixel), val-loss (both on source validation tiles), or last; adapted runs choose among the epochs after --adapt-warmup" },
 	{ "weights", LS_OPT_STR, &o.weights, "HOW", "how MODEL stores the convolution weights: f32, or i16 (each output channel scaled to 16-bit integers: half the file, each weight within 1/65534 of its channel's largest; checkpoints keep f32)" },

@@ -519,6 +519,102 @@ double ls_softmax_xent_partial(const struct ls_t4 *lg, const uint8_t *labels, co
 	return wsum > 0 ? loss / wsum : 0;
 }
 
+/* 1 when a pixel labelled y (its image's labels speaking for partial)
+ * counts for class c; *t its target there, 0 or 1. */
+static int dice_counts(int y, uint64_t partial, int c, int k, int *t)
+{
+	if (y == 255 || y >= k || (y == 0 && partial && !ls_label_class_listed(partial, c)))
+		return 0;
+	*t = y == c;
+	return 1;
+}
+
+/* Pixel i's class probabilities into p. */
+static void pixel_softmax(const real *z, size_t hw, size_t i, int k, double *p)
+{
+	double mx = z[i], s = 0;
+	for (int c = 1; c < k; c++)
+		mx = z[c * hw + i] > mx ? z[c * hw + i] : mx;
+	for (int c = 0; c < k; c++)
+		s += p[c] = exp(z[c * hw + i] - mx);
+	for (int c = 0; c < k; c++)
+		p[c] /= s;
+}
+
+void ls_dice_sums(const struct ls_t4 *lg, const uint8_t *labels, const uint64_t *lcls, double *s)
+{
+	size_t hw = (size_t)lg->h * lg->w;
+	int k = lg->c, m = 3 * (k - 1);
+	double *part = ls_xcalloc((size_t)lg->n * m, sizeof *part);	/* per image, summed in order: the same bits */
+#pragma omp parallel for schedule(static)
+	for (int n = 0; n < lg->n; n++) {
+		const real *z = ls_t4_img(lg, n);
+		double p[256], *q = part + (size_t)n * m;
+		for (size_t i = 0; i < hw; i++) {
+			int y = labels[(size_t)n * hw + i], t;
+			if (y == 255 || y >= k)
+				continue;
+			pixel_softmax(z, hw, i, k, p);
+			for (int c = 1; c < k; c++)
+				if (dice_counts(y, lcls ? lcls[n] : 0, c, k, &t)) {
+					q[3 * (c - 1)] += p[c] * t;
+					q[3 * (c - 1) + 1] += p[c];
+					q[3 * (c - 1) + 2] += t;
+				}
+		}
+	}
+	for (int j = 0; j < m; j++)
+		s[j] = 0;
+	for (int n = 0; n < lg->n; n++)
+		for (int j = 0; j < m; j++)
+			s[j] += part[(size_t)n * m + j];
+	free(part);
+}
+
+double ls_dice_loss(const double *s, int k)
+{
+	double d = 0;
+	for (int c = 1; c < k; c++)
+		d += (2 * s[3 * (c - 1)] + 1) / (s[3 * (c - 1) + 1] + s[3 * (c - 1) + 2] + 1);
+	return k > 1 ? 1 - d / (k - 1) : 0;
+}
+
+/* dL/dp_c = -(2 t_c / den_c - num_c / den_c^2) / (k - 1) on the pixels
+ * that count for c; through the softmax dL/dz_j = p_j (g_j - sum_c p_c g_c). */
+void ls_dice_grad(const struct ls_t4 *lg, const uint8_t *labels, const uint64_t *lcls, const double *s, double w,
+		  struct ls_t4 *dl)
+{
+	size_t hw = (size_t)lg->h * lg->w;
+	int k = lg->c;
+	if (k < 2)
+		return;
+#pragma omp parallel for schedule(static)
+	for (int n = 0; n < lg->n; n++) {
+		const real *z = ls_t4_img(lg, n);
+		real *gz = ls_t4_img(dl, n);
+		double p[256], g[256];
+		for (size_t i = 0; i < hw; i++) {
+			int y = labels[(size_t)n * hw + i], t;
+			if (y == 255 || y >= k)
+				continue;
+			pixel_softmax(z, hw, i, k, p);
+			double pg = 0;
+			g[0] = 0;
+			for (int c = 1; c < k; c++) {
+				g[c] = 0;
+				if (dice_counts(y, lcls ? lcls[n] : 0, c, k, &t)) {
+					double den = s[3 * (c - 1) + 1] + s[3 * (c - 1) + 2] + 1;
+					double num = 2 * s[3 * (c - 1)] + 1;
+					g[c] = -w * (2 * t / den - num / (den * den)) / (k - 1);
+				}
+				pg += p[c] * g[c];
+			}
+			for (int c = 0; c < k; c++)
+				gz[c * hw + i] += (real)(p[c] * (g[c] - pg));
+		}
+	}
+}
+
 void ls_softmax(const struct ls_t4 *lg, struct ls_t4 *pr)
 {
 	size_t hw = (size_t)lg->h * lg->w;

@@ -85,6 +85,20 @@ double ls_softmax_xent_pw(const struct ls_t4 *logits, const uint8_t *labels, con
  * classes). A labelled class is never taken for background elsewhere. */
 double ls_softmax_xent_partial(const struct ls_t4 *logits, const uint8_t *labels, const uint64_t *lcls, const real *cw,
 			       const real *pw, struct ls_t4 *dlogits, size_t *counted);
+/* Soft Dice loss of the foreground classes (V-Net's, smoothed by 1):
+ * 1 - mean over c = 1..k-1 of (2 I_c + 1) / (P_c + T_c + 1), where over the
+ * pixels that count for class c, I_c sums p_c t_c, P_c sums p_c and T_c
+ * sums t_c (t_c = 1 where the label is c). A pixel counts unless its label
+ * is 255 (or k and above), or it is a 0 of partial labels (lcls as in
+ * ls_softmax_xent_partial) that do not speak for c. In two steps, so that
+ * a data-parallel run can sum the counts of every rank in between:
+ * ls_dice_sums writes I, P, T of class c at s[3(c-1)], s[3(c-1)+1],
+ * s[3(c-1)+2]; ls_dice_loss is the loss of those sums; ls_dice_grad adds w
+ * times the loss's gradient with respect to this batch's logits to dl. */
+void ls_dice_sums(const struct ls_t4 *logits, const uint8_t *labels, const uint64_t *lcls, double *s);
+double ls_dice_loss(const double *s, int k);
+void ls_dice_grad(const struct ls_t4 *logits, const uint8_t *labels, const uint64_t *lcls, const double *s, double w,
+		  struct ls_t4 *dl);
 /* Per-pixel class probabilities (softmax over channels), in place allowed. */
 void ls_softmax(const struct ls_t4 *logits, struct ls_t4 *probs);
 

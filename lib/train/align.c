@@ -110,8 +110,7 @@ double ls_align_forward(struct ls_trainer *t, struct ls_align *a, const int *idx
 	*ft = ls_unet_bottleneck(&a->act_t, &t->net);
 	similarity(t, a, *fs, *ft);
 	ls_params_zero_grad(&t->net.params);
-	double loss = ls_tr_source_xent(t);
-	return loss * ls_tr_xent_scale(t, (*fs)->n, (size_t)t->act.logits.h * t->act.logits.w, &t->act.dlogits);
+	return ls_tr_source_loss(t, (*fs)->n);
 }
 
 void ls_align_level_grads(const struct ls_trainer *t, const struct ls_align *a, real *const *gl, real *g,

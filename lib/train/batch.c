@@ -105,9 +105,21 @@ double ls_tr_mean(double v)
 	return v / ls_dist.size;
 }
 
-double ls_tr_source_xent(struct ls_trainer *t)
+double ls_tr_source_loss(struct ls_trainer *t, int n_own)
 {
-	return ls_softmax_xent_partial(&t->act.logits, t->y, t->ylc, t->cw, NULL, &t->act.dlogits, NULL);
+	struct ls_t4 *lg = &t->act.logits;
+	double loss = ls_softmax_xent_partial(lg, t->y, t->ylc, t->cw, NULL, &t->act.dlogits, NULL);
+	loss *= ls_tr_xent_scale(t, n_own, (size_t)lg->h * lg->w, &t->act.dlogits);
+	if (t->o->dice > 0) {
+		/* every rank's counts, so each takes the gradient of the whole batch's
+		 * Dice; the step's mean over ranks then needs it times the ranks */
+		double s[3 * 253];
+		ls_dice_sums(lg, t->y, t->ylc, s);
+		ls_dist_sum_d(s, 3 * (size_t)(lg->c - 1));
+		ls_dice_grad(lg, t->y, t->ylc, s, t->o->dice * ls_dist.size, &t->act.dlogits);
+		loss += t->o->dice * ls_dice_loss(s, lg->c);
+	}
+	return loss;
 }
 
 double ls_tr_supervised_step(struct ls_trainer *t, const int *idx, int n)
@@ -116,8 +128,7 @@ double ls_tr_supervised_step(struct ls_trainer *t, const int *idx, int n)
 	struct ls_t4 x = ls_tr_source_batch(t, idx, n, &dom);
 	ls_params_zero_grad(&t->net.params);
 	ls_unet_forward(&t->net, &t->act, &x, dom, 1);
-	double loss = ls_tr_source_xent(t);
-	loss *= ls_tr_xent_scale(t, x.n, (size_t)x.h * x.w, &t->act.dlogits);
+	double loss = ls_tr_source_loss(t, x.n);
 	ls_unet_backward(&t->net, &t->act, &t->act.dlogits, NULL, dom);
 	ls_tr_average(t, &t->net.params);
 	ls_optim_step(&t->opt, &t->net.params);

@@ -41,9 +41,11 @@ struct ls_trainer {
 	void *ms;		/* the method's state */
 };
 
-/* The task loss of the source batch in t->act (partial labels honoured),
- * its gradient written to t->act.dlogits. */
-double ls_tr_source_xent(struct ls_trainer *t);
+/* The task loss of the source batch in t->act, n_own of its tiles this
+ * rank's: cross-entropy (partial labels honoured) scaled to the whole
+ * batch's mean, and --dice's term over the whole batch; its gradient
+ * written to t->act.dlogits. */
+double ls_tr_source_loss(struct ls_trainer *t, int n_own);
 
 /* A set of parameters a method keeps beside the network (a critic, a
  * teacher), saved in checkpoints under prefix/NAME with its optimiser's

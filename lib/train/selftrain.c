@@ -108,7 +108,7 @@ static double step(struct ls_trainer *t, const int *idx, int n)
 	ls_unet_forward(&t->net, &t->act, &xs, dom_s, 1);
 	if (o->st.target_bn)
 		set_momentum(&t->net, (real)0.1);
-	double loss = ls_tr_source_xent(t);
+	double loss = ls_tr_source_loss(t, xs.n);
 	ls_unet_backward(&t->net, &t->act, &t->act.dlogits, NULL, dom_s);
 	/* the target: the teacher's labels, the source's classes pasted in */
 	struct ls_t4 xt = ls_tr_target_batch(t, n, s->act_t.in, &weak, &dom_t, NULL);

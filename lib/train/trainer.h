@@ -57,6 +57,7 @@ struct ls_train_opts {
 	const char *weights;		/* how MODEL stores convolution weights: f32 or i16 */
 	int adapt_warmup;		/* adapting methods: supervised epochs first */
 	double fda_beta;		/* > 0: source tiles take a target tile's low-frequency amplitude */
+	double dice;			/* > 0: the source task loss adds this times the soft Dice loss */
 	struct ls_augment aug;
 	struct ls_align_opts align;
 	struct ls_selftrain_opts st;

@@ -325,6 +325,21 @@ must_fail "critic-train --fda needs target tiles" 2 'fda needs unlabelled target
 must_fail "critic-train --fda needs the target's band count" 1 "needs the target's band count \\(1\\) on the source \\(3\\)" \
 	"$BIN/critic-train --model $T/x.model --source $T/src.frames --target $T/pant.frames --fda 0.05 --width 4 --epochs 1"
 
+# --dice: the soft Dice term added to the labelled tiles' loss, recorded in the model; a
+# checkpoint of one weight is not resumed with another
+if $BIN/critic-train --quiet --model "$T/dice.model" --source "$T/src.frames" --dice 1 --width 4 --epochs 1 \
+	--metrics "$T/dice.jsonl" 2>"$T/dice.err" && grep -aq '^dice 1$' "$T/dice.model" &&
+	$BIN/critic-train --quiet --model "$T/nodice.model" --source "$T/src.frames" --width 4 --epochs 1 \
+	--metrics "$T/nodice.jsonl" 2>>"$T/dice.err" && ! grep -aq '^dice ' "$T/nodice.model" &&
+	! cmp -s "$T/dice.model" "$T/nodice.model"; then
+	pass "critic-train --dice 1: trains with the Dice term (another model), recorded in the model"
+else
+	fail "--dice" "$(tail -n 2 "$T/dice.err")"
+fi
+must_fail "critic-train --resume refuses another --dice" 1 "dice.model.ckpt was trained with dice '1', this run asks '0.5'" \
+	"$BIN/critic-train --quiet --model $T/dice.model --source $T/src.frames --dice 0.5 --width 4 --epochs 1 --resume"
+must_fail "critic-train --dice out of range" 2 "dice" "$BIN/critic-train --model $T/x.model --source $T/src.frames --dice -1"
+
 # --init: the model's weights, stems matched by band names; a stem for other bands is new
 if $BIN/critic-train --model "$T/ft.model" --init "$T/m.model" --source "$T/n.frames" --epochs 1 --lr 1e-9 --no-augment 2>"$T/ft.err" &&
 	$PY - "$T/m.model" "$T/ft.model" >"$T/ft.out" 2>&1 <<'PY'

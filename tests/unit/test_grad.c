@@ -347,6 +347,73 @@ static void test_xent_partial(void)
 	free(k.lab);
 }
 
+/* Soft Dice: image 0's labels speak for class 1 only (its 0s are unknown
+ * for class 2), image 1's for every class; a few pixels ignored. */
+static double dice_loss_of(void *p)
+{
+	struct partial_case *k = p;
+	double s[9];
+	ls_dice_sums(&k->z, k->lab, k->lcls, s);
+	return ls_dice_loss(s, k->z.c);
+}
+
+static void test_dice(void)
+{
+	struct partial_case k = { .lcls = { 1u << 1, 0 } };
+	int n = 2, c = 3, h = 3, w = 4, hw = h * w;
+	k.z = ls_t4_make(ls_alloc_real(n * c * hw), n, c, h, w);
+	k.lab = malloc(n * hw);
+	fill(k.z.d, ls_t4_len(&k.z), 3);
+	for (int i = 0; i < n * hw; i++)
+		k.lab[i] = i % 5 == 0 ? 255 : i < hw ? (uint8_t)(i % 2) : (uint8_t)(ls_rng_u64(&rng) % 3);
+	struct ls_t4 dz = ls_t4_make(ls_alloc_real(ls_t4_len(&k.z)), n, c, h, w);
+	memset(dz.d, 0, ls_t4_len(&dz) * sizeof(real));
+	double s[9], want_s[9] = { 0 };
+	ls_dice_sums(&k.z, k.lab, k.lcls, s);
+	ls_dice_grad(&k.z, k.lab, k.lcls, s, 1, &dz);
+	double e = max_rel_err(k.z.d, dz.d, ls_t4_len(&k.z), dice_loss_of, &k, 200);
+	for (int m = 0; m < n; m++)	/* the sums worked out pixel by pixel */
+		for (int i = 0; i < hw; i++) {
+			int y = k.lab[m * hw + i];
+			double p[3], sum = 0;
+			for (int ch = 0; ch < c; ch++)
+				sum += p[ch] = exp(k.z.d[(m * c + ch) * hw + i]);
+			for (int ch = 1; ch < c && y != 255; ch++) {
+				if (m == 0 && y == 0 && ch == 2)
+					continue;
+				want_s[3 * (ch - 1)] += p[ch] / sum * (y == ch);
+				want_s[3 * (ch - 1) + 1] += p[ch] / sum;
+				want_s[3 * (ch - 1) + 2] += y == ch;
+			}
+		}
+	double serr = 0;
+	for (int j = 0; j < 6; j++)
+		serr = fmax(serr, fabs(s[j] - want_s[j]));
+	double l = ls_dice_loss(s, c);
+	double want = 1 - ((2 * want_s[0] + 1) / (want_s[1] + want_s[2] + 1) + (2 * want_s[3] + 1) / (want_s[4] + want_s[5] + 1)) / 2;
+	/* ignored pixels get no gradient; gradients add to what dl held */
+	int ignored_zero = 1;
+	for (int i = 0; i < n * hw; i++)
+		if (k.lab[i] == 255)
+			for (int ch = 0; ch < c; ch++)
+				ignored_zero &= dz.d[(i / hw) * c * hw + ch * hw + i % hw] == 0;
+	real before = dz.d[1];
+	ls_dice_grad(&k.z, k.lab, k.lcls, s, 2, &dz);
+	CHECK(e < 1e-6 && serr < 1e-9 && fabs(l - want) < 1e-12 && ignored_zero && fabs(dz.d[1] - 3 * before) < 1e-6,
+	      "soft Dice loss, partial labels: gradient %.1e, sums %.1e, loss %.6f (%.6f), added with its weight", e, serr,
+	      l, want);
+	for (int m = 0; m < n; m++)	/* a confident right answer everywhere: the loss is near 0 */
+		for (int i = 0; i < hw; i++)
+			for (int ch = 0; ch < c; ch++)
+				k.z.d[(m * c + ch) * hw + i] = k.lab[m * hw + i] == ch ? 30 : 0;
+	ls_dice_sums(&k.z, k.lab, NULL, s);
+	double lp = ls_dice_loss(s, c);
+	CHECK(lp >= 0 && lp < 1e-9, "soft Dice loss of a right answer: %.1e", lp);
+	free(k.z.d);
+	free(dz.d);
+	free(k.lab);
+}
+
 /* ---- the whole UNet-S ---- */
 
 struct net_case {
@@ -863,5 +930,6 @@ int main(void)
 	test_dsn(0);
 	test_dsn(1);
 	test_domain_clf();
+	test_dice();	/* last: the random draws of the tests above stay as they were */
 	return check_failed != 0;
 }
