@@ -66,6 +66,7 @@ def main():
              f"{m['point_recall']:.3f}: {m['points_found']} of {m['points']} surveyed trees found within 3 m); "
              f"{cls} IoU {m['iou']:.3f} against the discs" if "point_f1" in m else
              f"{cls} IoU **{m['iou']:.3f}**, F1 {m['f1']:.3f}, object F1 {m['object_f1']:.3f} (polygons matched at IoU ≥ 0.5)")
+    loss = f", cross-entropy + {meta['dice']} × soft Dice" if "dice" in meta else ""
     print(f"""# {name}.model
 
 | | |
@@ -75,7 +76,7 @@ def main():
 | ground sample distance | {gsd} |
 | normalisation | each scene standardised with its own band statistics (in training: {meta.get('normalisation')}) |
 | architecture | `{meta['spec']}` ({os.path.getsize(f'{run}/model') // 1024} KB) |
-| training | {meta.get('training')}, seed 1, the last epoch; {threads} thread{'' if threads == '1' else 's'}, {secs / 60:.0f} min |
+| training | {meta.get('training')}{loss}, seed 1, the last epoch; {threads} thread{'' if threads == '1' else 's'}, {secs / 60:.0f} min |
 | trained on | {trained} |
 | held-back score | {score}, on {held} |
 | licences | {licence} |{chr(10) + "| limits | " + LIMITS[name] + " |" if name in LIMITS else ""}
