@@ -86,7 +86,7 @@ for sig in TERM INT HUP; do
 	mkdir -p "$T/sig$sig"
 	$BIN/stitch --quiet "$T/sig$sig/out.tif" <"$T/fifo.$sig" &
 	pid=$!
-	{ cat "$T/part.frames"; sleep 3; } >"$T/fifo.$sig" &
+	{ cat "$T/part.frames"; exec sleep 60; } >"$T/fifo.$sig" &	# the stream stays open until the signal, however slow the machine
 	feeder=$!
 	for _ in $(seq 1 100); do ls "$T/sig$sig" | grep -q tmp && break; sleep 0.05; done
 	had=$(ls "$T/sig$sig")
