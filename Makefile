@@ -139,7 +139,7 @@ models: all
 	@DATA=$(DATA) egs/models/run.sh
 
 # The benchmark (egs/uda: the table in docs/experiments; its 180 runs are
-# ~20 run-hours of one thread, about 10 hours on 2 cores with JOBS=2; QUICK=1
+# ~18 run-hours of one thread, about 9 hours on 2 cores with JOBS=2; QUICK=1
 # one seed, a third of that; runs in the ledger are not run again) and the
 # unlabelled Rotterdam modalities.
 experiments: all

@@ -2,6 +2,5 @@
 # shift on top of
 # the city's): the target's NIR band is empty, as from an RGB camera
 # (local/pairs.sh naip_city_rgb); scored on the surveyed tree points.
-# Headline once its three seeds have run
-source=naip-sm metric=point_f1 headline=0
+source=naip-sm metric=point_f1 headline=1
 naip_city_rgb chico
