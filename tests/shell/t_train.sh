@@ -338,7 +338,7 @@ else
 fi
 must_fail "critic-train --resume refuses another --dice" 1 "dice.model.ckpt was trained with dice '1', this run asks '0.5'" \
 	"$BIN/critic-train --quiet --model $T/dice.model --source $T/src.frames --dice 0.5 --width 4 --epochs 1 --resume"
-must_fail "critic-train --dice out of range" 2 "dice" "$BIN/critic-train --model $T/x.model --source $T/src.frames --dice -1"
+must_fail "critic-train --dice out of range" 2 "^critic-train: --dice must be 0 to 100, not -1$" "$BIN/critic-train --model $T/x.model --source $T/src.frames --dice -1"
 
 # --init: the model's weights, stems matched by band names; a stem for other bands is new
 if $BIN/critic-train --model "$T/ft.model" --init "$T/m.model" --source "$T/n.frames" --epochs 1 --lr 1e-9 --no-augment 2>"$T/ft.err" &&
