@@ -17,6 +17,16 @@ else
 	fail "critic-train" "$(tail -n 3 "$T/train.err")"
 fi
 
+# nothing held out (--val-frac 0): each epoch's line gives the training
+# loss alone, no "validation loss nan" and no "(best)" it cannot know
+if train "$T/nv.model" --epochs 2 --val-frac 0 2>"$T/nv.err" &&
+	[ "$(grep -c '^critic-train: epoch [12]/2: loss [0-9.]*, lr [0-9.e-]*, [0-9.]* s$' "$T/nv.err")" -eq 2 ] &&
+	! grep -qi 'nan' "$T/nv.err"; then
+	pass "critic-train --val-frac 0: the epoch lines give the loss, not a NaN validation"
+else
+	fail "critic-train --val-frac 0 epoch lines" "$(grep 'epoch' "$T/nv.err" | tail -n 2 | tr '\n' ' ')"
+fi
+
 # --weights i16: the same training, the model file about half the bytes
 # (each output channel's weights as 16-bit integers and a scale), the map
 # within 1e-3 of the f32 model's; an unknown storage refused
