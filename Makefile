@@ -36,7 +36,7 @@ LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/%.o)
 LIB := $(BUILD)/liblandshift.a
 FILTERS := $(patsubst filters/%.c,$(BINDIR)/%,$(wildcard filters/*.c))
 BENCH := $(patsubst bench/%.c,$(BINDIR)/%,$(wildcard bench/*.c))
-TESTS := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(wildcard tests/unit/*.c))
+UNIT_TESTS := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(wildcard tests/unit/*.c))
 FUZZ := frame model stats vector
 REPLAY := $(FUZZ:%=$(BUILD)/tests/replay_%)
 
@@ -49,7 +49,7 @@ MPI_BIN := $(BINDIR)/critic-train-mpi
 endif
 endif
 
-all: deps-check $(FILTERS) $(BENCH) $(TESTS) $(REPLAY) $(MPI_BIN) $(BINDIR)/map
+all: deps-check $(FILTERS) $(BENCH) $(UNIT_TESTS) $(REPLAY) $(MPI_BIN) $(BINDIR)/map
 
 # the one-command mapper is a script over the filters
 $(BINDIR)/map: pipelines/map.sh

@@ -2,7 +2,8 @@
 # tests/run.sh - run every C unit test (tests/unit), fuzz corpus replay
 # (tests/fuzz) and shell test on the sample data (tests/shell); print the
 # results and end with "N passed, N failed". Exit status 1 when anything
-# failed. TESTS=t_train.sh runs that shell test (and the C tests) alone.
+# failed. TESTS=t_train.sh runs that shell test (and the C tests) alone,
+# through make test or this script.
 # The whole suite takes about 6 minutes on the project's 2-core machines
 # (C tests 5 s, the shell tests 5.6 min; each file's seconds go to stderr).
 cd "$(dirname "$0")/.." || exit 2
