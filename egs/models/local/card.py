@@ -67,6 +67,11 @@ def main():
              f"{cls} IoU {m['iou']:.3f} against the discs" if "point_f1" in m else
              f"{cls} IoU **{m['iou']:.3f}**, F1 {m['f1']:.3f}, object F1 {m['object_f1']:.3f} (polygons matched at IoU ≥ 0.5)")
     loss = f", cross-entropy + {meta['dice']} × soft Dice" if "dice" in meta else ""
+    run_txt = open(f"{run}/run.txt").read().splitlines()
+    seed = next((line.split()[1] for line in run_txt if line.startswith("seed ")), "1")
+    tiles = next(("every labelled tile (none held out for validation)" for line in run_txt
+                  if line.startswith("training ") and "--val-frac 0 " in line + " "), "")
+    weights = ", convolution weights stored as 16-bit integers" if meta.get("weights") == "i16" else ""
     print(f"""# {name}.model
 
 | | |
@@ -75,8 +80,8 @@ def main():
 | bands | {'; '.join(f'{v} (stem {k})' for k, v in bands.items())} |
 | ground sample distance | {gsd} |
 | normalisation | each scene standardised with its own band statistics (in training: {meta.get('normalisation')}) |
-| architecture | `{meta['spec']}` ({os.path.getsize(f'{run}/model') // 1024} KB) |
-| training | {meta.get('training')}{loss}, seed 1, the last epoch; {threads} thread{'' if threads == '1' else 's'}, {secs / 60:.0f} min |
+| architecture | `{meta['spec']}` ({os.path.getsize(f'{run}/model') // 1024} KB{weights}) |
+| training | {meta.get('training')}{loss}, {tiles + ', ' if tiles else ''}seed {seed}, the last epoch; {threads} thread{'' if threads == '1' else 's'}, {secs / 60:.0f} min |
 | trained on | {trained} |
 | held-back score | {score}, on {held} |
 | licences | {licence} |{chr(10) + "| limits | " + LIMITS[name] + " |" if name in LIMITS else ""}
