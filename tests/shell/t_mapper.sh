@@ -13,11 +13,23 @@ if mk m1 && mk m2 && cmp -s "$T/m1/models/buildings.model" "$T/m2/models/buildin
 else
 	fail "egs/models" "$(tail -n 2 "$T/m1.err" "$T/m2.err" | tr '\n' ' ')"
 fi
+# the card says the run's own seed and when no tile was held out (read from
+# its run.txt), not a fixed "seed 1"
+cp -r "$T/m1/buildings" "$T/card2"
+sed -i 's/^seed 1$/seed 2/; s/^\(training .*\)$/\1 --val-frac 0/' "$T/card2/run.txt"
+if $PY egs/models/local/card.py buildings "$T/card2" 1 >"$T/card2.md" 2>"$T/card2.err" &&
+	grep -q '^| training | .*, every labelled tile (none held out for validation), seed 2, the last epoch;' "$T/card2.md" &&
+	grep -q ', seed 1, the last epoch;' "$T/m1/models/buildings.md" && ! grep -q 'every labelled tile' "$T/m1/models/buildings.md"; then
+	pass "egs/models card: the run's seed and its held-out tiles, from run.txt"
+else
+	fail "egs/models card seed" "$(grep '^| training' "$T/card2.md") $(tail -n 1 "$T/card2.err")"
+fi
 # the multi-class model's recipe (tiny): i16 weights, the sources' GSD range
 # (no one GSD to map at), a score per class in the card; mapped, one layer
 # per class, roads as centrelines
 if OUT=$T/mc DEST=$T/mc/models MODELS=multiclass EPOCHS=1 EXTRA="--width 4" THREADS=1 egs/models/run.sh 2>"$T/mc.err" &&
 	grep -aq '^weights i16$' "$T/mc/models/multiclass.model" && grep -aq '^gsd_range 0.3-0.6$' "$T/mc/models/multiclass.model" &&
+	grep -q '^| architecture | .* KB, convolution weights stored as 16-bit integers) |' "$T/mc/models/multiclass.md" &&
 	grep -q '^| held-back score | building IoU \*\*[0-9.]*\*\*, tree IoU \*\*[0-9.]*\*\*, road IoU \*\*[0-9.]*\*\*' "$T/mc/models/multiclass.md" &&
 	bin/map --model "$T/mc/models/multiclass.model" "$DATA/zurich_lidar/rgb_full.tif" --out "$T/mcmap" 2>"$T/mcmap.err" &&
 	grep -q 'the model learned from 0.3-0.6 m: the scene keeps its own grid' "$T/mcmap.err" &&
