@@ -78,6 +78,7 @@ int main(int argc, char **argv)
 	mo.metadata = &metadata;
 	mo.compress = compress;
 	mo.cog = cog;
+	mo.threads = ls_threads;
 	mo.class_index = class_index;
 	mo.has_nodata = has_nodata;
 	mo.nodata = nodata;

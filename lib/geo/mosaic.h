@@ -18,6 +18,7 @@ struct ls_mosaic_opts {
 	int cog;		/* Cloud Optimized GeoTIFF with overviews */
 	int class_index;	/* write the most probable class of the blended probabilities
 				 * (one u8 band, 255 where no tile is valid) */
+	int threads;		/* threads compressing the Cloud Optimized GeoTIFF (0: all cores) */
 	int has_nodata;		/* override the frames' nodata */
 	double nodata;
 	const struct ls_strlist *metadata;	/* KEY=VALUE items of the dataset (NULL: none) */

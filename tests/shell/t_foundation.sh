@@ -56,6 +56,14 @@ if gdalinfo "$T/cog.tif" | grep -q 'LAYOUT=COG' && gdalinfo "$T/cog.tif" | grep 
 else
 	fail "stitch --cog" "$(gdalinfo "$T/cog.tif" 2>&1 | grep -iE 'layout|overview|checksum')"
 fi
+# the COG's blocks are compressed by worker threads: the bytes must not depend on how many
+$BIN/tile --size 128 --overlap 16 "$A/pan.tif" | $BIN/stitch --quiet --threads 1 --cog "$T/cog1.tif"
+$BIN/tile --size 128 --overlap 16 "$A/pan.tif" | $BIN/stitch --quiet --threads 2 --cog "$T/cog2.tif"
+if cmp -s "$T/cog.tif" "$T/cog1.tif" && cmp -s "$T/cog1.tif" "$T/cog2.tif"; then
+	pass "stitch --cog writes the same bytes on 1, 2 and all threads"
+else
+	fail "stitch --cog threads" "$(ls -l "$T"/cog*.tif | tr '\n' ' ')"
+fi
 
 # vector labels rasterised onto the image grid match the reference mask
 $BIN/tile --size 256 --overlap 32 --labels "$A/rgb_nadir10_buildings.geojson" "$A/rgb_nadir10.tif" |
