@@ -22,6 +22,7 @@ struct ls_mosaic {
 	char *path, *tmp;
 	GDALDatasetH ds;
 	int w, h, c, dtype, cog, threads;
+	double rscale;		/* 2^round_bits, or 0 */
 	int oc, odtype, class_index;	/* the file's bands and type: c and dtype, or one u8 class band */
 	char *compress;
 	int has_nodata;
@@ -104,6 +105,7 @@ struct ls_mosaic *ls_mosaic_open(const char *path, const struct ls_frame *f, con
 	m->odtype = o->class_index ? LS_U8 : m->dtype;
 	m->cog = o->cog;
 	m->threads = o->threads;
+	m->rscale = o->round_bits > 0 ? ldexp(1.0, o->round_bits) : 0;
 	m->compress = ls_xstrdup(o->compress ? o->compress : "DEFLATE");
 	m->has_nodata = o->has_nodata || f->has_nodata || o->class_index;
 	m->nodata = o->has_nodata ? o->nodata : o->class_index ? 255 : f->nodata;
@@ -145,6 +147,15 @@ static int ensure_mask(struct ls_mosaic *m, int64_t upto)
 	return 0;
 }
 
+/* Band c's blended value at window row r, column x (weight sum ws > 0),
+ * rounded to a multiple of 1/rscale when asked: the class raster and the
+ * probabilities then agree pixel for pixel. */
+static double blended(const struct ls_mosaic *m, int c, int64_t r, size_t x, float ws)
+{
+	float v = m->sum[((size_t)c * m->cap + (size_t)r) * (size_t)m->w + x] / ws;
+	return m->rscale > 0 ? nearbyint(v * m->rscale) / m->rscale : v;
+}
+
 /* Write rows [base, upto) and slide the window down. Rows past the window
  * (a gap of dropped tiles longer than it) have no data. */
 static int flush_rows(struct ls_mosaic *m, int64_t upto)
@@ -159,20 +170,20 @@ static int flush_rows(struct ls_mosaic *m, int64_t upto)
 		if (m->class_index)	/* the most probable class of the blended probabilities */
 			for (size_t x = 0; x < w; x++) {
 				int best = 0;
-				for (int c = 1; in && ws[x] > 0 && c < m->c; c++)
-					best = m->sum[((size_t)c * m->cap + (size_t)(y - m->base)) * w + x] >
-						       m->sum[((size_t)best * m->cap + (size_t)(y - m->base)) * w + x]
-						   ? c
-						   : best;
+				double bv = 0;
+				for (int c = 0; in && ws[x] > 0 && c < m->c; c++) {
+					double v = m->rscale > 0 ? blended(m, c, y - m->base, x, ws[x])
+								 : m->sum[((size_t)c * m->cap + (size_t)(y - m->base)) * w + x];
+					if (c == 0 || v > bv)
+						best = c, bv = v;
+				}
 				ls_px_set(m->row, LS_U8, x, in && ws[x] > 0 ? best : m->nodata);
 			}
-		for (int c = 0; c < m->c && !m->class_index; c++) {
-			const float *s = in ? m->sum + ((size_t)c * m->cap + (size_t)(y - m->base)) * w : NULL;
+		for (int c = 0; c < m->c && !m->class_index; c++)
 			for (size_t x = 0; x < w; x++) {
-				double v = in && ws[x] > 0 ? s[x] / ws[x] : m->has_nodata ? m->nodata : 0;
+				double v = in && ws[x] > 0 ? blended(m, c, y - m->base, x, ws[x]) : m->has_nodata ? m->nodata : 0;
 				ls_px_set(m->row, m->dtype, c * w + x, v);
 			}
-		}
 		for (size_t x = 0; x < w; x++) {
 			m->mrow[x] = in && ws[x] > 0 ? 255 : 0;
 			any_invalid |= !m->mrow[x];

@@ -19,6 +19,8 @@ struct ls_mosaic_opts {
 	int class_index;	/* write the most probable class of the blended probabilities
 				 * (one u8 band, 255 where no tile is valid) */
 	int threads;		/* threads compressing the Cloud Optimized GeoTIFF (0: all cores) */
+	int round_bits;		/* float values rounded to multiples of 2^-round_bits (0: kept), the
+				 * most probable class chosen among the rounded values */
 	int has_nodata;		/* override the frames' nodata */
 	double nodata;
 	const struct ls_strlist *metadata;	/* KEY=VALUE items of the dataset (NULL: none) */

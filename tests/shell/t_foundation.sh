@@ -64,6 +64,22 @@ if cmp -s "$T/cog.tif" "$T/cog1.tif" && cmp -s "$T/cog1.tif" "$T/cog2.tif"; then
 else
 	fail "stitch --cog threads" "$(ls -l "$T"/cog*.tif | tr '\n' ' ')"
 fi
+# --round-bits N: float values to multiples of 2^-N, each within half a step of the exact blend
+$BIN/tile --size 256 --overlap 32 "$A/rgb_nadir10.tif" | $BIN/normalise-bands --fit "$T/rb.stats"
+$BIN/tile --size 256 --overlap 32 "$A/rgb_nadir10.tif" | $BIN/normalise-bands --stats "$T/rb.stats" >"$T/rb.frames"
+$BIN/stitch --quiet "$T/rb0.tif" <"$T/rb.frames" && $BIN/stitch --quiet --round-bits 6 "$T/rb6.tif" <"$T/rb.frames"
+if $PY -c "
+from osgeo import gdal
+import numpy as np
+a = gdal.Open('$T/rb0.tif').ReadAsArray(); b = gdal.Open('$T/rb6.tif').ReadAsArray()
+assert (b * 64 == np.round(b * 64)).all(), 'not multiples of 1/64'
+d = np.abs(a - b).max()
+assert 1 / 256 < d <= 1 / 128 + 1e-6, d" 2>"$T/rb.err"; then
+	pass "stitch --round-bits 6: every value a multiple of 1/64, within half a step of the exact blend"
+else
+	fail "stitch --round-bits" "$(tail -n 1 "$T/rb.err")"
+fi
+must_fail "stitch --round-bits 24 is refused" 2 "^stitch: --round-bits must be 0 to 23, not 24" "$BIN/stitch --round-bits 24 $T/x.tif <$T/rb.frames"
 
 # vector labels rasterised onto the image grid match the reference mask
 $BIN/tile --size 256 --overlap 32 --labels "$A/rgb_nadir10_buildings.geojson" "$A/rgb_nadir10.tif" |

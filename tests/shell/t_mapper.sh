@@ -68,9 +68,14 @@ if $PY -c "
 from osgeo import gdal
 import numpy as np
 a = gdal.Open('$T/map/bgr_probs.tif').ReadAsArray(); b = gdal.Open('$T/chain.tif').ReadAsArray()
+c = gdal.Open('$T/map/bgr_classes.tif').ReadAsArray()
 m = a[0] >= 0
-assert a.shape == b.shape and np.abs(a[:, m] - b[:, m]).max() < 1e-4, np.abs(a[:, m] - b[:, m]).max()" 2>"$T/eq.py"; then
-	pass "bin/map's probabilities equal the filter chain's (tile | normalise-bands | encode | decode | stitch) within 1e-4"
+assert a.shape == b.shape and np.abs(a[:, m] - b[:, m]).max() < 2 ** -13 + 1e-5, np.abs(a[:, m] - b[:, m]).max()
+assert (a[:, m] * 4096 == np.round(a[:, m] * 4096)).all(), 'not multiples of 1/4096'
+assert (a[:, m] != b[:, m]).any(), 'not rounded'
+assert (c[m] == a[:, m].argmax(0)).all(), 'the class raster is not the most probable rounded class'" 2>"$T/eq.py" &&
+	gdalinfo "$T/map/bgr_probs.tif" | grep -q 'LANDSHIFT_PROBABILITY_STEP=0.000244140625'; then
+	pass "bin/map's probabilities equal the filter chain's (tile | normalise-bands | encode | decode | stitch) to within half of their 1/4096 step (said in the metadata), the class raster their most probable class"
 else
 	fail "bin/map against the chain" "$(tail -n 1 "$T/eq.py")"
 fi
@@ -91,6 +96,7 @@ else
 	fail "bin/map --precision bf16" "$(tail -n 1 "$T/bf.py") $(tail -n 1 "$T/bf.err")"
 fi
 must_fail "bin/map --precision f16 is refused" 2 "^map: --precision must be f32 or bf16, not 'f16'" "bin/map --model $M --precision f16 $A/pan.tif --out $T/f16"
+must_fail "bin/map --round-bits 30 is refused" 2 "^map: --round-bits must be 0 to 23, not '30'" "bin/map --model $M --round-bits 30 $A/pan.tif --out $T/rb30"
 must_fail "encode --precision f16 is refused" 2 "^encode: --precision must be f32 or bf16, not 'f16'" "$BIN/encode --model $M --precision f16 </dev/null"
 if bin/map --model "$M" --adapt adabn --flips 2 "$A/rgb_nadir10.tif" --out "$T/ad" 2>"$T/ad.err" && grep -aq '^bn_adapted' "$T/ad/rgb_nadir10.model" &&
 	gdalinfo "$T/ad/rgb_nadir10_probs.tif" | grep -q 'LANDSHIFT_ADAPTED=adabn' &&
