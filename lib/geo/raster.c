@@ -136,8 +136,21 @@ static GDALDatasetH warp_to_gsd(struct ls_raster *r, const struct ls_raster_opts
 		return NULL;
 	}
 	snprintf(tr, sizeof tr, "%.17g", o->gsd);
+	char nd[64];
 	char *argv[] = { "-of", "VRT", "-t_srs", srs, "-tr", tr, tr, "-r", (char *)resample, "-dstalpha",
-			 "-wo", "INIT_DEST=NO_DATA", NULL };
+			 "-wo", "INIT_DEST=NO_DATA", NULL, NULL, NULL };
+	/* GDAL takes a mask from an alpha band of bytes or 16-bit integers only:
+	 * a raster of other values keeps its nodata value in the warped bands
+	 * too, or its nodata pixels would come out as valid data */
+	int has = 0;
+	GDALRasterBandH b1 = GDALGetRasterBand(r->src, 1);
+	double v = GDALGetRasterNoDataValue(b1, &has);
+	GDALDataType t = GDALGetRasterDataType(b1);
+	if (has && t != GDT_Byte && t != GDT_UInt16) {
+		snprintf(nd, sizeof nd, "%.17g", v);
+		argv[12] = "-dstnodata";
+		argv[13] = nd;
+	}
 	GDALWarpAppOptions *wo = GDALWarpAppOptionsNew(argv, NULL);
 	int err = 0;
 	GDALDatasetH ds = wo ? GDALWarp("", NULL, 1, &r->src, wo, &err) : NULL;
@@ -254,7 +267,12 @@ int ls_raster_open(struct ls_raster *r, const char *path, const struct ls_raster
 			return ls_err("%s: band %d holds complex values; give its amplitude (or intensity) as a real raster",
 				      path, i);
 	r->ds = r->src;
-	if (o->gsd > 0) {
+	/* a north-up raster already on a grid of that size in the CRS it would
+	 * be warped to: GDAL's warp would give the same pixels on the same grid
+	 * (the same frames, byte for byte), at twice the time of reading them */
+	int on_grid = !o->t_srs && !is_geographic(r->wkt) && r->gt[2] == 0 && r->gt[4] == 0 && r->gt[1] == o->gsd &&
+		      r->gt[5] == -o->gsd;
+	if (o->gsd > 0 && !on_grid) {
 		r->ds = warp_to_gsd(r, o);
 		if (!r->ds)
 			return -1;

@@ -159,6 +159,34 @@ if grep -q '"crs":"EPSG:32723"' "$T/rio.json" && grep -q '"gt":\[[0-9.]*,0.5,0,[
 else
 	fail "--gsd" "$(cat "$T/rio.json" | head -c 300)"
 fi
+# a float raster with a nodata value (-9999 over a block), in UTM at 0.5 m:
+# --gsd 0.5 is its own grid, read as it is (the same frames as without
+# --gsd); --gsd 0.6 warps it, and its nodata pixels stay out of the mask
+# (GDAL makes no mask of a float alpha band: they came out as valid -9999s)
+gdal_translate -q -ot Float32 -srcwin 0 0 300 300 -a_nodata -9999 "$A/rgb_nadir10.tif" "$T/fnd.tif"
+$PY -c "
+from osgeo import gdal
+d = gdal.Open('$T/fnd.tif', gdal.GA_Update)
+for i in range(3):
+    b = d.GetRasterBand(i + 1); a = b.ReadAsArray(); a[:80, :] = -9999; b.WriteArray(a)"
+$BIN/tile --quiet --size 128 --overlap 16 "$T/fnd.tif" >"$T/fnd0.frames"
+$BIN/tile --quiet --size 128 --overlap 16 --gsd 0.5 "$T/fnd.tif" >"$T/fnd5.frames"
+$BIN/tile --quiet --size 128 --overlap 16 --gsd 0.6 "$T/fnd.tif" >"$T/fnd6.frames"
+if cmp -s "$T/fnd0.frames" "$T/fnd5.frames" && $PY -c "
+import sys
+sys.path.insert(0, 'python')
+import numpy as np
+import landshift_frames as lf
+f = next(lf.read_frames('$T/fnd6.frames'))
+m = np.frombuffer(f['mask'], np.uint8).reshape(128, 128) if f.get('mask') is not None else None
+assert m is not None, 'no mask'
+a = f['array']
+assert (m[:60] == 0).all() and (m[72:] == 1).all(), 'mask rows'
+assert a[:, m == 1].min() > -1000, a[:, m == 1].min()" 2>"$T/fnd.err"; then
+	pass "--gsd on a float raster with nodata: its own grid read as it is; resampled, the nodata pixels stay masked"
+else
+	fail "--gsd and float nodata" "$(cmp "$T/fnd0.frames" "$T/fnd5.frames" 2>&1) $(tail -n 1 "$T/fnd.err")"
+fi
 
 # band selection and random sampling with a seed
 n1=$($BIN/tile --size 64 --sample 5 --seed 3 "$A/pan.tif" | $BIN/frame-info --no-stats | grep -o '"key":"[^"]*"' | tr '\n' ' ')
