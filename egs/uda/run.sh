@@ -89,11 +89,15 @@ adapt() {
 	echo $(( $(date +%s) - t0 )) >"$dir/seconds"
 }
 
+# trained DIR: DIR holds a finished training (adapt writes DIR/seconds last;
+# critic-train writes DIR/model every epoch, so a killed run leaves one too)
+trained() { [ -f "$1/model" ] && [ -f "$1/seconds" ]; }
+
 # source_model PAIR SEED: the source model of the pair's source
 source_model() {
 	load_pair "$1"
 	local dir=$OUT/sources/$source/seed$2 first
-	[ -f "$dir/model" ] && return 0
+	trained "$dir" && return 0
 	common
 	first=$(printf '%s\n' "${src[@]}" | sed -n 2p)	# a target is required: the source's first raster (unused)
 	log "source $source seed $2 ($epochs epochs, $THREADS threads)"
@@ -114,7 +118,7 @@ one() {
 	[ -z "$EPOCHS" ] || epochs=$EPOCHS
 	common
 	mkdir -p "$OUT/$p/$m"
-	[ -f "$from/model" ] || { log "$p $m seed $s: the source model $from/model is missing (stage 1)"; return 1; }
+	trained "$from" || { log "$p $m seed $s: the source model $from/model is missing or unfinished (stage 1)"; return 1; }
 	log "$p $m seed $s ($kind, $THREADS threads)"
 	local all=("${src[@]}" "${tgt[@]}" "${ev[@]}" "${args[@]}" --seed "$s") lg=$OUT/$p/$m/seed$s.log
 	case $kind in

@@ -29,6 +29,17 @@ assert [r['seed'] for r in j['runs']['atlanta-pan']['selftrain']] == [1, 2]" 2>"
 else
 	fail "egs/uda" "$(tail -n 3 "$T/uda.err" "$T/uda2.err" "$T/uda3.err" "$T/uda.py" 2>/dev/null | tr '\n' ' ')"
 fi
+# a source training killed part-way leaves a model (critic-train writes one
+# every epoch) but no seconds: the next sweep trains it again, not maps with it
+mkdir -p "$T/u4/sources/atlanta/seed1" && echo "killed" >"$T/u4/sources/atlanta/seed1/model" &&
+	echo "command pipelines/adapt.sh (killed)" >"$T/u4/sources/atlanta/seed1/run.txt"
+if PAIRS=atlanta-pan METHODS=source-only SEEDS=1 EPOCHS=1 EXTRA="--width 4" OUT=$T/u4 RESULTS=$T/u4res \
+	egs/uda/run.sh --stop-stage 1 >"$T/u4.out" 2>"$T/u4.err" && grep -q 'source atlanta seed 1' "$T/u4.err" &&
+	[ -s "$T/u4/sources/atlanta/seed1/seconds" ] && $PY python/landshift_frames.py --meta "$T/u4/sources/atlanta/seed1/model" | grep -q '^spec unet'; then
+	pass "egs/uda: a source model left by a killed training is trained again"
+else
+	fail "egs/uda killed source" "$(tail -n 3 "$T/u4.err" | tr '\n' ' ')"
+fi
 must_fail "egs/uda names an unknown pair" 2 "^uda: no pair nowhere" "PAIRS=nowhere OUT=$T/u2 egs/uda/run.sh"
 must_fail "egs/uda refuses JOBS=0" 2 "JOBS must be a number of runs at a time, not '0'" "JOBS=0 OUT=$T/u3 egs/uda/run.sh"
 
