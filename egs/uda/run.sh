@@ -24,7 +24,8 @@
 # session on another machine too.
 #
 # Environment: DATA (../shared/data), OUT (out/uda), RESULTS (docs/experiments),
-# PAIRS (the headline pairs), METHODS ("source-only adabn selftrain
+# PAIRS (the headline pairs; the others in conf/pairs, e.g. mass-vegas,
+# run when named), METHODS ("source-only adabn selftrain
 # selftrain-srcbn oracle"),
 # SEEDS ("1 2 3"), QUICK=1 (seed 1 alone), JOBS (1; more run side by side under
 # GNU Parallel, THREADS threads each), EPOCHS (every run's, instead of the
@@ -38,7 +39,7 @@ DATA=$(cd "${DATA:-../shared/data}" && pwd)	# absolute: the scene VRTs name thei
 OUT=${OUT:-out/uda}
 RESULTS=${RESULTS:-docs/experiments}
 SCENES=$OUT/scenes
-HEADLINE="naip-chico naip-palmsprings naip-riverside naip-chico-rgb naip-palmsprings-rgb naip-riverside-rgb kampala-zanzibar kampala-nairobi wv-zanzibar wv-nairobi rio-atlanta mass-vegas"
+HEADLINE="naip-chico naip-palmsprings naip-riverside naip-chico-rgb naip-palmsprings-rgb naip-riverside-rgb kampala-zanzibar kampala-nairobi wv-zanzibar wv-nairobi rio-atlanta"
 PAIRS=${PAIRS:-$HEADLINE}
 METHODS=${METHODS:-source-only adabn selftrain selftrain-srcbn oracle}
 SEEDS=${SEEDS:-1 2 3}
