@@ -104,7 +104,7 @@ for r in 1 2; do
 	stage tile bin/tile --quiet --size 512 --overlap 32 "$T/scene.tif" |
 		stage norm bin/normalise-bands --quiet --stats "$T/scene.stats" |
 		stage encode bin/encode --quiet --batch 1 --decode "${P[@]}" --model "$T/bench.model" |
-		stage stitch bin/stitch --quiet --round-bits 12 "$T/scene_probs.tif"
+		stage stitch bin/stitch --quiet --round-bits 12 --level 1 "$T/scene_probs.tif"
 	stage vec bin/vectorise --quiet --min-area 4 --simplify 0.25 "$T/scene_probs.tif" "$T/scene.gpkg"
 	e=$(date +%s.%N)
 	[ "$r" = 2 ] || bin/tile --quiet --size 512 --overlap 32 "$T/scene.tif" | bin/normalise-bands --quiet --stats "$T/scene.stats" >"$T/scene.frames"

@@ -2,6 +2,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "base/err.h"
 #include "base/outpath.h"
@@ -13,7 +14,7 @@
 static const char *compress = "DEFLATE";
 static int cog;
 static double nodata = 0;
-static int has_nodata, label, class_index, round_bits;
+static int has_nodata, label, class_index, round_bits, level;
 static struct ls_strlist metadata;
 
 static int cb_nodata(void *ctx, const char *v)
@@ -26,6 +27,7 @@ static int cb_nodata(void *ctx, const char *v)
 
 static const struct ls_opt opts[] = {
 	{ "compress", LS_OPT_STR, &compress, "ALG", "GeoTIFF compression: DEFLATE, LZW, ZSTD, NONE" },
+	{ "level", LS_OPT_INT, &level, "N", "compression level: DEFLATE 1-9, ZSTD 1-22 (1 is fastest: DEFLATE 1 writes 3x faster than GDAL's default 6, 8% larger); 0: GDAL's default", NULL, 0, 22 },
 	{ "cog", LS_OPT_FLAG, &cog, NULL, "write a Cloud Optimized GeoTIFF with overviews" },
 	{ "class-index", LS_OPT_FLAG, &class_index, NULL, "probability frames: write the most probable class of the blended probabilities (one byte band, 255 = no data)" },
 	{ "label", LS_OPT_FLAG, &label, NULL, "stitch the frames' label plane (u8 classes, 255 = unknown) instead of their data" },
@@ -81,6 +83,11 @@ int main(int argc, char **argv)
 	mo.cog = cog;
 	mo.threads = ls_threads;
 	mo.round_bits = round_bits;
+	mo.level = level;
+	if (level > 0 && strcasecmp(compress, "DEFLATE") && strcasecmp(compress, "ZSTD"))
+		ls_die(LS_EXIT_USAGE, "--level is for DEFLATE or ZSTD, not --compress %s", compress);
+	if (level > 9 && !strcasecmp(compress, "DEFLATE"))
+		ls_die(LS_EXIT_USAGE, "--level for DEFLATE is 1 to 9, not %d", level);
 	mo.class_index = class_index;
 	mo.has_nodata = has_nodata;
 	mo.nodata = nodata;

@@ -21,7 +21,7 @@
 struct ls_mosaic {
 	char *path, *tmp;
 	GDALDatasetH ds;
-	int w, h, c, dtype, cog, threads;
+	int w, h, c, dtype, cog, threads, level;
 	double rscale;		/* 2^round_bits, or 0 */
 	int oc, odtype, class_index;	/* the file's bands and type: c and dtype, or one u8 class band */
 	char *compress;
@@ -49,6 +49,12 @@ static int make_dataset(struct ls_mosaic *m, const struct ls_frame *f, const str
 		co = CSLSetNameValue(co, "ZSTD_LEVEL", "1");
 	} else {
 		co = CSLSetNameValue(co, "COMPRESS", o->compress ? o->compress : "DEFLATE");
+		if (o->level > 0) {
+			char lv[16];
+			snprintf(lv, sizeof lv, "%d", o->level);
+			co = CSLSetNameValue(co, "ZLEVEL", lv);
+			co = CSLSetNameValue(co, "ZSTD_LEVEL", lv);
+		}
 	}
 	co = CSLSetNameValue(co, "BIGTIFF", "IF_SAFER");
 	if (m->oc > 1 && m->odtype == LS_U8 && m->oc <= 4)
@@ -105,6 +111,7 @@ struct ls_mosaic *ls_mosaic_open(const char *path, const struct ls_frame *f, con
 	m->odtype = o->class_index ? LS_U8 : m->dtype;
 	m->cog = o->cog;
 	m->threads = o->threads;
+	m->level = o->level;
 	m->rscale = o->round_bits > 0 ? ldexp(1.0, o->round_bits) : 0;
 	m->compress = ls_xstrdup(o->compress ? o->compress : "DEFLATE");
 	m->has_nodata = o->has_nodata || f->has_nodata || o->class_index;
@@ -289,7 +296,13 @@ static int finish_cog(struct ls_mosaic *m)
 		snprintf(nt, sizeof nt, "NUM_THREADS=%d", m->threads);
 	else
 		snprintf(nt, sizeof nt, "NUM_THREADS=ALL_CPUS");
-	char *argv[] = { "-of", "COG", "-co", comp, "-co", "OVERVIEWS=AUTO", "-co", rs, "-co", nt, NULL };
+	char lv[32];
+	snprintf(lv, sizeof lv, "LEVEL=%d", m->level);
+	char *argv[] = { "-of", "COG", "-co", comp, "-co", "OVERVIEWS=AUTO", "-co", rs, "-co", nt, NULL, NULL, NULL };
+	if (m->level > 0) {
+		argv[10] = "-co";
+		argv[11] = lv;
+	}
 	snprintf(cog, sizeof cog, "%s.cog", m->tmp);
 	GDALDatasetH src = GDALOpen(m->tmp, GA_ReadOnly);
 	GDALTranslateOptions *to = GDALTranslateOptionsNew(argv, NULL);

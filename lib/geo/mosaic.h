@@ -18,6 +18,7 @@ struct ls_mosaic_opts {
 	int cog;		/* Cloud Optimized GeoTIFF with overviews */
 	int class_index;	/* write the most probable class of the blended probabilities
 				 * (one u8 band, 255 where no tile is valid) */
+	int level;		/* DEFLATE (1-9) or ZSTD (1-22) level; 0: GDAL's default */
 	int threads;		/* threads compressing the Cloud Optimized GeoTIFF (0: all cores) */
 	int round_bits;		/* float values rounded to multiples of 2^-round_bits (0: kept), the
 				 * most probable class chosen among the rounded values */

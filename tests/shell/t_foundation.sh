@@ -79,6 +79,18 @@ assert 1 / 256 < d <= 1 / 128 + 1e-6, d" 2>"$T/rb.err"; then
 else
 	fail "stitch --round-bits" "$(tail -n 1 "$T/rb.err")"
 fi
+# --level: another DEFLATE level, the same values
+$BIN/stitch --quiet --level 1 "$T/rb1.tif" <"$T/rb.frames"
+if ! cmp -s "$T/rb0.tif" "$T/rb1.tif" && $PY -c "
+from osgeo import gdal
+import numpy as np
+assert np.array_equal(gdal.Open('$T/rb0.tif').ReadAsArray(), gdal.Open('$T/rb1.tif').ReadAsArray())" 2>"$T/lv.err"; then
+	pass "stitch --level 1: another file, the same values"
+else
+	fail "stitch --level" "$(tail -n 1 "$T/lv.err")"
+fi
+must_fail "stitch --level with LZW is refused" 2 "^stitch: --level is for DEFLATE or ZSTD, not --compress LZW" "$BIN/stitch --level 3 --compress LZW $T/x.tif <$T/rb.frames"
+must_fail "stitch --level 12 with DEFLATE is refused" 2 "^stitch: --level for DEFLATE is 1 to 9, not 12" "$BIN/stitch --level 12 $T/x.tif <$T/rb.frames"
 must_fail "stitch --round-bits 24 is refused" 2 "^stitch: --round-bits must be 0 to 23, not 24" "$BIN/stitch --round-bits 24 $T/x.tif <$T/rb.frames"
 
 # vector labels rasterised onto the image grid match the reference mask
