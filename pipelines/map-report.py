@@ -64,10 +64,16 @@ def layers(gpkg):
 
 
 def main():
+    # --quicklook: the PNG alone (it needs only the class raster: map.sh draws
+    # it while vectorise runs); --page: the HTML alone; neither: both
+    mode = sys.argv.pop(1) if len(sys.argv) > 1 and sys.argv[1] in ("--quicklook", "--page") else ""
     scene, out, name, model, classes, bands, gsd, decision, adapt = sys.argv[1:10]
     names = classes.split(",")
     png = f"{out}/{name}.png"
-    quicklook(scene, f"{out}/{name}_classes.tif", bands, png, names)
+    if mode != "--page":
+        quicklook(scene, f"{out}/{name}_classes.tif", bands, png, names)
+    if mode == "--quicklook":
+        return
     e = lambda s: html.escape(str(s), quote=True)
     num = lambda v, scale: "" if v is None else f"{v / scale:.2f}"
     rows = "".join(f"<tr><td>{e(n)}</td><td>{c}</td><td>{num(a, 1e4)}</td><td>{num(l, 1e3)}</td></tr>"

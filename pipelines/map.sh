@@ -156,8 +156,12 @@ for c in "${cl[@]}"; do
 	i=$((i + 1))
 done
 [ -z "$lines" ] || LN=(--lines "$lines")
+R=("$scene" "$out" "$name" "$model" "$classes" "$bands" "${G[*]:-native}" "$decision" "$adapt")
+/usr/bin/python3 "$here/pipelines/map-report.py" --quicklook "${R[@]}" &	# beside vectorise, on the other core
+look=$!
 "$BIN"/vectorise --quiet --class-names "$classes" --min-area "$min_area" --simplify "$simplify" "${CT[@]}" "${LN[@]}" \
-	"$out/${name}_probs.tif" "$out/$name.gpkg"
-/usr/bin/python3 "$here/pipelines/map-report.py" "$scene" "$out" "$name" "$model" "$classes" "$bands" "${G[*]:-native}" "$decision" "$adapt"
+	"$out/${name}_probs.tif" "$out/$name.gpkg" || { rc=$?; wait "$look"; exit "$rc"; }
+wait "$look"
+/usr/bin/python3 "$here/pipelines/map-report.py" --page "${R[@]}"
 rm -f "$stats"
 log "wrote $out/${name}_probs.tif, ${name}_classes.tif, $name.gpkg, $name.png, $name.html"
