@@ -270,9 +270,8 @@ int ls_raster_open(struct ls_raster *r, const char *path, const struct ls_raster
 	/* a north-up raster already on a grid of that size in the CRS it would
 	 * be warped to: GDAL's warp would give the same pixels on the same grid
 	 * (the same frames, byte for byte), at twice the time of reading them */
-	int on_grid = !o->t_srs && !is_geographic(r->wkt) && r->gt[2] == 0 && r->gt[4] == 0 && r->gt[1] == o->gsd &&
-		      r->gt[5] == -o->gsd;
-	if (o->gsd > 0 && !on_grid) {
+	if (o->gsd > 0 && !(r->gt[1] == o->gsd && r->gt[5] == -o->gsd && r->gt[2] == 0 && r->gt[4] == 0 && !o->t_srs &&
+			     !is_geographic(r->wkt))) {
 		r->ds = warp_to_gsd(r, o);
 		if (!r->ds)
 			return -1;
