@@ -4,7 +4,8 @@
  * layer recomputed from the target: batches go through the network in
  * training mode and each layer's statistics are the average over all
  * batches. No label is read, no weight changes. With per-domain statistics
- * (critic-train --bn-per-domain) only the target stem's row is replaced. */
+ * (critic-train --bn-per-domain) only the target stem's row is replaced.
+ * Every member of an ensemble is adapted, each on the same batches. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -39,7 +40,7 @@ int main(int argc, char **argv)
 	struct ls_infer in;
 	struct ls_frame f;
 	struct ls_unet_act act;
-	struct ls_adabn ab;
+	struct ls_adabn ab[LS_MODEL_MAX_MEMBERS];
 	ls_blas_init(argv);
 	ls_opt_parse(&cmd, argc, argv, &pos);
 	if (!model_path || !out_path || pos.n > 1 || batch < 2 || batch > 256)
@@ -54,7 +55,8 @@ int main(int argc, char **argv)
 	ls_frame_init(&f);
 	int have = 0, h = 0, w = 0, c = 0, dom = -1, rc;
 	long batches = 0, tiles = 0;
-	ls_adabn_begin(&ab, &in.net);
+	for (int m = 0; m < in.members; m++)
+		ls_adabn_begin(&ab[m], m ? &in.nets[m] : &in.net);
 	while ((rc = ls_reader_next(r, &f)) == 1 || (rc == 0 && have > 0)) {
 		if (rc == 1) {
 			int d = ls_infer_stem(&in, &f);
@@ -77,8 +79,10 @@ int main(int argc, char **argv)
 		if (have == batch || (rc == 0 && have > 0)) {
 			if (have < 2 && batches > 0)
 				break;	/* batch norm needs two tiles; a last single one is left out */
-			struct ls_t4 x = ls_t4_make(act.in, have, c, h, w);
-			ls_adabn_batch(&ab, &act, &x, dom);
+			for (int m = 0; m < in.members; m++) {
+				struct ls_t4 x = ls_t4_make(act.in, have, c, h, w);
+				ls_adabn_batch(&ab[m], &act, &x, dom);
+			}
 			batches++;
 			have = 0;
 		}
@@ -87,13 +91,17 @@ int main(int argc, char **argv)
 	}
 	if (rc < 0)
 		ls_die_err();
-	ls_adabn_end(&ab);
+	for (int m = 0; m < in.members; m++)
+		ls_adabn_end(&ab[m]);
 	if (tiles < 2)
 		ls_die(LS_EXIT_DATA, "%s: %ld tile(s): batch norm needs at least two", src, tiles);
 	char note[160];
 	snprintf(note, sizeof note, "%ld target tiles in %ld batches, stem %s", tiles, batches, in.net.spec.dom[dom]);
 	ls_meta_set(&in.meta, "bn_adapted", note);
-	if (ls_model_save(out_path, &in.net, &in.meta, 0) < 0)
+	struct ls_unet *nets[LS_MODEL_MAX_MEMBERS];
+	for (int m = 0; m < in.members; m++)
+		nets[m] = m ? &in.nets[m] : &in.net;
+	if (ls_model_save_members(out_path, nets, in.members, &in.meta) < 0)
 		ls_die_err();
 	ls_info("wrote %s: batch-norm statistics from %s", out_path, note);
 	ls_unet_act_free(&act);

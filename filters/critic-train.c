@@ -63,7 +63,7 @@ static const struct ls_opt opts[] = {
 	{ "dice", LS_OPT_DOUBLE, &o.dice, "W", "the labelled tiles' loss adds W times the soft Dice loss of the foreground classes (overlap over the batch, as V-Net's) to the cross-entropy; 0: cross-entropy alone", NULL, 0, 100 },
 	{ "fda", LS_OPT_DOUBLE, &o.fda_beta, "BETA", "Fourier domain adaptation, any method: each source tile takes a random target tile's amplitude at the lowest frequencies (a window of BETA times the tile size); 0: off", NULL, 0, 0.5 },
 	{ "select", LS_OPT_STR, &o.select, "HOW", "the epoch kept as MODEL: val-iou (val-loss where the validation tiles hold no foreground pixel), val-loss (both on source validation tiles), or last; adapted runs choose among the epochs after --adapt-warmup" },
-	{ "weights", LS_OPT_STR, &o.weights, "HOW", "how MODEL stores the convolution weights: f32, or i16 (each output channel scaled to 16-bit integers: half the file, each weight within 1/65534 of its channel's largest; checkpoints keep f32)" },
+	{ "weights", LS_OPT_STR, &o.weights, "HOW", "how MODEL stores the convolution weights: f32, i16 or i8 (each output channel scaled to 16- or 8-bit integers: a half or a quarter of the file, each weight within 1/65534 or 1/254 of its channel's largest; checkpoints keep f32)" },
 	{ "metrics", LS_OPT_STR, &o.metrics_path, "FILE", "per-epoch metrics as JSON lines" },
 	{ "resume", LS_OPT_FLAG, &o.resume, NULL, "continue from MODEL.ckpt exactly where it stopped" },
 	{ "adapt-warmup", LS_OPT_INT, &o.adapt_warmup, "EPOCHS", "selftrain, wdgrl, dsn: supervised epochs before adaptation starts (0 with --init)", NULL, 0, 100000 },
@@ -124,8 +124,8 @@ static void check(void)
 		ls_die(LS_EXIT_USAGE, "--select target-entropy was retired: %s", GONE);
 	if (strcmp(o.select, "val-iou") && strcmp(o.select, "val-loss") && strcmp(o.select, "last"))
 		ls_die(LS_EXIT_USAGE, "--select must be val-iou, val-loss or last");
-	if (strcmp(o.weights, "f32") && strcmp(o.weights, "i16"))
-		ls_die(LS_EXIT_USAGE, "--weights must be f32 or i16, not %s", o.weights);
+	if (strcmp(o.weights, "f32") && strcmp(o.weights, "i16") && strcmp(o.weights, "i8"))
+		ls_die(LS_EXIT_USAGE, "--weights must be f32, i16 or i8, not %s", o.weights);
 	if (adapts && o.epochs <= o.adapt_warmup)
 		ls_die(LS_EXIT_USAGE, "--method %s adapts after %d warm-up epochs (--adapt-warmup): --epochs %d would train source-only; give more epochs or a shorter warm-up",
 		       o.method, o.adapt_warmup, o.epochs);

@@ -8,7 +8,7 @@
 #include "base/opt.h"
 
 static const char *precision = "f32", *model_path, *stem;
-static int predict, class_index, batch = 4, flips = 1;
+static int predict, class_index, batch = 4, flips = 1, members;
 
 static const struct ls_opt opts[] = {
 	{ "model", LS_OPT_STR, &model_path, "FILE", "trained model (critic-train --model)" },
@@ -18,6 +18,7 @@ static const struct ls_opt opts[] = {
 	{ "precision", LS_OPT_STR, &precision, "P", "f32 (the default) or bf16: the 3x3 convolutions in bfloat16 with float sums, about 1.5x the speed where the CPU has AVX-512 BF16 (probabilities within about 0.01 of f32)" },
 	{ "batch", LS_OPT_INT, &batch, "N", "tiles per forward pass (same output, faster; memory grows with N)" },
 	{ "flips", LS_OPT_INT, &flips, "N", "with --decode: probabilities averaged over N flips of each tile: 1 (none), 2 (left-right), 4 (and top-bottom); N times the time" },
+	{ "members", LS_OPT_INT, &members, "N", "an ensemble model (bin/ensemble): average its first N members only, N times one network's time (default: all)" },
 	{ 0 }
 };
 
@@ -52,6 +53,10 @@ int main(int argc, char **argv)
 		ls_die(LS_EXIT_USAGE, "--flips averages probabilities: it needs --decode");
 	if (ls_infer_set_precision(precision) < 0)
 		ls_die(LS_EXIT_USAGE, "--precision must be f32 or bf16, not '%s'", precision);
+	if (members < 0 || members > in.members)
+		ls_die(LS_EXIT_USAGE, "--members must be 1 to %d (the members of %s), not %d", in.members, model_path, members);
+	if (members)
+		in.members = members;
 	ls_infer_set_batch(&in, batch);
 	ls_infer_set_flips(&in, flips);
 	ls_map_stream_batch(pos.n ? pos.v[0] : "-", batch, run, &in);

@@ -65,6 +65,8 @@ int main(int argc, char **argv)
 		ls_die_err();
 	if (ls_model_load(in, &net, &meta) < 0)
 		ls_die_err();
+	if (ls_meta_get(&meta, "members"))
+		ls_warn("%s is an ensemble of %s networks: %s holds the first", in, ls_meta_get(&meta, "members"), out);
 	/* the tensors, in the model's order */
 	int ne = 0;
 	struct entry *es = ls_xcalloc((size_t)net.params.n * 3, sizeof *es);

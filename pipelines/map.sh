@@ -32,6 +32,9 @@
 #                         is the first class, as adapt.sh --decision)
 #   --flips N             probabilities averaged over N flips of each tile: 1 (none,
 #                         the default), 2 or 4; N times the model's time (encode --flips)
+#   --members N           an ensemble model (models/buildings.model holds three networks)
+#                         maps with its first N members only: faster, a less exact map
+#                         (default: all of them; encode --members)
 #   --precision f32|bf16  the model's 3x3 convolutions in float (the default) or bfloat16 with
 #                         float sums: 1.3-1.5x the model's speed where the CPU has AVX-512
 #                         BF16 (elsewhere float); class maps agree on 99.9% of pixels
@@ -45,13 +48,14 @@ here=$(cd "$(dirname "$(readlink -f "$0")")/.." && pwd)
 BIN=${BIN:-$here/bin}
 [ -x "$BIN/tile" ] || BIN=$(cd "$here/../../bin" 2>/dev/null && pwd)	# installed: PREFIX/share/landshift -> PREFIX/bin
 export GDAL_PAM_ENABLED=NO
-model="" out="" bands="" gsd=auto adapt="" decision=argmax min_area=4 simplify=0.25 tile=512 threads=0 scene="" flips=1 precision=f32 round_bits=12
+model="" out="" bands="" gsd=auto adapt="" decision=argmax min_area=4 simplify=0.25 tile=512 threads=0 scene="" flips=1 precision=f32 round_bits=12 members=0
 die() { echo "map: $*" >&2; exit 2; }
 while [ $# -gt 0 ]; do
 	case $1 in
 	--model) model=$2 ;; --out) out=$2 ;; --bands) bands=$2 ;; --gsd) gsd=$2 ;; --adapt) adapt=$2 ;;
 	--decision) decision=$2 ;; --min-area) min_area=$2 ;; --simplify) simplify=$2 ;; --tile) tile=$2 ;;
 	--threads) threads=$2 ;; --flips) flips=$2 ;; --precision) precision=$2 ;; --round-bits) round_bits=$2 ;;
+	--members) members=$2 ;;
 	-h|--help) sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
 	-*) die "unknown option '$1' (see --help)" ;;
 	*) [ -z "$scene" ] || die "one scene at a time (many: parallel map ... ::: scenes)"; scene=$1; shift; continue ;;
@@ -66,6 +70,7 @@ done
 [[ $threads =~ ^[0-9]+$ ]] || die "--threads must be a number (0: all cores), not '$threads'"
 case $adapt in ""|adabn) ;; *) die "--adapt must be adabn, not '$adapt'" ;; esac
 case $flips in 1|2|4) ;; *) die "--flips must be 1, 2 or 4, not '$flips'" ;; esac
+[[ $members =~ ^[0-9]+$ ]] && [ "$members" -le 16 ] || die "--members must be 1 to the model's members, not '$members'"
 case $precision in f32|bf16) ;; *) die "--precision must be f32 or bf16, not '$precision'" ;; esac
 [[ $round_bits =~ ^[0-9]+$ ]] && [ "$round_bits" -le 23 ] || die "--round-bits must be 0 to 23, not '$round_bits'"
 case $decision in argmax) ;; share=*) ;; *) die "--decision must be argmax or share=F, not '$decision'" ;; esac
@@ -131,6 +136,7 @@ MD=(--metadata "LANDSHIFT_MODEL=$(basename "$model")" --metadata "LANDSHIFT_MODE
 	--metadata "LANDSHIFT_VERSION=$version" --metadata "LANDSHIFT_CLASSES=$classes")
 [ "$adapt" = adabn ] && MD+=(--metadata "LANDSHIFT_ADAPTED=adabn on this scene")
 [ "$flips" = 1 ] || MD+=(--metadata "LANDSHIFT_FLIPS=$flips")
+[ "$members" = 0 ] || MD+=(--metadata "LANDSHIFT_MEMBERS=$members")
 [ "$precision" = f32 ] || MD+=(--metadata "LANDSHIFT_PRECISION=$precision")
 [ "$round_bits" = 0 ] || MD+=(--metadata "LANDSHIFT_PROBABILITY_STEP=$(awk -v n="$round_bits" 'BEGIN { printf "%.12g", 2 ^ -n }')")
 log "mapping"
@@ -138,7 +144,7 @@ mkfifo "$tmp/probs.fifo"	# one model pass, two rasters: the probabilities and th
 "$BIN"/stitch --quiet --threads "$threads" --round-bits "$round_bits" --cog --compress DEFLATE --class-index "${MD[@]}" "$tmp/classes.tif" <"$tmp/probs.fifo" &
 cls=$!
 "$BIN"/tile --quiet "${T[@]}" "$scene" | "$BIN"/normalise-bands --quiet --stats "$tmp/scene.stats" |
-	"$BIN"/encode --quiet --threads "$threads" --batch 1 --decode --flips "$flips" --precision "$precision" --model "$use" |
+	"$BIN"/encode --quiet --threads "$threads" --batch 1 --decode --flips "$flips" --members "$members" --precision "$precision" --model "$use" |
 	tee "$tmp/probs.fifo" | "$BIN"/stitch --quiet --threads "$threads" --round-bits "$round_bits" --cog --compress DEFLATE --nodata -1 "${MD[@]}" "$tmp/probs.tif"
 wait "$cls" || die "writing the class raster failed"
 mv "$tmp/probs.tif" "$out/${name}_probs.tif"

@@ -5,7 +5,10 @@
 #   buildings  WorldView-2 R, G, B at 0.5 m: Rio de Janeiro (SpaceNet 1) and the
 #              western two thirds of Atlanta (SpaceNet 4); scored on Atlanta's eastern third;
 #              width 24 (0.526 IoU against width 16's 0.490, one seed), the loss
-#              cross-entropy + soft Dice (0.537 and object F1 0.400 against 0.526 and 0.177)
+#              cross-entropy + soft Dice (0.537 and object F1 0.400 against 0.526 and 0.177);
+#              three seeds shipped as one ensemble (bin/ensemble: the mean of their
+#              probabilities), weights as i8
+
 #   trees      NAIP R, G, B, NIR at 0.6 m: the first three quarters of the Santa Monica
 #              chips; scored on the last quarter's surveyed tree points (point F1, 3 m)
 #   roads      WorldView-3 panchromatic at 0.3 m: the western two thirds of the Las Vegas
@@ -20,8 +23,9 @@
 #              convolution weights stored as i16 (3 MB instead of 6)
 # Environment: DATA (../shared/data), OUT (out/models), MODELS (which: "buildings
 # trees roads multiclass"), THREADS (2: the same threads give the same bytes), EPOCHS (each
-# model's own), EXTRA (more adapt.sh options, e.g. "--width 4" in the tests),
-# DEST (models/). A model whose card exists in OUT is not trained again.
+# model's own), SEEDS (one, or several for an ensemble; each model's own: "1 2 3" for
+# buildings, else 1; a member whose run folder OUT/NAME.seedN has its seconds is not
+# trained again), EXTRA (more adapt.sh options, e.g. "--width 4" in the tests), DEST (models/). A model whose card exists in OUT is not trained again.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 DATA=$(cd "${DATA:-../shared/data}" && pwd)
@@ -82,13 +86,41 @@ for m in $MODELS; do
 		topts="--select last --epoch-steps 25 --weights i16" ;;
 	*) echo "models: unknown model $m (buildings, trees, roads or multiclass)" >&2; exit 2 ;;
 	esac
+	# buildings: three seeds as one ensemble file (their mean probability),
+	# its weights as i8 (3 x 1.1 MB); the others: one seed
+	seeds=${SEEDS:-$([ "$m" = buildings ] && echo "1 2 3" || echo 1)} first=${seeds%% *}
 	if [ ! -f "$dir/card.md" ]; then
-		log "$m: training ($THREADS threads)"
 		t0=$(date +%s)
-		# shellcheck disable=SC2086 # EXTRA is a list of options
-		pipelines/adapt.sh --method source-only "${args[@]}" --seed 1 --threads "$THREADS" --train-opts "$topts" \
-			$EXTRA --out "$dir" --overwrite 2>"$OUT/$m.log" || { log "$m failed, see $OUT/$m.log"; exit 1; }
-		echo $(( $(date +%s) - t0 )) >"$dir/seconds"
+		if [ "$seeds" = "$first" ]; then
+			log "$m: training ($THREADS threads)"
+			# shellcheck disable=SC2086 # EXTRA is a list of options
+			pipelines/adapt.sh --method source-only "${args[@]}" --seed "$first" --threads "$THREADS" --train-opts "$topts" \
+				$EXTRA --out "$dir" --overwrite 2>"$OUT/$m.log" || { log "$m failed, see $OUT/$m.log"; exit 1; }
+			echo $(( $(date +%s) - t0 )) >"$dir/seconds"
+		else
+			members=() secs=0
+			for s in $seeds; do
+				run=$OUT/$m.seed$s members+=("$run")
+				if [ ! -f "$run/seconds" ]; then	# a member is finished when its time is written
+					log "$m: training seed $s ($THREADS threads)"
+					t1=$(date +%s)
+					# shellcheck disable=SC2086 # EXTRA is a list of options
+					pipelines/adapt.sh --method source-only "${args[@]}" --seed "$s" --threads "$THREADS" --train-opts "$topts" \
+						$EXTRA --out "$run" --overwrite 2>"$OUT/$m.seed$s.log" || { log "$m seed $s failed, see $OUT/$m.seed$s.log"; exit 1; }
+					echo $(( $(date +%s) - t1 )) >"$run/seconds"
+				fi
+				secs=$(( secs + $(cat "$run/seconds") ))
+			done
+			log "$m: the ensemble of seeds $seeds, mapped and scored"
+			rm -rf "$dir"
+			cp -a "${members[0]}" "$dir"
+			bin/ensemble --quiet --out "$dir/model" --weights i8 "${members[@]/%//model}"
+			# shellcheck disable=SC2086 # EXTRA is a list of options
+			pipelines/adapt.sh --method source-only "${args[@]}" --seed "$first" --threads "$THREADS" --train-opts "$topts" \
+				$EXTRA --out "$dir" --stage 4 2>"$OUT/$m.log" || { log "$m failed, see $OUT/$m.log"; exit 1; }
+			echo $(( secs + $(date +%s) - t0 )) >"$dir/seconds"
+			printf '%s\n' "${members[@]}" >"$dir/members"
+		fi
 		/usr/bin/python3 egs/models/local/card.py "$m" "$dir" "$THREADS" >"$dir/card.md.tmp" && mv "$dir/card.md.tmp" "$dir/card.md"
 	fi
 	cp "$dir/model" "$DEST/$m.model.tmp" && mv "$DEST/$m.model.tmp" "$DEST/$m.model"

@@ -14,8 +14,10 @@ int ls_infer_open(struct ls_infer *in, const char *path, const char *stem)
 	memset(in, 0, sizeof *in);
 	in->batch = 1;
 	in->flips = 1;
-	if (ls_model_load(path, &in->net, &in->meta) < 0)
+	if (ls_model_load_members(path, &in->nets, &in->loaded, &in->meta) < 0)
 		return -1;
+	in->members = in->loaded;
+	in->net = in->nets[0];	/* moved: nets[0] is not used again */
 	in->path = ls_xstrdup(path);
 	in->stem = stem;
 	return 0;
@@ -35,6 +37,9 @@ void ls_infer_close(struct ls_infer *in)
 		ls_unet_act_free(&in->act);
 	free(in->sum);
 	ls_unet_free(&in->net);
+	for (int m = 1; m < in->loaded; m++)
+		ls_unet_free(&in->nets[m]);
+	free(in->nets);
 	ls_meta_free(&in->meta);
 	free(in->path);
 	memset(in, 0, sizeof *in);
@@ -143,6 +148,9 @@ int ls_infer_encode_batch(struct ls_infer *in, const struct ls_frame *const *f, 
 {
 	int dom, D = in->net.spec.depth;
 	char name[32];
+	if (in->members > 1)
+		return ls_err("%s is an ensemble of %d networks: its features are not one network's; map it in one "
+			      "process (encode --decode), which averages the members", in->path, in->members);
 	if (run_encoder(in, f, n, &dom) < 0)
 		return -1;
 	for (int i = 0; i < n; i++) {
@@ -232,6 +240,9 @@ int ls_infer_decode_batch(struct ls_infer *in, const struct ls_frame *const *f, 
 	char name[32];
 	if (d < 0 || batch_check(in, f, n) < 0)
 		return -1;
+	if (in->members > 1)
+		return ls_err("%s is an ensemble of %d networks: decode takes one network's features; map it in one "
+			      "process (encode --decode)", in->path, in->members);
 	for (int i = 0; i < n; i++) {
 		if (strcmp(f[i]->kind, "features") || f[i]->t.dtype != LS_F32 || ls_frame_c(f[i]) != s->width)
 			return ls_err("frame %s is not a features frame of this model (encode with %s makes them)",
@@ -294,11 +305,12 @@ static void flip_planes(real *dst, const real *src, int c, int h, int w, int how
 		}
 }
 
-/* Test-time flips: the class probabilities averaged over the tile as it is
- * and mirrored (left-right; with 4, top-bottom and both too), each mapped
- * back before it is added. The mean is left in the logits buffer; the sum
- * buffer is sized once per batch shape, as the activations are. */
-static int predict_flips(struct ls_infer *in, const struct ls_frame *const *f, int n)
+/* Test-time flips and ensembles: the class probabilities averaged over the
+ * members and, for each, the tile as it is and mirrored (left-right; with
+ * 4, top-bottom and both too), each mapped back before it is added. The
+ * mean is left in the logits buffer; the sum buffer is sized once per
+ * batch shape, as the activations are. */
+static int predict_mean(struct ls_infer *in, const struct ls_frame *const *f, int n)
 {
 	int dom, h = (int)ls_frame_h(f[0]), w = (int)ls_frame_w(f[0]), c = (int)ls_frame_c(f[0]);
 	int k = in->net.spec.classes;
@@ -313,20 +325,23 @@ static int predict_flips(struct ls_infer *in, const struct ls_frame *const *f, i
 		}
 		in->sum_len = len;
 	}
-	for (int t = 0; t < in->flips; t++) {
-		if (t) {
+	for (int m = 0; m < in->members; m++) {
+		struct ls_unet *net = m ? &in->nets[m] : &in->net;
+		for (int t = 0; t < in->flips; t++) {
+			if (m || t) {
+				for (int i = 0; i < n; i++)
+					flip_planes(in->act.in + (size_t)i * c * h * w, f[i]->t.data, c, h, w, t, 0);
+				struct ls_t4 x = ls_t4_make(in->act.in, n, c, h, w);
+				ls_unet_encode(net, &in->act, &x, dom, 0);
+			}
+			ls_unet_decode(net, &in->act, dom, 0);
+			struct ls_t4 p = in->act.logits;
+			ls_softmax(&in->act.logits, &p);
 			for (int i = 0; i < n; i++)
-				flip_planes(in->act.in + (size_t)i * c * h * w, f[i]->t.data, c, h, w, t, 0);
-			struct ls_t4 x = ls_t4_make(in->act.in, n, c, h, w);
-			ls_unet_encode(&in->net, &in->act, &x, dom, 0);
+				flip_planes(in->sum + i * img, ls_t4_img(&in->act.logits, i), k, h, w, t, m || t);
 		}
-		ls_unet_decode(&in->net, &in->act, dom, 0);
-		struct ls_t4 p = in->act.logits;
-		ls_softmax(&in->act.logits, &p);
-		for (int i = 0; i < n; i++)
-			flip_planes(in->sum + i * img, ls_t4_img(&in->act.logits, i), k, h, w, t, t > 0);
 	}
-	real inv = (real)1 / (real)in->flips;
+	real inv = (real)1 / (real)(in->flips * in->members);
 	for (size_t j = 0; j < len; j++)
 		in->act.logits.d[j] = in->sum[j] * inv;
 	return 0;
@@ -336,8 +351,8 @@ int ls_infer_predict_batch(struct ls_infer *in, const struct ls_frame *const *f,
 			   int class_index)
 {
 	int dom;
-	if (in->flips > 1) {
-		if (predict_flips(in, f, n) < 0)
+	if (in->flips > 1 || in->members > 1) {
+		if (predict_mean(in, f, n) < 0)
 			return -1;
 		emit_probs(in, f, n, out, class_index, 1, 1);
 		return 0;

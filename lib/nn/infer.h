@@ -14,7 +14,10 @@
 #include "nn/unet.h"
 
 struct ls_infer {
-	struct ls_unet net;
+	struct ls_unet net;	/* the model, or an ensemble's first member */
+	struct ls_unet *nets;	/* an ensemble's members: nets[1..loaded) (nets[0] moved to net) */
+	int loaded;		/* the networks the file holds */
+	int members;		/* those that map (the first members; a caller may lower it) */
 	struct ls_unet_act act;
 	struct ls_model_meta meta;
 	char *path;
@@ -31,7 +34,8 @@ void ls_infer_close(struct ls_infer *in);
 /* The stem (domain index) a tile goes through, after checking its bands
  * and normalisation against the model; -1 with ls_err when it does not fit. */
 int ls_infer_stem(struct ls_infer *in, const struct ls_frame *tile);
-/* tile frame -> features frame */
+/* tile frame -> features frame (a single network: an ensemble maps with
+ * ls_infer_predict, which averages its members) */
 int ls_infer_encode(struct ls_infer *in, const struct ls_frame *tile, struct ls_frame *out);
 /* features frame -> probs frame */
 int ls_infer_decode(struct ls_infer *in, const struct ls_frame *feat, struct ls_frame *out, int class_index);
@@ -42,7 +46,8 @@ int ls_infer_predict(struct ls_infer *in, const struct ls_frame *tile, struct ls
  * Every output equals what the one-frame call gives. */
 void ls_infer_set_batch(struct ls_infer *in, int batch);
 /* predict averages the class probabilities over 1 (none), 2 (and the tile
- * mirrored left-right) or 4 (and top-bottom, and both) flips of each tile */
+ * mirrored left-right) or 4 (and top-bottom, and both) flips of each tile,
+ * and over an ensemble's members */
 void ls_infer_set_flips(struct ls_infer *in, int flips);
 /* The arithmetic of the 3x3 convolutions: "f32" (the default) or "bf16"
  * (bfloat16 products summed in float, about twice the convolutions' speed

@@ -36,15 +36,19 @@ void ls_meta_free(struct ls_model_meta *m)
 	ls_strlist_free(&m->vals);
 }
 
-static char *meta_text(const struct ls_model_meta *m)
+/* The meta as text; "members" is the file's own count (absent for one). */
+static char *meta_text(const struct ls_model_meta *m, int members)
 {
-	size_t n = 64;
+	size_t n = 96;
 	for (int i = 0; i < m->keys.n; i++)
 		n += strlen(m->keys.v[i]) + strlen(m->vals.v[i]) + 2;
 	char *t = ls_xmalloc(n);
 	size_t k = (size_t)snprintf(t, n, "landshift-model %d\n", LS_MODEL_VERSION);
 	for (int i = 0; i < m->keys.n; i++)
-		k += (size_t)snprintf(t + k, n - k, "%s %s\n", m->keys.v[i], m->vals.v[i]);
+		if (strcmp(m->keys.v[i], "members"))
+			k += (size_t)snprintf(t + k, n - k, "%s %s\n", m->keys.v[i], m->vals.v[i]);
+	if (members > 1)
+		snprintf(t + k, n - k, "members %d\n", members);
 	return t;
 }
 
@@ -56,40 +60,51 @@ static void put_f32(struct ls_tensor *t, const real *src, const struct ls_param 
 		d[i] = (float)src[i];
 }
 
-/* The weights as i16, each output channel (first dimension) scaled by its
- * largest magnitude over 32767; the scales go to the extra tensor "scale". */
-static void put_i16(struct ls_frame *f, const struct ls_param *p)
+/* The weights as integers (i16, or i8 in a u8 tensor of two's-complement
+ * bytes), each output channel (first dimension) scaled by its largest
+ * magnitude over the type's largest value; the scales go to the extra
+ * tensor "scale". */
+static void put_quant(struct ls_frame *f, const struct ls_param *p, int bits)
 {
 	int64_t nout = p->shape[0];
 	size_t per = p->n / (size_t)nout;
-	ls_tensor_alloc(&f->t, LS_I16, p->ndim, p->shape);
+	double top = bits == 8 ? 127 : 32767;
+	ls_tensor_alloc(&f->t, bits == 8 ? LS_U8 : LS_I16, p->ndim, p->shape);
 	float *scale = ls_frame_add_extra(f, "scale", LS_F32, 1, &nout)->data;
-	int16_t *q = f->t.data;
 	for (int64_t o = 0; o < nout; o++) {
 		const real *w = p->w + (size_t)o * per;
 		double big = 0;
 		for (size_t i = 0; i < per; i++)
 			big = fmax(big, fabs((double)w[i]));
-		scale[o] = (float)(big / 32767);
-		for (size_t i = 0; i < per; i++)
-			q[(size_t)o * per + i] = big > 0 ? (int16_t)lrint((double)w[i] / scale[o]) : 0;
+		scale[o] = (float)(big / top);
+		for (size_t i = 0; i < per; i++) {
+			long v = big > 0 ? lrint((double)w[i] / scale[o]) : 0;
+			v = v > top ? (long)top : v < -top ? -(long)top : v;
+			if (bits == 8)
+				((uint8_t *)f->t.data)[(size_t)o * per + i] = (uint8_t)(int8_t)v;
+			else
+				((int16_t *)f->t.data)[(size_t)o * per + i] = (int16_t)v;
+		}
 	}
 }
 
-/* Weights stored as i16: the meta says so, the file is no checkpoint, and
- * the tensor is a convolution's weights (biases and batch-norm values,
- * whose magnitudes vary within a tensor, stay f32). */
-static int stored_i16(const struct ls_model_meta *meta, const struct ls_param *p, int with_state)
+/* The bits a tensor's values are stored in: 16 or 8 where the meta says
+ * "weights i16" or "weights i8", the file is no checkpoint, and the tensor
+ * is a convolution's weights (biases and batch-norm values, whose
+ * magnitudes vary within a tensor, stay f32); else 32 (f32). */
+static int stored_bits(const struct ls_model_meta *meta, const struct ls_param *p, int with_state)
 {
 	const char *w = meta ? ls_meta_get(meta, "weights") : NULL;
-	return !with_state && w && !strcmp(w, "i16") && p->ndim >= 2 && p->shape[0] > 0;
+	if (with_state || !w || p->ndim < 2 || p->shape[0] <= 0)
+		return 32;
+	return !strcmp(w, "i16") ? 16 : !strcmp(w, "i8") ? 8 : 32;
 }
 
 /* A stored tensor fits p: its shape, or (files written before shapes
  * were recorded) one dimension of p->n values. */
 static int fits(const struct ls_tensor *t, const struct ls_param *p)
 {
-	if (t->dtype != LS_F32 && t->dtype != LS_I16)
+	if (t->dtype != LS_F32 && t->dtype != LS_I16 && t->dtype != LS_U8)
 		return 0;
 	if (t->ndim == 1 && (size_t)t->shape[0] == p->n)
 		return 1;
@@ -117,8 +132,9 @@ static int put_param(struct ls_writer *w, struct ls_frame *f, const char *kind, 
 	snprintf(f->kind, sizeof f->kind, "%s", kind);
 	snprintf(key, sizeof key, "%s%s%s", prefix ? prefix : "", prefix ? "/" : "", p->name);
 	ls_frame_set_str(&f->key, key);
-	if (stored_i16(meta, p, with_state))
-		put_i16(f, p);
+	int bits = stored_bits(meta, p, with_state);
+	if (bits < 32)
+		put_quant(f, p, bits);
 	else
 		put_f32(&f->t, p->w, p);
 	if (with_state && p->m)
@@ -133,10 +149,13 @@ int ls_model_save(const char *path, struct ls_unet *net, const struct ls_model_m
 	return ls_model_save_ext(path, net, meta, with_state, NULL, 0);
 }
 
-int ls_model_save_ext(const char *path, struct ls_unet *net, const struct ls_model_meta *meta, int with_state,
-		      const struct ls_model_extra *x, int nx)
+/* The file: the meta frame, member 0's tensors as "param" frames, each
+ * further member's as "member" frames keyed "M/NAME", then the extra sets
+ * as "state" frames. */
+static int save_all(const char *path, struct ls_unet *const *nets, int nnets, const struct ls_model_meta *meta,
+		    int with_state, const struct ls_model_extra *x, int nx)
 {
-	char tmp[4096], spec[1024];
+	char tmp[4096], spec[1024], num[16];
 	struct ls_frame f;
 	snprintf(tmp, sizeof tmp, "%s.tmp.%d", path, (int)getpid());
 	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0644);
@@ -145,8 +164,8 @@ int ls_model_save_ext(const char *path, struct ls_unet *net, const struct ls_mod
 	ls_cleanup_add(tmp);
 	struct ls_writer *w = ls_writer_open(fd, path);
 	ls_frame_init(&f);
-	ls_unet_spec_format(&net->spec, spec, sizeof spec);
-	char *text = meta_text(meta);
+	ls_unet_spec_format(&nets[0]->spec, spec, sizeof spec);
+	char *text = meta_text(meta, nnets);
 	int64_t len = (int64_t)strlen(text);
 	snprintf(f.kind, sizeof f.kind, "model");
 	ls_frame_set_str(&f.key, spec);
@@ -154,8 +173,12 @@ int ls_model_save_ext(const char *path, struct ls_unet *net, const struct ls_mod
 	memcpy(f.t.data, text, (size_t)len);
 	free(text);
 	int rc = ls_writer_put(w, &f);
-	for (int i = 0; i < net->params.n && rc == 0; i++)
-		rc = put_param(w, &f, "param", NULL, net->params.p[i], with_state, meta);
+	for (int m = 0; m < nnets; m++) {
+		snprintf(num, sizeof num, "%d", m);
+		for (int i = 0; i < nets[m]->params.n && rc == 0; i++)
+			rc = put_param(w, &f, m ? "member" : "param", m ? num : NULL, nets[m]->params.p[i], with_state,
+				       meta);
+	}
 	for (int k = 0; k < nx; k++)
 		for (int i = 0; i < x[k].ps->n && rc == 0; i++)
 			rc = put_param(w, &f, "state", x[k].prefix, x[k].ps->p[i], 1, NULL);
@@ -174,6 +197,27 @@ int ls_model_save_ext(const char *path, struct ls_unet *net, const struct ls_mod
 	}
 	ls_cleanup_forget(tmp);
 	return 0;
+}
+
+int ls_model_save_ext(const char *path, struct ls_unet *net, const struct ls_model_meta *meta, int with_state,
+		      const struct ls_model_extra *x, int nx)
+{
+	return save_all(path, &net, 1, meta, with_state, x, nx);
+}
+
+int ls_model_save_members(const char *path, struct ls_unet *const *nets, int n, const struct ls_model_meta *meta)
+{
+	char a[1024], b[1024];
+	if (n < 1 || n > LS_MODEL_MAX_MEMBERS)
+		return ls_err("%s: %d members (1 to %d)", path, n, LS_MODEL_MAX_MEMBERS);
+	ls_unet_spec_format(&nets[0]->spec, a, sizeof a);
+	for (int m = 1; m < n; m++) {
+		ls_unet_spec_format(&nets[m]->spec, b, sizeof b);
+		if (strcmp(a, b))
+			return ls_err("%s: member %d is %s, the first %s: the members need one architecture", path,
+				      m + 1, b, a);
+	}
+	return save_all(path, nets, n, meta, 0, NULL, 0);
 }
 
 static int parse_meta(const char *path, const struct ls_frame *f, struct ls_model_meta *meta)
@@ -206,8 +250,9 @@ static void get_f32(real *dst, const struct ls_tensor *t, size_t n)
 		dst[i] = (real)s[i];
 }
 
-/* i16 weights times their output channel's scale (put_i16). */
-static int get_i16(const char *path, const struct ls_frame *f, real *dst, size_t n)
+/* Integer weights times their output channel's scale (put_quant): i16, or
+ * (u8 tensors) two's-complement bytes. */
+static int get_quant(const char *path, const struct ls_frame *f, real *dst, size_t n)
 {
 	const struct ls_tensor *sc = NULL;
 	for (int e = 0; e < f->nextra; e++)
@@ -215,12 +260,15 @@ static int get_i16(const char *path, const struct ls_frame *f, real *dst, size_t
 			sc = &f->extra[e];
 	int64_t nout = f->t.shape[0];
 	if (!sc || sc->dtype != LS_F32 || sc->ndim != 1 || sc->shape[0] != nout || f->t.ndim < 2 || nout <= 0)
-		return ls_err("%s: tensor '%s' is i16 without an f32 scale per output channel", path, f->key);
-	const int16_t *q = f->t.data;
+		return ls_err("%s: tensor '%s' is %s without an f32 scale per output channel", path, f->key,
+			      f->t.dtype == LS_U8 ? "i8" : "i16");
 	const float *scale = sc->data;
 	size_t per = n / (size_t)nout;
-	for (size_t i = 0; i < n; i++)
-		dst[i] = (real)((float)q[i] * scale[i / per]);
+	for (size_t i = 0; i < n; i++) {
+		float q = f->t.dtype == LS_U8 ? (float)(int8_t)((const uint8_t *)f->t.data)[i]
+					      : (float)((const int16_t *)f->t.data)[i];
+		dst[i] = (real)(q * scale[i / per]);
+	}
 	return 0;
 }
 
@@ -244,15 +292,15 @@ static int load_into(const char *path, struct ls_params *ps, const char *name, c
 	}
 	if (seen[idx]++)
 		return ls_err("%s: tensor '%s' appears twice", path, f->key);
-	if (f->t.dtype == LS_I16) {
-		if (get_i16(path, f, p->w, p->n) < 0)
+	if (f->t.dtype == LS_I16 || f->t.dtype == LS_U8) {
+		if (get_quant(path, f, p->w, p->n) < 0)
 			return -1;
 	} else {
 		get_f32(p->w, &f->t, p->n);
 	}
 	for (int e = 0; e < f->nextra; e++) {
 		const struct ls_tensor *t = &f->extra[e];
-		if (f->t.dtype == LS_I16 && !strcmp(t->name, "scale"))
+		if (f->t.dtype != LS_F32 && !strcmp(t->name, "scale"))
 			continue;
 		real **dst = !strcmp(t->name, "m") ? &p->m : !strcmp(t->name, "v") ? &p->v : NULL;
 		if (!dst || t->dtype != LS_F32 || !fits(t, p))
@@ -264,11 +312,17 @@ static int load_into(const char *path, struct ls_params *ps, const char *name, c
 	return 0;
 }
 
-static int load_param(const char *path, struct ls_unet *net, const struct ls_frame *f, char *seen)
+/* A member frame's key "M/NAME": its member M (1 to members - 1), -1 if none. */
+static int member_of(const struct ls_frame *f, int members, const char **name)
 {
-	if (strcmp(f->kind, "param") || !f->key)
-		return ls_err("%s: unexpected frame of kind '%s'", path, f->kind);
-	return load_into(path, &net->params, f->key, f, seen);
+	char *end;
+	if (!f->key)
+		return -1;
+	long m = strtol(f->key, &end, 10);
+	if (end == f->key || *end != '/' || m < 1 || m >= members)
+		return -1;
+	*name = end + 1;
+	return (int)m;
 }
 
 int ls_model_load_extra(const char *path, const struct ls_model_extra *x, int nx)
@@ -309,16 +363,16 @@ int ls_model_load_extra(const char *path, const struct ls_model_extra *x, int nx
 	return rc < 0 ? -1 : 0;
 }
 
-int ls_model_load(const char *path, struct ls_unet *net, struct ls_model_meta *meta)
+/* The first max members of the file into nets[0..*got). */
+static int load_nets(const char *path, struct ls_unet *nets, int max, int *got, struct ls_model_meta *meta)
 {
 	struct ls_frame f;
 	struct ls_unet_spec spec;
-	int fd = open(path, O_RDONLY), rc;
+	int fd = open(path, O_RDONLY), rc, members = 1, n = 0;
 	if (fd < 0)
 		return ls_err("cannot open model %s: %s", path, strerror(errno));
 	struct ls_reader *r = ls_reader_open(fd, path);
 	ls_frame_init(&f);
-	memset(net, 0, sizeof *net);
 	rc = ls_reader_next(r, &f);
 	if (rc == 1 && (strcmp(f.kind, "model") || !f.key || f.t.dtype != LS_U8))
 		rc = ls_err("%s: not a landshift model (first frame is '%s')", path, f.kind);
@@ -326,25 +380,80 @@ int ls_model_load(const char *path, struct ls_unet *net, struct ls_model_meta *m
 		rc = ls_err("%s: empty model file", path);
 	if (rc == 1 && ls_unet_spec_parse(&spec, f.key) < 0)
 		rc = ls_err_ctx("%s", path);
-	if (rc == 1 && parse_meta(path, &f, meta) < 0)
+	struct ls_model_meta own = { 0 };	/* the file's records alone, then added to meta */
+	if (rc == 1 && parse_meta(path, &f, &own) < 0)
 		rc = -1;
-	char *seen = NULL;
+	const char *mt = rc == 1 ? ls_meta_get(&own, "members") : NULL;
+	if (mt && (sscanf(mt, "%d", &members) != 1 || members < 1 || members > LS_MODEL_MAX_MEMBERS))
+		rc = ls_err("%s: 'members %s' is not a count of 1 to %d", path, mt, LS_MODEL_MAX_MEMBERS);
+	for (int i = 0; i < own.keys.n; i++)
+		ls_meta_set(meta, own.keys.v[i], own.vals.v[i]);
+	ls_meta_free(&own);
+	char *seen[LS_MODEL_MAX_MEMBERS] = { 0 };
 	if (rc == 1) {
-		ls_unet_init(net, &spec, 0);
-		seen = ls_xcalloc(net->params.n, 1);
-		while ((rc = ls_reader_next(r, &f)) == 1)
-			if (strcmp(f.kind, "state") && load_param(path, net, &f, seen) < 0) {
+		n = members < max ? members : max;
+		for (int m = 0; m < n; m++) {
+			ls_unet_init(&nets[m], &spec, 0);
+			seen[m] = ls_xcalloc(nets[m].params.n, 1);
+		}
+		while ((rc = ls_reader_next(r, &f)) == 1) {
+			const char *name = f.key;
+			int m = 0;
+			if (!strcmp(f.kind, "state"))
+				continue;
+			if (!strcmp(f.kind, "member") && (m = member_of(&f, members, &name)) < 0) {
+				rc = ls_err("%s: member tensor '%s' belongs to no member of %d", path,
+					    f.key ? f.key : "", members);
+				break;
+			}
+			if (strcmp(f.kind, "member") && (strcmp(f.kind, "param") || !f.key)) {
+				rc = ls_err("%s: unexpected frame of kind '%s'", path, f.kind);
+				break;
+			}
+			if (m < n && load_into(path, &nets[m].params, name, &f, seen[m]) < 0) {
 				rc = -1;
 				break;
 			}
-		for (int i = 0; rc == 0 && i < net->params.n; i++)
-			if (!seen[i])
-				rc = ls_err("%s: tensor '%s' is missing", path, net->params.p[i]->name);
+		}
+		for (int m = 0; rc == 0 && m < n; m++)
+			for (int i = 0; rc == 0 && i < nets[m].params.n; i++)
+				if (!seen[m][i])
+					rc = m ? ls_err("%s: member %d's tensor '%s' is missing", path, m + 1,
+							nets[m].params.p[i]->name)
+					       : ls_err("%s: tensor '%s' is missing", path, nets[m].params.p[i]->name);
 	}
-	free(seen);
+	for (int m = 0; m < n; m++) {
+		free(seen[m]);
+		if (rc < 0)
+			ls_unet_free(&nets[m]);
+	}
 	ls_frame_free(&f);
 	ls_reader_close(r);
-	if (rc < 0 && net->params.n)
-		ls_unet_free(net);
+	if (got)
+		*got = rc < 0 ? 0 : n;
 	return rc < 0 ? -1 : 0;
+}
+
+int ls_model_load(const char *path, struct ls_unet *net, struct ls_model_meta *meta)
+{
+	memset(net, 0, sizeof *net);
+	return load_nets(path, net, 1, NULL, meta);
+}
+
+int ls_model_load_members(const char *path, struct ls_unet **nets, int *n, struct ls_model_meta *meta)
+{
+	*nets = ls_xcalloc(LS_MODEL_MAX_MEMBERS, sizeof **nets);
+	if (load_nets(path, *nets, LS_MODEL_MAX_MEMBERS, n, meta) < 0) {
+		free(*nets);
+		*nets = NULL;
+		return -1;
+	}
+	return 0;
+}
+
+void ls_model_free_members(struct ls_unet *nets, int n)
+{
+	for (int m = 0; m < n; m++)
+		ls_unet_free(&nets[m]);
+	free(nets);
 }

@@ -93,8 +93,8 @@ void ls_tr_describe(struct ls_trainer *t)
 	}
 	if (o->class_names)
 		ls_meta_set(&t->meta, "classes", o->class_names);
-	if (!strcmp(o->weights, "i16"))
-		ls_meta_set(&t->meta, "weights", "i16");
+	if (!strcmp(o->weights, "i16") || !strcmp(o->weights, "i8"))
+		ls_meta_set(&t->meta, "weights", o->weights);
 	for (int i = 0; i < d->ndom; i++) {
 		size_t off = 0;
 		buf[0] = 0;

@@ -52,6 +52,9 @@ int ls_train_init_from(struct ls_unet *net, const struct ls_dataset *d, const ch
 	int rc = 0;
 	if (ls_model_load(path, &m, &meta) < 0)
 		return -1;
+	if (ls_meta_get(&meta, "members"))
+		ls_info("%s is an ensemble of %s networks: training starts from the first", path,
+			ls_meta_get(&meta, "members"));
 	for (int i = 0; i < net->params.n && rc == 0; i++) {
 		struct ls_param *p = net->params.p[i];
 		if (!strncmp(p->name, "stem.", 5))

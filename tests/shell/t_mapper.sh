@@ -4,22 +4,26 @@
 . tests/shell/lib.sh
 A=$DATA/atlanta_sn4
 export OPENBLAS_NUM_THREADS=1
-# a tiny buildings model, the recipe of make models
-mk() { OUT=$T/$1 DEST=$T/$1/models MODELS=buildings EPOCHS=1 EXTRA="--width 4" THREADS=1 egs/models/run.sh 2>"$T/$1.err"; }
+# a tiny buildings model, the recipe of make models: an ensemble of two
+# seeds here (three in make models), weights as i8
+mk() { OUT=$T/$1 DEST=$T/$1/models MODELS=buildings EPOCHS=1 EXTRA="--width 4" SEEDS="1 2" THREADS=1 egs/models/run.sh 2>"$T/$1.err"; }
 if mk m1 && mk m2 && cmp -s "$T/m1/models/buildings.model" "$T/m2/models/buildings.model" &&
+	grep -aq '^members 2$' "$T/m1/models/buildings.model" && grep -aq '^weights i8$' "$T/m1/models/buildings.model" &&
+	grep -q '^| training | .*, an ensemble of 2 networks, seeds 1, 2, each the last epoch; mapping averages their probabilities (each alone scores building IoU [0-9.]*, [0-9.]*);' "$T/m1/models/buildings.md" &&
 	grep -q '^| held-back score | building IoU \*\*[0-9.]*\*\*' "$T/m1/models/buildings.md" &&
 	grep -q '^| ground sample distance | 0.5 m |' "$T/m1/models/buildings.md" && grep -q 'CC BY-SA 4.0' "$T/m1/models/buildings.md"; then
-	pass "egs/models (tiny): the same bytes twice on the same threads; the card with GSD, held-back score and licence"
+	pass "egs/models (tiny): an ensemble of two seeds, the same bytes twice on the same threads; the card with its members' scores, GSD, held-back score and licence"
 else
 	fail "egs/models" "$(tail -n 2 "$T/m1.err" "$T/m2.err" | tr '\n' ' ')"
 fi
 # the card says the run's own seed and when no tile was held out (read from
 # its run.txt), not a fixed "seed 1"
-cp -r "$T/m1/buildings" "$T/card2"
+cp -r "$T/m1/buildings.seed1" "$T/card2"
 sed -i 's/^seed 1$/seed 2/; s/^\(training .*\)$/\1 --val-frac 0/' "$T/card2/run.txt"
 if $PY egs/models/local/card.py buildings "$T/card2" 1 >"$T/card2.md" 2>"$T/card2.err" &&
 	grep -q '^| training | .*, every labelled tile (none held out for validation), seed 2, the last epoch;' "$T/card2.md" &&
-	grep -q ', seed 1, the last epoch;' "$T/m1/models/buildings.md" && ! grep -q 'every labelled tile' "$T/m1/models/buildings.md"; then
+	$PY egs/models/local/card.py buildings "$T/m1/buildings.seed1" 1 >"$T/card1.md" 2>>"$T/card2.err" &&
+	grep -q ', seed 1, the last epoch;' "$T/card1.md" && ! grep -q 'every labelled tile' "$T/card1.md"; then
 	pass "egs/models card: the run's seed and its held-out tiles, from run.txt"
 else
 	fail "egs/models card seed" "$(grep '^| training' "$T/card2.md") $(tail -n 1 "$T/card2.err")"
@@ -63,7 +67,7 @@ fi
 # the map equals the filter chain's within float tolerance
 $BIN/tile --quiet --size 512 --overlap 32 --gsd 0.5 --bands 3,2,1 "$T/bgr.tif" | $BIN/normalise-bands --fit "$T/c.stats"
 $BIN/tile --quiet --size 512 --overlap 32 --gsd 0.5 --bands 3,2,1 "$T/bgr.tif" | $BIN/normalise-bands --stats "$T/c.stats" |
-	$BIN/encode --quiet --model "$M" | $BIN/decode --quiet --model "$M" | $BIN/stitch --quiet "$T/chain.tif"
+	$BIN/encode --quiet --model "$M" --decode | $BIN/stitch --quiet "$T/chain.tif"
 if $PY -c "
 from osgeo import gdal
 import numpy as np
@@ -75,7 +79,7 @@ assert (a[:, m] * 4096 == np.round(a[:, m] * 4096)).all(), 'not multiples of 1/4
 assert (a[:, m] != b[:, m]).any(), 'not rounded'
 assert (c[m] == a[:, m].argmax(0)).all(), 'the class raster is not the most probable rounded class'" 2>"$T/eq.py" &&
 	gdalinfo "$T/map/bgr_probs.tif" | grep -q 'LANDSHIFT_PROBABILITY_STEP=0.000244140625'; then
-	pass "bin/map's probabilities equal the filter chain's (tile | normalise-bands | encode | decode | stitch) to within half of their 1/4096 step (said in the metadata), the class raster their most probable class"
+	pass "bin/map's probabilities equal the filter chain's (tile | normalise-bands | encode --decode | stitch, the ensemble's two members averaged) to within half of their 1/4096 step (said in the metadata), the class raster their most probable class"
 else
 	fail "bin/map against the chain" "$(tail -n 1 "$T/eq.py")"
 fi

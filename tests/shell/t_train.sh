@@ -42,7 +42,42 @@ assert 0 < d < 1e-3, d" 2>"$T/q.py"; then
 else
 	fail "critic-train --weights i16" "$(tail -n 2 "$T/q.err" "$T/q.py" | tr '\n' ' ')"
 fi
-must_fail "critic-train --weights refuses an unknown storage" 2 '^critic-train: --weights must be f32 or i16, not f16$' "$BIN/critic-train --model $T/x.model --source $T/n.frames --weights f16"
+must_fail "critic-train --weights refuses an unknown storage" 2 '^critic-train: --weights must be f32, i16 or i8, not f16$' "$BIN/critic-train --model $T/x.model --source $T/n.frames --weights f16"
+
+# ensemble: two seeds as one model file; mapping with it gives the mean of
+# the two models' probabilities; i8 weights a quarter of the bytes; it maps
+# only in one process (encode --decode); adapt-bn adapts every member;
+# members of two architectures refused
+if train "$T/m2.model" --seed 6 2>"$T/m2.err" &&
+	$BIN/ensemble --out "$T/e.model" "$T/m.model" "$T/m2.model" 2>"$T/e.err" &&
+	grep -aq '^members 2$' "$T/e.model" && grep -aq '^seeds 5,6$' "$T/e.model" &&
+	$BIN/ensemble --quiet --out "$T/e8.model" --weights i8 "$T/e.model" &&
+	[ "$(stat -c %s "$T/e8.model")" -lt $(( $(stat -c %s "$T/e.model") * 4 / 10 )) ] &&
+	$BIN/encode --quiet --model "$T/m2.model" --decode <"$T/n.frames" | $BIN/stitch --quiet "$T/p2.tif" &&
+	$BIN/encode --quiet --model "$T/e.model" --decode <"$T/n.frames" | $BIN/stitch --quiet "$T/pe.tif" &&
+	$BIN/encode --quiet --model "$T/e8.model" --decode <"$T/n.frames" | $BIN/stitch --quiet "$T/pe8.tif" &&
+	$BIN/encode --quiet --model "$T/e.model" --decode --members 1 <"$T/n.frames" | $BIN/stitch --quiet "$T/p1.tif" &&
+	cmp -s <(gdal_translate -q -of XYZ "$T/pf.tif" /vsistdout/) <(gdal_translate -q -of XYZ "$T/p1.tif" /vsistdout/) &&
+	$BIN/tile --quiet --size 128 --domain source "$A/rgb_nadir10.tif" | $BIN/normalise-bands --quiet --stats "$T/s.stats" |
+	$BIN/adapt-bn --quiet --model "$T/e.model" --out "$T/ea.model" && grep -aq '^members 2$' "$T/ea.model" &&
+	$BIN/encode --quiet --model "$T/ea.model" --decode <"$T/n.frames" | $BIN/stitch --quiet "$T/pa.tif" && $PY -c "
+from osgeo import gdal; import numpy as np
+f, s, e, e8, a = (gdal.Open('$T/p%s.tif' % k).ReadAsArray() for k in ('f', '2', 'e', 'e8', 'a'))
+assert np.abs(f - s).max() > 0.05, 'the two seeds map alike'
+d = np.abs(e - (f + s) / 2).max()
+assert d < 1e-5, 'ensemble against the mean: %g' % d
+d8 = np.abs(e8 - e)
+assert 0 < d8.mean() < 0.01 and d8.max() < 0.25, 'i8 against f32: mean %g, largest %g' % (d8.mean(), d8.max())
+assert np.abs(a - e).max() > 1e-3, 'adapt-bn left the ensemble as it was'" 2>"$T/e.py"; then
+	pass "ensemble: two seeds mapped as the mean of their probabilities (within 1e-5); i8 weights (probabilities within 0.01 on average) $(stat -c %s "$T/e8.model") bytes against $(stat -c %s "$T/e.model"); --members 1 maps as the first alone; adapt-bn keeps both members"
+else
+	fail "ensemble" "$(tail -n 2 "$T/m2.err" "$T/e.err" "$T/e.py" | tr '\n' ' ')"
+fi
+must_fail "encode --members beyond the ensemble's is refused" 2 '^encode: --members must be 1 to 2 \(the members of .*e\.model\), not 3$' "$BIN/encode --model $T/e.model --decode --members 3 <$T/n.frames"
+must_fail "encode without --decode refuses an ensemble" 1 '^encode: .*e\.model is an ensemble of 2 networks: .*encode --decode' "$BIN/encode --model $T/e.model <$T/n.frames"
+train "$T/w8.model" --width 8 --epochs 1 2>/dev/null
+must_fail "ensemble refuses members of two architectures" 1 '^ensemble: .*w8\.model is unet width=8 .*: the members need one architecture$' "$BIN/ensemble --out $T/x.model $T/m.model $T/w8.model"
+must_fail "ensemble refuses an unknown weight storage" 2 '^ensemble: --weights must be f32, i16 or i8, not f16$' "$BIN/ensemble --out $T/x.model --weights f16 $T/m.model"
 
 # --epoch-steps: that many steps each epoch whatever the tile count (an
 # oracle on a few target tiles gets the source-only run's budget); the

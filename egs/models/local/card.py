@@ -71,7 +71,18 @@ def main():
     seed = next((line.split()[1] for line in run_txt if line.startswith("seed ")), "1")
     tiles = next(("every labelled tile (none held out for validation)" for line in run_txt
                   if line.startswith("training ") and "--val-frac 0 " in line + " "), "")
-    weights = ", convolution weights stored as 16-bit integers" if meta.get("weights") == "i16" else ""
+    weights = {"i16": ", convolution weights stored as 16-bit integers",
+               "i8": ", convolution weights stored as 8-bit integers"}.get(meta.get("weights"), "")
+    members = open(f"{run}/members").read().split() if os.path.exists(f"{run}/members") else []
+    if members:     # an ensemble: its seeds, and each member's own score
+        alone = [json.load(open(f"{d}/metrics.json")) for d in members]
+        key = "point_f1" if "point_f1" in m else "iou"
+        seeds = meta.get("seeds", "?").replace(",", ", ")
+        who = (f"an ensemble of {len(members)} networks, seeds {seeds}, each the last epoch; mapping averages "
+               f"their probabilities (each alone scores {cls} {'point F1' if key == 'point_f1' else 'IoU'} "
+               + ", ".join(f"{a[key]:.3f}" for a in alone) + ")")
+    else:
+        who = f"seed {seed}, the last epoch"
     print(f"""# {name}.model
 
 | | |
@@ -81,7 +92,7 @@ def main():
 | ground sample distance | {gsd} |
 | normalisation | each scene standardised with its own band statistics (in training: {meta.get('normalisation')}) |
 | architecture | `{meta['spec']}` ({os.path.getsize(f'{run}/model') // 1024} KB{weights}) |
-| training | {meta.get('training')}{loss}, {tiles + ', ' if tiles else ''}seed {seed}, the last epoch; {threads} thread{'' if threads == '1' else 's'}, {secs / 60:.0f} min |
+| training | {meta.get('training')}{loss}, {tiles + ', ' if tiles else ''}{who}; {threads} thread{'' if threads == '1' else 's'}, {secs / 60:.0f} min{' in all' if members else ''} |
 | trained on | {trained} |
 | held-back score | {score}, on {held} |
 | licences | {licence} |{chr(10) + "| limits | " + LIMITS[name] + " |" if name in LIMITS else ""}
