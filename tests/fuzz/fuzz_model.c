@@ -1,5 +1,6 @@
 /* Fuzz target: the model-file loader (header frame, architecture spec,
- * metadata text, every parameter tensor and its optimiser state). */
+ * metadata text, every parameter tensor and its optimiser state, integer
+ * weights, an ensemble's members): as one network, then every member. */
 #define _GNU_SOURCE
 #include <stdint.h>
 #include <stdio.h>
@@ -27,6 +28,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (ls_model_load(path, &net, &meta) == 0)
 		ls_unet_free(&net);
 	ls_meta_free(&meta);
+	struct ls_unet *nets;
+	int n;
+	struct ls_model_meta mm = { 0 };
+	if (ls_model_load_members(path, &nets, &n, &mm) == 0)
+		ls_model_free_members(nets, n);
+	ls_meta_free(&mm);
 	close(fd);
 	return 0;
 }

@@ -81,8 +81,10 @@ def main():
         who = (f"an ensemble of {len(members)} networks, seeds {seeds}, each the last epoch; mapping averages "
                f"their probabilities (each alone scores {cls} {'point F1' if key == 'point_f1' else 'IoU'} "
                + ", ".join(f"{a[key]:.3f}" for a in alone) + ")")
+        fast = (f" Each tile goes through its {len(members)} networks; `--members 1` maps with the first "
+                f"alone, in 1/{len(members)} of the model's time (its own held-back score, in float: {alone[0][key]:.3f}).")
     else:
-        who = f"seed {seed}, the last epoch"
+        who, fast = f"seed {seed}, the last epoch", ""
     print(f"""# {name}.model
 
 | | |
@@ -98,7 +100,7 @@ def main():
 | licences | {licence} |{chr(10) + "| limits | " + LIMITS[name] + " |" if name in LIMITS else ""}
 | made by | `MODELS={name} THREADS={threads} make models` (egs/models/run.sh): the same threads give the same bytes |
 
-Map a scene with it: `bin/map --model models/{name}.model scene.tif --out maps`. A scene from
+Map a scene with it: `bin/map --model models/{name}.model scene.tif --out maps`.{fast} A scene from
 another sensor or place: `--adapt adabn`, or adapt with `pipelines/adapt.sh --method selftrain
 --init models/{name}.model` (docs/results.md says which helps where).
 """)
