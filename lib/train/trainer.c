@@ -374,7 +374,8 @@ static int run_epochs(struct ls_trainer *t)
 		if (t->nval)
 			snprintf(vtxt, sizeof vtxt, ", validation loss %.4f, validation IoU %.3f", vl, viou);
 		ls_info("epoch %d/%d: loss %.4f%s%s, lr %.2g, %.1f s%s", e + 1, o->epochs, loss, vtxt, mtxt,
-			ls_optim_lr(&t->opt, t->opt.t), now() - t0, better && t->nval ? " (best)" : "");
+			ls_optim_lr(&t->opt, t->opt.t), now() - t0,
+			better && t->nval && strcmp(o->select, "last") ? " (best)" : "");
 		if (t->metrics) {
 			fprintf(t->metrics,
 				"{\"epoch\":%d,\"step\":%ld,\"loss\":%.6g,\"val_loss\":%.6g,\"val_iou\":%.6g,\"lr\":%.6g,"

@@ -110,6 +110,13 @@ assert best == want and any(want[1:]), (v, best)" 2>"$T/bg.py"; then
 else
 	fail "critic-train, validation tiles without foreground" "$(tail -n 2 "$T/bg.err" "$T/bg.py" | tr '\n' ' ')"
 fi
+# --select last: every epoch is kept, none is called "(best)"
+if train "$T/sl.model" --epochs 2 --select last 2>"$T/sl.err" && [ "$(grep -c 'epoch [12]/2: .*validation IoU' "$T/sl.err")" -eq 2 ] &&
+	! grep -q '(best)' "$T/sl.err"; then
+	pass "critic-train --select last: the epoch lines mark no epoch best"
+else
+	fail "critic-train --select last epoch lines" "$(grep 'epoch' "$T/sl.err" | tr '\n' ' ')"
+fi
 must_fail "critic-train refuses a negative --epoch-steps" 2 'epoch-steps must be 0 to 1000000, not -3' "$BIN/critic-train --model $T/x.model --source $T/n.frames --epoch-steps -3"
 must_fail "critic-train --class-weights refuses a value that is not a number" 1 "class weights: 2 values needed \\(one per class, none negative\\), not '1,x'" "$BIN/critic-train --quiet --model $T/x.model --source $T/n.frames --class-weights 1,x"
 
