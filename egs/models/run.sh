@@ -114,7 +114,7 @@ for m in $MODELS; do
 			log "$m: the ensemble of seeds $seeds, mapped and scored"
 			rm -rf "$dir"
 			cp -a "${members[0]}" "$dir"
-			bin/ensemble --quiet --out "$dir/model" --weights i8 "${members[@]/%//model}"
+			"${BIN:-bin}"/ensemble --quiet --out "$dir/model" --weights i8 "${members[@]/%//model}"
 			# shellcheck disable=SC2086 # EXTRA is a list of options
 			pipelines/adapt.sh --method source-only "${args[@]}" --seed "$first" --threads "$THREADS" --train-opts "$topts" \
 				$EXTRA --out "$dir" --stage 4 2>"$OUT/$m.log" || { log "$m failed, see $OUT/$m.log"; exit 1; }
