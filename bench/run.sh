@@ -120,7 +120,8 @@ rm -f "$T/scene.frames"
 best=$(sort -k3 -g "$T/scene" | tail -n 1 | sed 's/^round [0-9]*: //')
 row "whole-scene mapping, ${SCENE}x${SCENE} RGB, width 16, bf16: statistics, tile \\| normalise-bands \\| encode --decode \\| stitch, vectorise (best of 2) | $(echo "$best" | sed 's/ (.*); model pass alone/; model pass alone/; s/ (.*); peak MB:/, peak MB/') | | "
 
-# One command on a whole scene, with the shipped buildings model: bin/map
+# One command on a whole scene, with the shipped buildings model (three
+# networks, their probabilities averaged): bin/map
 # (resample, tile 512, normalise, the fused model pass, two COGs, vectorise,
 # quick-look, report) against the model pass alone on the same tiles. Peak
 # memory is the largest process of the map's tree (time -v of the script).
