@@ -40,6 +40,9 @@ int main(int argc, char **argv)
 	ls_threads_set(ls_threads);
 	if (ls_infer_open(&in, model_path, NULL) < 0)
 		ls_die_err();
+	if (in.members > 1)
+		ls_die(LS_EXIT_USAGE, "%s is an ensemble of %d networks: map it in one process, encode --decode, which averages them",
+		       model_path, in.members);
 	if (batch < 1 || batch > 256)
 		ls_die(LS_EXIT_USAGE, "--batch must be 1..256");
 	if (ls_infer_set_precision(precision) < 0)

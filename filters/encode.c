@@ -53,6 +53,9 @@ int main(int argc, char **argv)
 		ls_die(LS_EXIT_USAGE, "--flips averages probabilities: it needs --decode");
 	if (ls_infer_set_precision(precision) < 0)
 		ls_die(LS_EXIT_USAGE, "--precision must be f32 or bf16, not '%s'", precision);
+	if ((members ? members : in.members) > 1 && !predict)
+		ls_die(LS_EXIT_USAGE, "%s is an ensemble of %d networks, whose features are no one network's: map it with --decode, which averages them (or --members 1: the first network's features)",
+		       model_path, in.members);
 	if (members < 0 || members > in.members)
 		ls_die(LS_EXIT_USAGE, "--members must be 1 to %d (the members of %s), not %d", in.members, model_path, members);
 	if (members)

@@ -149,8 +149,8 @@ int ls_infer_encode_batch(struct ls_infer *in, const struct ls_frame *const *f, 
 	int dom, D = in->net.spec.depth;
 	char name[32];
 	if (in->members > 1)
-		return ls_err("%s is an ensemble of %d networks: its features are not one network's; map it in one "
-			      "process (encode --decode), which averages the members", in->path, in->members);
+		return ls_err("%s is an ensemble of %d networks: its features are no one network's; it maps with "
+			      "the decoder in the same process, which averages the members", in->path, in->members);
 	if (run_encoder(in, f, n, &dom) < 0)
 		return -1;
 	for (int i = 0; i < n; i++) {
@@ -241,8 +241,8 @@ int ls_infer_decode_batch(struct ls_infer *in, const struct ls_frame *const *f, 
 	if (d < 0 || batch_check(in, f, n) < 0)
 		return -1;
 	if (in->members > 1)
-		return ls_err("%s is an ensemble of %d networks: decode takes one network's features; map it in one "
-			      "process (encode --decode)", in->path, in->members);
+		return ls_err("%s is an ensemble of %d networks: features are one network's; it maps with the "
+			      "encoder in the same process", in->path, in->members);
 	for (int i = 0; i < n; i++) {
 		if (strcmp(f[i]->kind, "features") || f[i]->t.dtype != LS_F32 || ls_frame_c(f[i]) != s->width)
 			return ls_err("frame %s is not a features frame of this model (encode with %s makes them)",

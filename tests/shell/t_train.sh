@@ -58,6 +58,9 @@ if train "$T/m2.model" --seed 6 2>"$T/m2.err" &&
 	$BIN/encode --quiet --model "$T/e8.model" --decode <"$T/n.frames" | $BIN/stitch --quiet "$T/pe8.tif" &&
 	$BIN/encode --quiet --model "$T/e.model" --decode --members 1 <"$T/n.frames" | $BIN/stitch --quiet "$T/p1.tif" &&
 	cmp -s <(gdal_translate -q -of XYZ "$T/pf.tif" /vsistdout/) <(gdal_translate -q -of XYZ "$T/p1.tif" /vsistdout/) &&
+	$BIN/encode --quiet --model "$T/e.model" --members 1 <"$T/n.frames" | $BIN/decode --quiet --model "$T/m.model" |
+	$BIN/stitch --quiet "$T/p1d.tif" &&
+	cmp -s <(gdal_translate -q -of XYZ "$T/pf.tif" /vsistdout/) <(gdal_translate -q -of XYZ "$T/p1d.tif" /vsistdout/) &&
 	$BIN/tile --quiet --size 128 --domain source "$A/rgb_nadir10.tif" | $BIN/normalise-bands --quiet --stats "$T/s.stats" |
 	$BIN/adapt-bn --quiet --model "$T/e.model" --out "$T/ea.model" && grep -aq '^members 2$' "$T/ea.model" &&
 	$BIN/encode --quiet --model "$T/ea.model" --decode <"$T/n.frames" | $BIN/stitch --quiet "$T/pa.tif" && $PY -c "
@@ -69,12 +72,13 @@ assert d < 1e-5, 'ensemble against the mean: %g' % d
 d8 = np.abs(e8 - e)
 assert 0 < d8.mean() < 0.01 and d8.max() < 0.25, 'i8 against f32: mean %g, largest %g' % (d8.mean(), d8.max())
 assert np.abs(a - e).max() > 1e-3, 'adapt-bn left the ensemble as it was'" 2>"$T/e.py"; then
-	pass "ensemble: two seeds mapped as the mean of their probabilities (within 1e-5); i8 weights (probabilities within 0.01 on average) $(stat -c %s "$T/e8.model") bytes against $(stat -c %s "$T/e.model"); --members 1 maps as the first alone; adapt-bn keeps both members"
+	pass "ensemble: two seeds mapped as the mean of their probabilities (within 1e-5); i8 weights (probabilities within 0.01 on average) $(stat -c %s "$T/e8.model") bytes against $(stat -c %s "$T/e.model"); --members 1 maps (and encodes) as the first alone; adapt-bn keeps both members"
 else
 	fail "ensemble" "$(tail -n 2 "$T/m2.err" "$T/e.err" "$T/e.py" | tr '\n' ' ')"
 fi
 must_fail "encode --members beyond the ensemble's is refused" 2 '^encode: --members must be 1 to 2 \(the members of .*e\.model\), not 3$' "$BIN/encode --model $T/e.model --decode --members 3 <$T/n.frames"
-must_fail "encode without --decode refuses an ensemble" 1 '^encode: .*e\.model is an ensemble of 2 networks: .*encode --decode' "$BIN/encode --model $T/e.model <$T/n.frames"
+must_fail "encode without --decode refuses an ensemble" 2 '^encode: .*e\.model is an ensemble of 2 networks, .*: map it with --decode' "$BIN/encode --model $T/e.model <$T/n.frames"
+must_fail "decode refuses an ensemble" 2 '^decode: .*e\.model is an ensemble of 2 networks: map it in one process, encode --decode' "$BIN/decode --model $T/e.model <$T/n.frames"
 train "$T/w8.model" --width 8 --epochs 1 2>/dev/null
 must_fail "ensemble refuses members of two architectures" 1 '^ensemble: .*w8\.model is unet width=8 .*: the members need one architecture$' "$BIN/ensemble --out $T/x.model $T/m.model $T/w8.model"
 must_fail "ensemble refuses an unknown weight storage" 2 '^ensemble: --weights must be f32, i16 or i8, not f16$' "$BIN/ensemble --out $T/x.model --weights f16 $T/m.model"
