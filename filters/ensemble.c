@@ -43,7 +43,7 @@ static void same_mapping(const char *a, const struct ls_model_meta *ma, const ch
 	for (int pass = 0; pass < 2; pass++) {
 		const struct ls_model_meta *x = pass ? mb : ma, *y = pass ? ma : mb;
 		for (int i = 0; i < x->keys.n; i++) {
-			const char *k = x->keys.v[i], *v = y == ma ? ls_meta_get(ma, k) : ls_meta_get(mb, k);
+			const char *k = x->keys.v[i], *v = ls_meta_get(y, k);
 			if (!mapped_key(k))
 				continue;
 			if (!v || strcmp(v, x->vals.v[i]))

@@ -81,6 +81,8 @@ must_fail "encode without --decode refuses an ensemble" 2 '^encode: .*e\.model i
 must_fail "decode refuses an ensemble" 2 '^decode: .*e\.model is an ensemble of 2 networks: map it in one process, encode --decode' "$BIN/decode --model $T/e.model <$T/n.frames"
 train "$T/w8.model" --width 8 --epochs 1 2>/dev/null
 must_fail "ensemble refuses members of two architectures" 1 '^ensemble: .*w8\.model is unet width=8 .*: the members need one architecture$' "$BIN/ensemble --out $T/x.model $T/m.model $T/w8.model"
+train "$T/cn.model" --epochs 1 --class-names background,house 2>/dev/null
+must_fail "ensemble refuses members that map differently (class names)" 1 "^ensemble: .*m\\.model and .*cn\\.model map differently: 'classes' is \\(none\\) in .*m\\.model, background,house in .*cn\\.model$" "$BIN/ensemble --out $T/x.model $T/m.model $T/cn.model"
 must_fail "ensemble refuses an unknown weight storage" 2 '^ensemble: --weights must be f32, i16 or i8, not f16$' "$BIN/ensemble --out $T/x.model --weights f16 $T/m.model"
 
 # --epoch-steps: that many steps each epoch whatever the tile count (an
