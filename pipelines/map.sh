@@ -162,7 +162,14 @@ for c in "${cl[@]}"; do
 	i=$((i + 1))
 done
 [ -z "$lines" ] || LN=(--lines "$lines")
-R=("$scene" "$out" "$name" "$model" "$classes" "$bands" "${G[*]:-native}" "$decision" "$adapt")
+# the report names an ensemble's networks (bin/ensemble), as many as mapped
+mdesc=$model nm=$(get members)
+if [[ $nm =~ ^[0-9]+$ ]] && [ "$nm" -gt 1 ]; then
+	if [ "$members" = 0 ] || [ "$members" = "$nm" ]; then mdesc="$model (its $nm networks, their probabilities averaged)"
+	elif [ "$members" = 1 ]; then mdesc="$model (the first of its $nm networks alone)"
+	else mdesc="$model (the first $members of its $nm networks, their probabilities averaged)"; fi
+fi
+R=("$scene" "$out" "$name" "$mdesc" "$classes" "$bands" "${G[*]:-native}" "$decision" "$adapt")
 /usr/bin/python3 "$here/pipelines/map-report.py" --quicklook "${R[@]}" &	# beside vectorise, on the other core
 look=$!
 "$BIN"/vectorise --quiet --class-names "$classes" --min-area "$min_area" --simplify "$simplify" "${CT[@]}" "${LN[@]}" \

@@ -59,8 +59,9 @@ if bin/map --model "$M" "$T/bgr.tif" --out "$T/map" 2>"$T/map.err" &&
 	$PY /usr/lib/python3/dist-packages/osgeo_utils/samples/validate_cloud_optimized_geotiff.py "$T/map/bgr_classes.tif" >/dev/null &&
 	gdalinfo "$T/map/bgr_classes.tif" | grep -q 'NoData Value=255' &&
 	ogrinfo -so "$T/map/bgr.gpkg" building | grep -q 'UTM zone 16N' && [ -s "$T/map/bgr.png" ] &&
-	grep -q 'bgr.gpkg' "$T/map/bgr.html" && [ -z "$(ls -A "$T/map" | grep -v '^bgr')" ]; then
-	pass "bin/map: a geographic BGR scene mapped at the model's 0.5 m, bands matched by name; valid COGs (probabilities with overviews, nodata, band names, the model's hash; classes), a GeoPackage layer in UTM, quick-look and report, nothing else left"
+	grep -q 'bgr.gpkg' "$T/map/bgr.html" && grep -q 'buildings.model (its 2 networks, their probabilities averaged)' "$T/map/bgr.html" &&
+	[ -z "$(ls -A "$T/map" | grep -v '^bgr')" ]; then
+	pass "bin/map: a geographic BGR scene mapped at the model's 0.5 m, bands matched by name; valid COGs (probabilities with overviews, nodata, band names, the model's hash; classes), a GeoPackage layer in UTM, quick-look and report (naming the ensemble's networks), nothing else left"
 else
 	fail "bin/map" "$(tail -n 3 "$T/map.err" | tr '\n' ' ')"
 fi
