@@ -57,10 +57,10 @@ if train "$T/m2.model" --seed 6 2>"$T/m2.err" &&
 	$BIN/encode --quiet --model "$T/e.model" --decode <"$T/n.frames" | $BIN/stitch --quiet "$T/pe.tif" &&
 	$BIN/encode --quiet --model "$T/e8.model" --decode <"$T/n.frames" | $BIN/stitch --quiet "$T/pe8.tif" &&
 	$BIN/encode --quiet --model "$T/e.model" --decode --members 1 <"$T/n.frames" | $BIN/stitch --quiet "$T/p1.tif" &&
-	cmp -s <(gdal_translate -q -of XYZ "$T/pf.tif" /vsistdout/) <(gdal_translate -q -of XYZ "$T/p1.tif" /vsistdout/) &&
+	cmp -s <(gdal_translate -q -b 2 -of XYZ "$T/pf.tif" /vsistdout/) <(gdal_translate -q -b 2 -of XYZ "$T/p1.tif" /vsistdout/) &&
 	$BIN/encode --quiet --model "$T/e.model" --members 1 <"$T/n.frames" | $BIN/decode --quiet --model "$T/m.model" |
 	$BIN/stitch --quiet "$T/p1d.tif" &&
-	cmp -s <(gdal_translate -q -of XYZ "$T/pf.tif" /vsistdout/) <(gdal_translate -q -of XYZ "$T/p1d.tif" /vsistdout/) &&
+	cmp -s <(gdal_translate -q -b 2 -of XYZ "$T/pf.tif" /vsistdout/) <(gdal_translate -q -b 2 -of XYZ "$T/p1d.tif" /vsistdout/) &&
 	$BIN/tile --quiet --size 128 --domain source "$A/rgb_nadir10.tif" | $BIN/normalise-bands --quiet --stats "$T/s.stats" |
 	$BIN/adapt-bn --quiet --model "$T/e.model" --out "$T/ea.model" && grep -aq '^members 2$' "$T/ea.model" &&
 	$BIN/encode --quiet --model "$T/ea.model" --decode <"$T/n.frames" | $BIN/stitch --quiet "$T/pa.tif" && $PY -c "
