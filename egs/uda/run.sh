@@ -11,6 +11,12 @@
 #   init    training that starts from the source model (selftrain)
 #   train   training from scratch on source and target (wdgrl, dsn)
 #   oracle  training on the target part's labels, the source model's steps
+# A method with bands=shared (shared-bands, shared-bands-selftrain) starts
+# instead from a source model trained on the bands the target has: a band
+# constant over every target raster (an RGB camera's missing near-infrared)
+# is not trained on, the source read at the other bands' positions. Where
+# the target has every band, its run is its base method's (base=), recorded
+# under its name and not run twice.
 # Every run keeps its last epoch (one label-free rule for all methods).
 #
 # Stages (--stage N starts there, --stop-stage M ends after M):
@@ -26,7 +32,7 @@
 # Environment: DATA (../shared/data), OUT (out/uda), RESULTS (docs/experiments),
 # PAIRS (the headline pairs; the others in conf/pairs, e.g. mass-vegas,
 # run when named), METHODS ("source-only adabn selftrain
-# selftrain-srcbn oracle"),
+# selftrain-srcbn shared-bands shared-bands-selftrain oracle"),
 # SEEDS ("1 2 3"), QUICK=1 (seed 1 alone), JOBS (1; more run side by side under
 # GNU Parallel, THREADS threads each), EPOCHS (every run's, instead of the
 # source's), EXTRA (more adapt.sh options for every run, e.g. "--width 4").
@@ -41,7 +47,7 @@ RESULTS=${RESULTS:-docs/experiments}
 SCENES=$OUT/scenes
 HEADLINE="naip-chico naip-palmsprings naip-riverside naip-chico-rgb naip-palmsprings-rgb naip-riverside-rgb kampala-zanzibar kampala-nairobi wv-zanzibar wv-nairobi rio-atlanta"
 PAIRS=${PAIRS:-$HEADLINE}
-METHODS=${METHODS:-source-only adabn selftrain selftrain-srcbn oracle}
+METHODS=${METHODS:-source-only adabn selftrain selftrain-srcbn shared-bands shared-bands-selftrain oracle}
 SEEDS=${SEEDS:-1 2 3}
 [ "${QUICK:-0}" = 1 ] && SEEDS=1
 JOBS=${JOBS:-1} EPOCHS=${EPOCHS:-} EXTRA=${EXTRA:-}
@@ -94,10 +100,22 @@ adapt() {
 # critic-train writes DIR/model every epoch, so a killed run leaves one too)
 trained() { [ -f "$1/model" ] && [ -f "$1/seconds" ]; }
 
-# source_model PAIR SEED: the source model of the pair's source
+# shared_bands: of the loaded pair's target rasters, the bands that are not
+# constant over all of them (1,2,3), or nothing when every band varies
+# somewhere (no labels are read)
+shared_bands() {
+	local a prev="" r=()
+	for a in "${tgt[@]}"; do [ "$prev" = --target ] && r+=("$a"); prev=$a; done
+	/usr/bin/python3 "$here/local/shared_bands.py" "${r[@]}"
+}
+
+# source_model PAIR SEED [BANDS]: the source model of the pair's source (read
+# at BANDS alone: OUT/sources/SOURCE-bBANDS)
 source_model() {
 	load_pair "$1"
-	local dir=$OUT/sources/$source/seed$2 first
+	local keep=${3:-} first
+	[ -z "$keep" ] || { source=$source-b${keep//,/}; opts+=(--source-bands "$keep" --target-bands "$keep"); }
+	local dir=$OUT/sources/$source/seed$2
 	trained "$dir" && return 0
 	common
 	first=$(printf '%s\n' "${src[@]}" | sed -n 2p)	# a target is required: the source's first raster (unused)
@@ -109,13 +127,23 @@ source_model() {
 
 # one PAIR METHOD SEED: one run of the table
 one() {
-	local p=$1 m=$2 s=$3 dir=$OUT/$1/$2/seed$3 kind method train_opts="" me
+	local p=$1 m=$2 s=$3 dir=$OUT/$1/$2/seed$3 kind method train_opts="" me bands="" base="" keep=""
 	[ -f "$dir/metrics.json" ] && { table --record "$p" "$m" "$s"; return 0; }
 	load_pair "$p"
 	[ -f "$CONF/methods/$m.sh" ] || { echo "uda: no method $m ($CONF/methods)" >&2; return 2; }
-	local from=$OUT/sources/$source/seed$s
 	me=$epochs
 	. "$CONF/methods/$m.sh"
+	if [ "$bands" = shared ]; then
+		keep=$(shared_bands)
+		if [ -z "$keep" ]; then	# every band: the base method's run
+			table --alias "$p" "$m" "$s" "$base" && return 0
+			"$self" --one "$p" "$base" "$s" && table --alias "$p" "$m" "$s" "$base"
+			return
+		fi
+		source=$source-b${keep//,/}
+		opts+=(--source-bands "$keep" --target-bands "$keep")
+	fi
+	local from=$OUT/sources/$source/seed$s
 	[ -z "$EPOCHS" ] || epochs=$EPOCHS
 	common
 	mkdir -p "$OUT/$p/$m"
@@ -138,10 +166,11 @@ one() {
 	*) echo "uda: $m: unknown kind $kind" >&2; return 2 ;;
 	esac
 	rm -f "$dir"/*.frames
+	[ -z "$keep" ] || { echo "$source" >"$dir/source"; cp "$from/seconds" "$dir/source_seconds"; }
 	table --record "$p" "$m" "$s"
 }
 [ "${1:-}" = --one ] && { one "$2" "$3" "$4"; exit; }
-[ "${1:-}" = --source ] && { source_model "$2" "$3"; exit; }
+[ "${1:-}" = --source ] && { source_model "$2" "$3" "${4:-}"; exit; }
 
 # each LINE of stdin ("ARGS...") as "$self MODE ARGS", JOBS at a time
 jobs_of() {
@@ -164,17 +193,34 @@ if [ "$stage" -le 1 ] && [ "$stop" -ge 1 ]; then
 	log "stage 1: source models (${JOBS} at a time)"
 	done_src=" "
 	missing=$(table --missing --pairs "$PAIRS" --methods "$METHODS" --seeds "$SEEDS")
-	while read -r p _ s; do	# one pair of each source and seed stands for it
+	while read -r p m s; do	# one pair of each source and seed stands for it
 		[ -n "$p" ] || continue
 		load_pair "$p"
+		keep=""
+		if grep -q '^[^#]*bands=shared' "$CONF/methods/$m.sh"; then
+			keep=$(shared_bands)
+			if [ -n "$keep" ]; then
+				source=$source-b${keep//,/}
+			else	# its base's run: a source model only if the ledger lacks that run
+				b=$(sed -n 's/^[^#]*base=\([^ ]*\).*/\1/p' "$CONF/methods/$m.sh")
+				[ -n "$(table --missing --pairs "$p" --methods "$b" --seeds "$s")" ] || continue
+			fi
+		fi
 		case $done_src in *" $source/$s "*) continue ;; esac
 		done_src="$done_src$source/$s "
-		echo "$p $s"
+		echo "$p $s $keep"
 	done <<<"$missing" | jobs_of --source
 fi
 if [ "$stage" -le 2 ] && [ "$stop" -ge 2 ]; then
 	log "stage 2: runs (${JOBS} at a time)"
-	table --missing --pairs "$PAIRS" --methods "$METHODS" --seeds "$SEEDS" | jobs_of --one
+	# the shared-bands methods after the others: where the target has every
+	# band, their run is another method's, which must be in the ledger first
+	shared="" others=""
+	for m in $METHODS; do
+		if grep -q '^[^#]*bands=shared' "$CONF/methods/$m.sh"; then shared="$shared $m"; else others="$others $m"; fi
+	done
+	[ -z "$others" ] || table --missing --pairs "$PAIRS" --methods "$others" --seeds "$SEEDS" | jobs_of --one
+	[ -z "$shared" ] || table --missing --pairs "$PAIRS" --methods "$shared" --seeds "$SEEDS" | jobs_of --one
 fi
 if [ "$stage" -le 3 ] && [ "$stop" -ge 3 ]; then
 	log "stage 3: the table"

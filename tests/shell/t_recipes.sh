@@ -29,6 +29,35 @@ assert [r['seed'] for r in j['runs']['atlanta-pan']['selftrain']] == [1, 2]" 2>"
 else
 	fail "egs/uda" "$(tail -n 3 "$T/uda.err" "$T/uda2.err" "$T/uda3.err" "$T/uda.py" 2>/dev/null | tr '\n' ' ')"
 fi
+# a shared-bands method on a target with every band is its base's run: the
+# ledger's, recorded under its name, nothing trained or mapped again
+if PAIRS=atlanta-pan METHODS="source-only shared-bands" SEEDS="1 2" EPOCHS=1 EXTRA="--width 4" OUT=$T/uda RESULTS=$T/res \
+	egs/uda/run.sh >"$T/sb.out" 2>"$T/sb.err" && ! grep -q 'seed' "$T/sb.err" && $PY -c "
+import json
+rows = [json.loads(l) for l in open('$T/res/runs.jsonl')]
+so = {r['seed']: r for r in rows if r['method'] == 'source-only'}
+sb = [r for r in rows if r['method'] == 'shared-bands']
+assert len(sb) == 2 and all(r['same_as'] == 'source-only' and r['iou'] == so[r['seed']]['iou'] for r in sb), sb
+assert all(r['config'] != so[r['seed']]['config'] for r in sb)" 2>"$T/sb.py" &&
+	grep -q '^| atlanta-pan (dev) | iou | shared-bands | 2 |' "$T/res/results.md"; then
+	pass "egs/uda: shared-bands on a target with every band records source-only's runs under its name, running nothing"
+else
+	fail "egs/uda shared-bands alias" "$(tail -n 3 "$T/sb.err" "$T/sb.py" 2>/dev/null | tr '\n' ' ')"
+fi
+# the bands a target has: an RGB camera's empty fourth band is constant
+$PY -c "
+from osgeo import gdal
+gdal.UseExceptions()
+ds = gdal.Translate('$T/nonir.vrt', gdal.Open('$DATA/naip_trees/images/santa_monica_2020_0.tif'), format='VRT', bandList=[1, 2, 3])
+ds.AddBand(gdal.GDT_Byte); ds = None" 2>"$T/nonir.err"
+if [ "$($PY egs/uda/local/shared_bands.py "$T/nonir.vrt" "$DATA/naip_trees/images/santa_monica_2020_1.tif" 2>&1)" = "" ] &&
+	[ "$($PY egs/uda/local/shared_bands.py "$T/nonir.vrt" 2>&1)" = "1,2,3" ] &&
+	[ "$($PY egs/uda/local/shared_bands.py "$DATA/naip_trees/images/santa_monica_2020_1.tif" 2>&1)" = "" ]; then
+	pass "egs/uda shared_bands.py: an empty fourth band is left out, a band that varies in any target raster kept"
+else
+	fail "shared_bands.py" "$(cat "$T/nonir.err"; $PY egs/uda/local/shared_bands.py "$T/nonir.vrt" 2>&1)"
+fi
+must_fail "shared_bands.py names a raster it cannot open" 1 "^shared_bands: $T/none.tif: " "$PY egs/uda/local/shared_bands.py $T/none.tif"
 # a source training killed part-way leaves a model (critic-train writes one
 # every epoch) but no seconds: the next sweep trains it again, not maps with it
 mkdir -p "$T/u4/sources/atlanta/seed1" && echo "killed" >"$T/u4/sources/atlanta/seed1/model" &&

@@ -10,7 +10,9 @@ run (its scores, seconds, the source model's seconds, the commit), kept in
 git, so that a sweep longer than one machine's life goes on where it
 stopped. A run counts only under the configuration that made it: a hash of
 its pair, source and method files and of EPOCHS and EXTRA. --record adds a
-run from OUT; --missing lists the runs the ledger lacks.
+run from OUT; --missing lists the runs the ledger lacks; --alias records a
+run that is another method's run under another name (a shared-bands method
+on a target that has every band), its time counted once.
 
 A method is "above" another on a pair when its mean exceeds the other's by
 more than the two seed spreads (standard deviations) added: the two
@@ -65,11 +67,27 @@ def record(out, results, pair, method, seed):
     row = {"pair": pair, "method": method, "seed": int(seed), "config": config(pair, method),
            "iou": m["iou"], "f1": m["f1"], "object_f1": m.get("object_f1"), "point_f1": m.get("point_f1"),
            "road_f1": m.get("road_f1"), "apls": m.get("apls"), "seconds": secs(f"{d}/seconds"),
-           "source_seconds": secs(f"{out}/sources/{source_of(pair)}/seed{seed}/seconds"), "commit": commit}
+           "source_seconds": secs(f"{d}/source_seconds") if os.path.isfile(f"{d}/source_seconds")
+           else secs(f"{out}/sources/{source_of(pair)}/seed{seed}/seconds"), "commit": commit}
+    if os.path.isfile(f"{d}/source"):	# a source model of its own (shared bands)
+        row["source"] = open(f"{d}/source").read().strip()
+    append(results, row)
+
+
+def append(results, row):
     os.makedirs(results, exist_ok=True)
     fd = os.open(f"{results}/runs.jsonl", os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
     os.write(fd, (json.dumps(row) + "\n").encode())
     os.close(fd)
+
+
+def alias(results, pair, method, seed, base):
+    """Record BASE's run of PAIR and SEED as METHOD's; False when the ledger lacks it."""
+    r = ledger(results).get((pair, base, int(seed), config(pair, base)))
+    if r is None:
+        return False
+    append(results, dict(r, method=method, config=config(pair, method), same_as=base))
+    return True
 
 
 def runs(rows, pair, method):
@@ -97,10 +115,13 @@ def main():
     ap.add_argument("--metric-of", default="")
     ap.add_argument("--record", nargs=3, metavar=("PAIR", "METHOD", "SEED"))
     ap.add_argument("--missing", action="store_true", help="print 'PAIR METHOD SEED' of each run not in the ledger")
+    ap.add_argument("--alias", nargs=4, metavar=("PAIR", "METHOD", "SEED", "BASE"))
     a = ap.parse_args()
     if a.record:
         record(a.out, a.results, *a.record)
         return
+    if a.alias:
+        sys.exit(0 if alias(a.results, *a.alias) else 3)
     pairs, methods, headline = a.pairs.split(), a.methods.split(), set(a.headline.split())
     rows = ledger(a.results)
     if a.missing:
@@ -146,9 +167,9 @@ def main():
                 return f"{100 * g:+.0f}%"
             extra = 0
             for x in r:
-                total += x["seconds"]
-                if m in ("source-only", "adabn", "selftrain"):
-                    s, secs = source_of(p), x.get("source_seconds", 0)
+                total += 0 if x.get("same_as") else x["seconds"]	# an alias's time is its base's
+                if m in ("source-only", "adabn", "selftrain") or (x.get("source") and not x.get("same_as")):
+                    s, secs = x.get("source") or source_of(p), x.get("source_seconds", 0)
                     extra += secs
                     if (s, x["seed"]) not in sources_seen:
                         sources_seen.add((s, x["seed"]))
