@@ -162,7 +162,7 @@ install: all man
 	install -m 755 $(FILTERS) $(DESTDIR)$(PREFIX)/bin/
 	install -m 644 $(MAN) $(DESTDIR)$(PREFIX)/share/man/man1/
 	install -m 755 pipelines/adapt.sh pipelines/report.sh pipelines/map-scenes.sh pipelines/map.sh pipelines/map-report.py \
-		pipelines/pool-metrics.py $(DESTDIR)$(PREFIX)/share/landshift/pipelines/
+		pipelines/pool-metrics.py pipelines/shared-bands.py $(DESTDIR)$(PREFIX)/share/landshift/pipelines/
 	install -m 644 python/landshift_frames.py $(DESTDIR)$(PREFIX)/share/landshift/python/
 	install -m 644 VERSION $(DESTDIR)$(PREFIX)/share/landshift/
 	ln -sf ../share/landshift/pipelines/map.sh $(DESTDIR)$(PREFIX)/bin/map

@@ -32,6 +32,11 @@
 #   --source-bands LIST [--source-band-names LIST]   bands read from the source rasters
 #   --target-bands LIST [--target-band-names LIST]   bands read from target and eval rasters
 #                         (e.g. 1,1,1 and red,green,blue: a panchromatic target as grey RGB)
+#   --shared-bands        train and map on the bands the target has: a band constant over
+#                         every --target raster (an RGB camera's missing near-infrared) is read
+#                         from neither source nor target (pipelines/shared-bands.py; no labels
+#                         read); only where neither --source-bands nor --target-bands is given.
+#                         On without --method (--no-shared-bands turns it off)
 #   --view-bands LIST     bands shown as red, green, blue in the report (default 1,2,3)
 #   --class-name NAME     what class 1 is (building): names the polygons and the scores
 #   --classes LIST        several classes in one model instead, e.g. building,tree,road:
@@ -67,7 +72,7 @@ BIN=${BIN:-$here/bin}
 export GDAL_PAM_ENABLED=NO
 method="" out="" gsd="" seed=1 epochs=12 tile=128 overlap=32 width=16 batch=8 lr=0.002 label_class=1 cw=1,3
 norm=per-raster threads=0 decision=argmax target_bn=0 crowns=0 lmap="" tb="" tbn="" sb="" sbn="" cname=building vb=""
-init="" topts="" stage=1 stop=6 overwrite=0 min_valid=0.5 centrelines=0 classes="" cw_given=0 flips=1
+init="" topts="" shared="" stage=1 stop=6 overwrite=0 min_valid=0.5 centrelines=0 classes="" cw_given=0 flips=1
 src=() srcl=() srcc=() tgt=() tgtl=() ev=() evl=() evp=() evline=() evc=()
 cmdline=$(printf '%q ' "$0" "$@")	# for run.txt: the arguments are shifted away below
 die() { echo "adapt: $*" >&2; exit 2; }
@@ -88,6 +93,8 @@ while [ $# -gt 0 ]; do
 	--eval-crowns) crowns=1; shift; continue ;;
 	--centrelines) centrelines=1; shift; continue ;;
 	--target-bn) target_bn=1; shift; continue ;;
+	--shared-bands) shared=1; shift; continue ;;
+	--no-shared-bands) shared=0; shift; continue ;;
 	--overwrite) overwrite=1; shift; continue ;;
 	--score-only) die "--score-only is now --stage 5 (decide, vectorise and score the run's maps again)" ;;
 	--map-only) die "--map-only is now --stage 3 (the run's model: target statistics, then map and score)" ;;
@@ -177,6 +184,16 @@ else
 	[ -f "$out/run.txt" ] || die "--stage $stage goes on with a run: $out/run.txt is missing (start at stage 1)"
 fi
 [ "$stage" -gt 2 ] && [ "$stop" -ge 3 ] && { [ -f "$out/model" ] || die "--stage $stage: $out/model is missing (train it first: stage 2)"; }
+# the bands the target has (default on without --method): a band constant
+# over every target raster is read from neither domain
+[ -n "$shared" ] || shared=$method_default
+if [ "$shared" = 1 ] && [ -z "$sb$tb" ]; then
+	keep=$(/usr/bin/python3 "$here/pipelines/shared-bands.py" "${tgt[@]}") || exit 2	# it named the raster
+	if [ -n "$keep" ]; then
+		sb=$keep tb=$keep
+		[ "$stage" -gt 1 ] || echo "adapt: a band of the target is constant over every --target raster: source and target read at bands $keep alone (--no-shared-bands reads every band)" >&2
+	fi
+fi
 G=(); [ -n "$gsd" ] && G=(--gsd "$gsd")
 TB=(); [ -n "$tb" ] && TB=(--bands "$tb"); [ -n "$tbn" ] && TB+=(--band-names "$tbn")
 SB=(); [ -n "$sb" ] && SB=(--bands "$sb"); [ -n "$sbn" ] && SB+=(--band-names "$sbn")

@@ -106,7 +106,7 @@ trained() { [ -f "$1/model" ] && [ -f "$1/seconds" ]; }
 shared_bands() {
 	local a prev="" r=()
 	for a in "${tgt[@]}"; do [ "$prev" = --target ] && r+=("$a"); prev=$a; done
-	/usr/bin/python3 "$here/local/shared_bands.py" "${r[@]}"
+	/usr/bin/python3 pipelines/shared-bands.py "${r[@]}"
 }
 
 # source_model PAIR SEED [BANDS]: the source model of the pair's source (read

@@ -27,6 +27,32 @@ if pipelines/adapt.sh --source "$T/west.vrt" --source-labels "$A/rgb_nadir10_bui
 else
 	fail "adapt.sh default method" "$(tail -n 3 "$T/dm.err" | tr '\n' ' ')"
 fi
+# a target without the source's fourth band (an RGB camera; the band empty):
+# without --method the source and target are read at the bands the target
+# has, said on stderr and in run.txt; an explicit method reads every band
+N=$DATA/naip_trees
+$PY -c "
+from osgeo import gdal
+gdal.UseExceptions()
+for c in (80, 81):
+    ds = gdal.Translate('$T/nonir%d.vrt' % c, gdal.Open('$N/images/santa_monica_2020_%d.tif' % c), format='VRT', bandList=[1, 2, 3])
+    ds.AddBand(gdal.GDT_Byte); ds = None" 2>"$T/nonir.err"
+nonir() { pipelines/adapt.sh --source "$N/images/santa_monica_2020_0.tif" --source-labels "$N/masks/santa_monica_2020_0.tif" \
+	--label-map 2=1 --target "$T/nonir80.vrt" --target "$T/nonir81.vrt" --stop-stage 1 "$@"; }
+if nonir --out "$T/sb1" 2>"$T/sb1.err" &&
+	grep -q '^adapt: a band of the target is constant over every --target raster: source and target read at bands 1,2,3 alone' "$T/sb1.err" &&
+	grep -q '^source-bands 1,2,3$' "$T/sb1/run.txt" && grep -q '^target-bands 1,2,3$' "$T/sb1/run.txt" &&
+	nonir --method source-only --out "$T/sb2" 2>"$T/sb2.err" && ! grep -q '^adapt: a band of the target' "$T/sb2.err" && ! grep -q '^source-bands\|^target-bands' "$T/sb2/run.txt" &&
+	nonir --no-shared-bands --out "$T/sb3" 2>"$T/sb3.err" && ! grep -q '^source-bands\|^target-bands' "$T/sb3/run.txt" &&
+	nonir --method source-only --shared-bands --out "$T/sb6" 2>"$T/sb6.err" && grep -q '^source-bands 1,2,3$' "$T/sb6/run.txt" &&
+	nonir --method source-only --shared-bands --target-bands 1,2,3,4 --out "$T/sb4" 2>"$T/sb4.err" &&
+	grep -q '^target-bands 1,2,3,4$' "$T/sb4/run.txt" && ! grep -q '^source-bands' "$T/sb4/run.txt"; then
+	pass "adapt.sh: a target band constant over the target is read from neither domain without --method or with --shared-bands; given bands win"
+else
+	fail "adapt.sh shared bands" "$(cat "$T/nonir.err"; tail -n 2 "$T"/sb?.err | tr '\n' ' ')"
+fi
+must_fail "adapt.sh names a target raster it cannot read for its bands" 2 "^shared-bands: $T/none.tif: " \
+	"pipelines/adapt.sh --source $N/images/santa_monica_2020_0.tif --source-labels $N/masks/santa_monica_2020_0.tif --target $T/none.tif --out $T/sb5"
 # --stage 5: the same run decided and scored again from its maps, nothing retrained;
 # with --eval-crowns it gains a point score (here on building centres)
 cp -r "$T/run" "$T/rs"

@@ -50,14 +50,14 @@ from osgeo import gdal
 gdal.UseExceptions()
 ds = gdal.Translate('$T/nonir.vrt', gdal.Open('$DATA/naip_trees/images/santa_monica_2020_0.tif'), format='VRT', bandList=[1, 2, 3])
 ds.AddBand(gdal.GDT_Byte); ds = None" 2>"$T/nonir.err"
-if [ "$($PY egs/uda/local/shared_bands.py "$T/nonir.vrt" "$DATA/naip_trees/images/santa_monica_2020_1.tif" 2>&1)" = "" ] &&
-	[ "$($PY egs/uda/local/shared_bands.py "$T/nonir.vrt" 2>&1)" = "1,2,3" ] &&
-	[ "$($PY egs/uda/local/shared_bands.py "$DATA/naip_trees/images/santa_monica_2020_1.tif" 2>&1)" = "" ]; then
-	pass "egs/uda shared_bands.py: an empty fourth band is left out, a band that varies in any target raster kept"
+if [ "$($PY pipelines/shared-bands.py "$T/nonir.vrt" "$DATA/naip_trees/images/santa_monica_2020_1.tif" 2>&1)" = "" ] &&
+	[ "$($PY pipelines/shared-bands.py "$T/nonir.vrt" 2>&1)" = "1,2,3" ] &&
+	[ "$($PY pipelines/shared-bands.py "$DATA/naip_trees/images/santa_monica_2020_1.tif" 2>&1)" = "" ]; then
+	pass "pipelines/shared-bands.py: an empty fourth band is left out, a band that varies in any target raster kept"
 else
-	fail "shared_bands.py" "$(cat "$T/nonir.err"; $PY egs/uda/local/shared_bands.py "$T/nonir.vrt" 2>&1)"
+	fail "shared-bands.py" "$(cat "$T/nonir.err"; $PY pipelines/shared-bands.py "$T/nonir.vrt" 2>&1)"
 fi
-must_fail "shared_bands.py names a raster it cannot open" 1 "^shared_bands: $T/none.tif: " "$PY egs/uda/local/shared_bands.py $T/none.tif"
+must_fail "shared-bands.py names a raster it cannot open" 1 "^shared-bands: $T/none.tif: " "$PY pipelines/shared-bands.py $T/none.tif"
 # a source training killed part-way leaves a model (critic-train writes one
 # every epoch) but no seconds: the next sweep trains it again, not maps with it
 mkdir -p "$T/u4/sources/atlanta/seed1" && echo "killed" >"$T/u4/sources/atlanta/seed1/model" &&

@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""shared_bands.py RASTER... - the bands that are not constant over all the
+"""shared-bands.py RASTER... - the bands that are not constant over all the
 given rasters (a target's), as 1,2,3; nothing when every band varies
 somewhere. A band an RGB camera lacks (an empty near-infrared) is constant.
 Reads pixels only, never labels."""
@@ -12,7 +12,7 @@ for path in sys.argv[1:]:
     try:
         ds = gdal.Open(path)
     except RuntimeError as e:
-        sys.exit(f"shared_bands: {e}" if path in str(e) else f"shared_bands: {path}: {e}")
+        sys.exit(f"shared-bands: {e}" if path in str(e) else f"shared-bands: {path}: {e}")
     for b in range(1, ds.RasterCount + 1):
         try:
             mn, mx = ds.GetRasterBand(b).ComputeRasterMinMax(False)
