@@ -16,7 +16,8 @@
 #                         (adabn: source-only, then the target's batch-norm statistics;
 #                         selftrain: a mean teacher's pseudo-labels on the target). Default:
 #                         selftrain keeping the source's batch-norm statistics (--train-opts
-#                         --no-target-bn), the best measured on the benchmark (docs/results.md)
+#                         --no-target-bn) on the bands the target has (--shared-bands), the
+#                         best measured on the benchmark (docs/results.md)
 #   --source IMG --source-labels LABELS   labelled source rasters (repeatable, in pairs)
 #   --target IMG          unlabelled target rasters (repeatable); adaptation learns from them
 #   --target-labels L     labels of the target rasters, read by the oracle only

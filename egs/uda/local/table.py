@@ -168,7 +168,7 @@ def main():
             extra = 0
             for x in r:
                 total += 0 if x.get("same_as") else x["seconds"]	# an alias's time is its base's
-                if m in ("source-only", "adabn", "selftrain") or (x.get("source") and not x.get("same_as")):
+                if (x.get("same_as") or m) in ("source-only", "adabn", "selftrain") or (x.get("source") and not x.get("same_as")):
                     s, secs = x.get("source") or source_of(p), x.get("source_seconds", 0)
                     extra += secs
                     if (s, x["seed"]) not in sources_seen:
