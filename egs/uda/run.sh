@@ -109,12 +109,23 @@ shared_bands() {
 	/usr/bin/python3 pipelines/shared-bands.py "${r[@]}"
 }
 
+# shared_method METHOD: METHOD starts from the bands the target has
+shared_method() { grep -q '^[^#]*bands=shared' "$CONF/methods/$1.sh"; }
+
+# read_at BANDS: the loaded pair read at BANDS alone, from its source's model
+# of those bands (OUT/sources/SOURCE-bBANDS); nothing when BANDS is empty
+read_at() {
+	[ -n "$1" ] || return 0
+	source=$source-b${1//,/}
+	opts+=(--source-bands "$1" --target-bands "$1")
+}
+
 # source_model PAIR SEED [BANDS]: the source model of the pair's source (read
-# at BANDS alone: OUT/sources/SOURCE-bBANDS)
+# at BANDS alone)
 source_model() {
 	load_pair "$1"
-	local keep=${3:-} first
-	[ -z "$keep" ] || { source=$source-b${keep//,/}; opts+=(--source-bands "$keep" --target-bands "$keep"); }
+	local first
+	read_at "${3:-}"
 	local dir=$OUT/sources/$source/seed$2
 	trained "$dir" && return 0
 	common
@@ -140,8 +151,7 @@ one() {
 			"$self" --one "$p" "$base" "$s" && table --alias "$p" "$m" "$s" "$base"
 			return
 		fi
-		source=$source-b${keep//,/}
-		opts+=(--source-bands "$keep" --target-bands "$keep")
+		read_at "$keep"
 	fi
 	local from=$OUT/sources/$source/seed$s
 	[ -z "$EPOCHS" ] || epochs=$EPOCHS
@@ -192,15 +202,17 @@ fi
 if [ "$stage" -le 1 ] && [ "$stop" -ge 1 ]; then
 	log "stage 1: source models (${JOBS} at a time)"
 	done_src=" "
+	declare -A kept=()	# each pair's shared bands, read once
 	missing=$(table --missing --pairs "$PAIRS" --methods "$METHODS" --seeds "$SEEDS")
 	while read -r p m s; do	# one pair of each source and seed stands for it
 		[ -n "$p" ] || continue
 		load_pair "$p"
 		keep=""
-		if grep -q '^[^#]*bands=shared' "$CONF/methods/$m.sh"; then
-			keep=$(shared_bands)
+		if shared_method "$m"; then
+			[ -n "${kept[$p]+x}" ] || kept[$p]=$(shared_bands)
+			keep=${kept[$p]}
 			if [ -n "$keep" ]; then
-				source=$source-b${keep//,/}
+				read_at "$keep"
 			else	# its base's run: a source model only if the ledger lacks that run
 				b=$(sed -n 's/^[^#]*base=\([^ ]*\).*/\1/p' "$CONF/methods/$m.sh")
 				[ -n "$(table --missing --pairs "$p" --methods "$b" --seeds "$s")" ] || continue
@@ -217,7 +229,7 @@ if [ "$stage" -le 2 ] && [ "$stop" -ge 2 ]; then
 	# band, their run is another method's, which must be in the ledger first
 	shared="" others=""
 	for m in $METHODS; do
-		if grep -q '^[^#]*bands=shared' "$CONF/methods/$m.sh"; then shared="$shared $m"; else others="$others $m"; fi
+		if shared_method "$m"; then shared="$shared $m"; else others="$others $m"; fi
 	done
 	[ -z "$others" ] || table --missing --pairs "$PAIRS" --methods "$others" --seeds "$SEEDS" | jobs_of --one
 	[ -z "$shared" ] || table --missing --pairs "$PAIRS" --methods "$shared" --seeds "$SEEDS" | jobs_of --one

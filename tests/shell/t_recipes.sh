@@ -30,7 +30,8 @@ else
 	fail "egs/uda" "$(tail -n 3 "$T/uda.err" "$T/uda2.err" "$T/uda3.err" "$T/uda.py" 2>/dev/null | tr '\n' ' ')"
 fi
 # a shared-bands method on a target with every band is its base's run: the
-# ledger's, recorded under its name, nothing trained or mapped again
+# ledger's, recorded under its name, nothing trained or mapped again; its
+# row the base's, scores and minutes, the total time unchanged
 if PAIRS=atlanta-pan METHODS="source-only shared-bands" SEEDS="1 2" EPOCHS=1 EXTRA="--width 4" OUT=$T/uda RESULTS=$T/res \
 	egs/uda/run.sh >"$T/sb.out" 2>"$T/sb.err" && ! grep -q 'seed' "$T/sb.err" && $PY -c "
 import json
@@ -38,7 +39,21 @@ rows = [json.loads(l) for l in open('$T/res/runs.jsonl')]
 so = {r['seed']: r for r in rows if r['method'] == 'source-only'}
 sb = [r for r in rows if r['method'] == 'shared-bands']
 assert len(sb) == 2 and all(r['same_as'] == 'source-only' and r['iou'] == so[r['seed']]['iou'] for r in sb), sb
-assert all(r['config'] != so[r['seed']]['config'] for r in sb)" 2>"$T/sb.py" &&
+assert all(r['config'] != so[r['seed']]['config'] for r in sb)
+import os, subprocess
+os.makedirs('$T/res1')	# the same ledger, its times made large enough to show in minutes
+with open('$T/res1/runs.jsonl', 'w') as f:
+    for r in rows:
+        f.write(json.dumps(dict(r, seconds=60, source_seconds=600)) + '\\n')
+tab = lambda m: subprocess.run(['$PY', 'egs/uda/local/table.py', '--out', '$T/uda', '--results', '$T/res1', '--pairs', 'atlanta-pan',
+                                '--methods', m, '--seeds', '1 2'], capture_output=True, text=True, check=True,
+                                env=dict(os.environ, EPOCHS='1', EXTRA='--width 4')).stdout	# the runs' configuration
+t = tab('source-only shared-bands')
+cells = {l.split(' | ')[2]: l.split(' | ') for l in t.splitlines() if l.startswith('| atlanta-pan')}
+assert cells['shared-bands'][4:] == cells['source-only'][4:], (cells['shared-bands'], cells['source-only'])  # scores, 11.0 minutes
+total = lambda t: [l for l in t.splitlines() if l.startswith('Total')]
+assert total(t) == total(tab('source-only')), (total(t), total(tab('source-only')))  # counted once
+" 2>"$T/sb.py" &&
 	grep -q '^| atlanta-pan (dev) | iou | shared-bands | 2 |' "$T/res/results.md"; then
 	pass "egs/uda: shared-bands on a target with every band records source-only's runs under its name, running nothing"
 else
