@@ -31,11 +31,13 @@
 #
 # Environment: DATA (../shared/data), OUT (out/uda), RESULTS (docs/experiments),
 # PAIRS (the headline pairs; the others in conf/pairs, e.g. mass-vegas,
-# run when named), METHODS ("source-only adabn selftrain
-# selftrain-srcbn shared-bands shared-bands-selftrain oracle"),
-# SEEDS ("1 2 3"), QUICK=1 (seed 1 alone), JOBS (1; more run side by side under
-# GNU Parallel, THREADS threads each), EPOCHS (every run's, instead of the
-# source's), EXTRA (more adapt.sh options for every run, e.g. "--width 4").
+# run when named), METHODS ("source-only adabn selftrain-srcbn shared-bands
+# shared-bands-selftrain oracle"; the others in conf/methods, e.g. selftrain,
+# run when named), SEEDS ("1 2 3"), QUICK=1 (seed 1 of one pair for each kind
+# of shift, the table in RESULTS/quick.md: runs of the full table, kept in
+# the same ledger), JOBS (1; more run side by side under GNU Parallel,
+# THREADS threads each), EPOCHS (every run's, instead of the source's),
+# EXTRA (more adapt.sh options for every run, e.g. "--width 4").
 set -euo pipefail
 self=$(cd "$(dirname "$0")" && pwd)/run.sh
 cd "$(dirname "$0")/../.."
@@ -46,10 +48,16 @@ OUT=${OUT:-out/uda}
 RESULTS=${RESULTS:-docs/experiments}
 SCENES=$OUT/scenes
 HEADLINE="naip-chico naip-palmsprings naip-riverside naip-chico-rgb naip-palmsprings-rgb naip-riverside-rgb kampala-zanzibar kampala-nairobi wv-zanzibar wv-nairobi rio-atlanta"
+# QUICK=1: bands and city (trees), country (drone), sensor and country,
+# the same satellite
+QUICK_PAIRS="naip-chico-rgb kampala-zanzibar wv-zanzibar rio-atlanta"
+NAME=results
+if [ "${QUICK:-0}" = 1 ]; then
+	SEEDS=1 PAIRS=${PAIRS:-$QUICK_PAIRS} NAME=quick
+fi
 PAIRS=${PAIRS:-$HEADLINE}
-METHODS=${METHODS:-source-only adabn selftrain selftrain-srcbn shared-bands shared-bands-selftrain oracle}
+METHODS=${METHODS:-source-only adabn selftrain-srcbn shared-bands shared-bands-selftrain oracle}
 SEEDS=${SEEDS:-1 2 3}
-[ "${QUICK:-0}" = 1 ] && SEEDS=1
 JOBS=${JOBS:-1} EPOCHS=${EPOCHS:-} EXTRA=${EXTRA:-}
 [[ $JOBS =~ ^[1-9][0-9]*$ ]] || { echo "uda: JOBS must be a number of runs at a time, not '$JOBS'" >&2; exit 2; }
 THREADS=${THREADS:-$(( $(nproc) / JOBS > 0 ? $(nproc) / JOBS : 1 ))}
@@ -225,17 +233,30 @@ if [ "$stage" -le 1 ] && [ "$stop" -ge 1 ]; then
 fi
 if [ "$stage" -le 2 ] && [ "$stop" -ge 2 ]; then
 	log "stage 2: runs (${JOBS} at a time)"
-	# the shared-bands methods after the others: where the target has every
-	# band, their run is another method's, which must be in the ledger first
-	shared="" others=""
-	for m in $METHODS; do
-		if shared_method "$m"; then shared="$shared $m"; else others="$others $m"; fi
-	done
-	[ -z "$others" ] || table --missing --pairs "$PAIRS" --methods "$others" --seeds "$SEEDS" | jobs_of --one
-	[ -z "$shared" ] || table --missing --pairs "$PAIRS" --methods "$shared" --seeds "$SEEDS" | jobs_of --one
+	# the trainings first and the mappings after them, so that the last
+	# minutes are not one long run alone; a shared-bands method where the
+	# target has every band last: its run is another method's, which must be
+	# in the ledger first
+	declare -A kept=()
+	first="" later=""
+	missing=$(table --missing --pairs "$PAIRS" --methods "$METHODS" --seeds "$SEEDS")
+	while read -r p m s; do
+		[ -n "$p" ] || continue
+		if shared_method "$m"; then
+			load_pair "$p"
+			[ -n "${kept[$p]+x}" ] || kept[$p]=$(shared_bands)
+			[ -n "${kept[$p]}" ] || { later+="$p $m $s"$'\n'; continue; }
+		fi
+		case $(sed -n 's/^[^#]*kind=\([a-z]*\).*/\1/p' "$CONF/methods/$m.sh") in
+		map|adabn) first+="1 $p $m $s"$'\n' ;;
+		*) first+="0 $p $m $s"$'\n' ;;
+		esac
+	done <<<"$missing"
+	[ -z "$first" ] || sort -s -k1,1n <<<"${first%$'\n'}" | cut -d' ' -f2- | jobs_of --one
+	[ -z "$later" ] || jobs_of --one <<<"${later%$'\n'}"
 fi
 if [ "$stage" -le 3 ] && [ "$stop" -ge 3 ]; then
 	log "stage 3: the table"
 	hl=""; for p in $PAIRS; do load_pair "$p"; [ "$headline" = 1 ] && hl="$hl $p"; done
-	table --headline "${hl# }" --pairs "$PAIRS" --methods "$METHODS" --seeds "$SEEDS" --metric-of "$(for p in $PAIRS; do load_pair "$p"; printf '%s=%s,' "$p" "$metric"; done)"
+	table --name "$NAME" --headline "${hl# }" --pairs "$PAIRS" --methods "$METHODS" --seeds "$SEEDS" --metric-of "$(for p in $PAIRS; do load_pair "$p"; printf '%s=%s,' "$p" "$metric"; done)"
 fi

@@ -15,6 +15,9 @@ if uda >"$T/uda.out" 2>"$T/uda.err" && [ "$(ls "$T"/uda/atlanta-pan/*/seed*/metr
 	grep -aq '^bn_adapted [0-9]* target tiles' "$T/uda/atlanta-pan/adabn/seed2/model" &&
 	steps=$(head -n 1 "$T/uda/sources/atlanta/seed1/train.jsonl" | grep -o '"step":[0-9]*' | cut -d: -f2) &&
 	grep -q "epoch-steps $steps" "$T/uda/atlanta-pan/oracle/seed1/run.txt" &&
+	last_training=$(grep -n 'atlanta-pan \(selftrain\|oracle\) seed' "$T/uda.err" | tail -n 1 | cut -d: -f1) &&
+	first_map=$(grep -n 'atlanta-pan \(source-only\|adabn\) seed' "$T/uda.err" | head -n 1 | cut -d: -f1) &&
+	[ "$last_training" -lt "$first_map" ] &&
 	grep -q '^| atlanta-pan (dev) | iou | selftrain | 2 | [0-9.]* ± [0-9.]* | .* | \([+-][0-9]*%\)\? | \([+-][0-9]*%\)\? | [0-9.]* |$' "$T/res/results.md" &&
 	grep -q '^| atlanta-pan (dev) | iou | oracle | 2 |' "$T/res/results.md" && $PY -c "
 import json; j = json.load(open('$T/res/results.json'))
@@ -25,9 +28,23 @@ assert [r['seed'] for r in j['runs']['atlanta-pan']['selftrain']] == [1, 2]" 2>"
 	uda >"$T/uda3.out" 2>"$T/uda3.err" && ! grep -q 'seed' "$T/uda3.err" && cmp -s "$T/res/results.md" "$T/first.md" &&
 	[ "$(PAIRS=atlanta-pan EXTRA="--width 8" $PY egs/uda/local/table.py --out "$T/uda" --results "$T/res" --missing \
 		--pairs atlanta-pan --methods "source-only oracle" --seeds "1 2" | wc -l)" -eq 4 ]; then
-	pass "egs/uda: a pair's four methods, two seeds, the source model shared (source-only, AdaBN, self-training from it), the oracle on its $steps steps an epoch; the table; a second run trains nothing, nor a third from the ledger alone (OUT deleted); other options are other runs"
+	pass "egs/uda: a pair's four methods, two seeds, the source model shared (source-only, AdaBN, self-training from it), the oracle on its $steps steps an epoch, the trainings before the mappings; the table; a second run trains nothing, nor a third from the ledger alone (OUT deleted); other options are other runs"
 else
 	fail "egs/uda" "$(tail -n 3 "$T/uda.err" "$T/uda2.err" "$T/uda3.err" "$T/uda.py" 2>/dev/null | tr '\n' ' ')"
+fi
+# QUICK=1: seed 1 of the full table's runs, from the same ledger (nothing
+# run again), its table in quick.md, the full table untouched
+if QUICK=1 PAIRS=atlanta-pan METHODS="source-only adabn selftrain oracle" EPOCHS=1 EXTRA="--width 4" \
+	OUT=$T/uda RESULTS=$T/res egs/uda/run.sh >"$T/q.out" 2>"$T/q.err" && ! grep -q 'seed' "$T/q.err" &&
+	[ "$(wc -l <"$T/res/runs.jsonl")" -eq 8 ] && cmp -s "$T/res/results.md" "$T/first.md" &&
+	grep -q '^Made by .* 4 of the 4 runs (1 pairs, 4 methods, seeds 1) are in it\.$' "$T/res/quick.md" &&
+	grep -q '^| atlanta-pan (dev) | iou | selftrain | 1 | [0-9.]* ± 0.000 |' "$T/res/quick.md" &&
+	$PY -c "
+import json; j = json.load(open('$T/res/quick.json'))
+assert [r['seed'] for r in j['runs']['atlanta-pan']['oracle']] == [1]" 2>"$T/q.py"; then
+	pass "egs/uda QUICK=1: seed 1 from the full table's ledger, nothing run again, its table in quick.md, results.md untouched"
+else
+	fail "egs/uda QUICK=1" "$(tail -n 3 "$T/q.err" "$T/q.py" "$T/res/quick.md" 2>/dev/null | tr '\n' ' ')"
 fi
 # a shared-bands method on a target with every band is its base's run: the
 # ledger's, recorded under its name, nothing trained or mapped again; its
@@ -123,8 +140,13 @@ PYEOF
 	grep -q '^| atlanta-pan | iou | selftrain | 2 | 0.410 ± 0.014 | .* | +53% | +44% | 1.0 |$' "$T/led/results.md" &&
 	grep -q '^| atlanta-pan | iou | adabn | 2 | 0.340 ± 0.000 | .* | +16% |  | 1.0 |$' "$T/led/results.md" &&
 	grep -q '^| rio-atlanta | iou | selftrain | 2 | 0.350 ± 0.014 | .* |  |  | 1.0 |$' "$T/led/results.md" &&
-	grep -q '^selftrain on 2 headline pair(s): mean gap closed from source-only +53%; above source-only by more than the spreads on 2 (atlanta-pan, rio-atlanta), above AdaBN on 1 (atlanta-pan)\.$' "$T/led/results.md"; then
-	pass "egs/uda table from a known ledger: gaps closed +53% from source-only and +44% from AdaBN, none where the oracle is below; above only beyond both spreads"
+	grep -q '^selftrain on 2 headline pair(s): mean gap closed from source-only +53%; above source-only by more than the spreads on 2 (atlanta-pan, rio-atlanta), above AdaBN on 1 (atlanta-pan)\.$' "$T/led/results.md" &&
+	$PY egs/uda/local/table.py --out "$T/led" --results "$T/led" --pairs "atlanta-pan" --headline "atlanta-pan" \
+		--methods "source-only selftrain oracle" --seeds 2 --name seed2 >/dev/null 2>>"$T/led.err" &&
+	grep -q '^| atlanta-pan | iou | selftrain | 1 | 0.420 ± 0.000 | .* | +56% |  | 1.0 |$' "$T/led/seed2.md" && [ -f "$T/led/seed2.json" ] &&
+	! $PY egs/uda/local/table.py --out "$T/led" --results "$T/led" --pairs atlanta-pan --methods oracle --seeds 1 --name ../x 2>"$T/led.name" &&
+	grep -q "^table: --name '../x' must be letters" "$T/led.name" && [ ! -e "$T/x.md" ]; then
+	pass "egs/uda table from a known ledger: gaps closed +53% from source-only and +44% from AdaBN, none where the oracle is below; above only beyond both spreads; the seeds asked for alone, under the name asked for (a path refused)"
 else
 	fail "egs/uda table" "$(cat "$T/led.err" "$T/led/results.md" 2>/dev/null | tr '\n' ' ')"
 fi

@@ -2,8 +2,9 @@
 """table.py - the benchmark's table from the runs in OUT: per pair and method,
 the mean and spread over seeds of the pair's score, the share of the gap to
 the oracle each method closes (from source-only, and from AdaBN), and the
-run time; a summary over the headline pairs. Writes RESULTS/results.md and
-RESULTS/results.json.
+run time; a summary over the headline pairs. Writes RESULTS/NAME.md and
+RESULTS/NAME.json (--name, "results"; QUICK=1's is "quick") from the runs of
+the seeds asked for (--seeds).
 
 The table is made from RESULTS/runs.jsonl, the ledger: one line a finished
 run (its scores, seconds, the source model's seconds, the commit), kept in
@@ -90,10 +91,12 @@ def alias(results, pair, method, seed, base):
     return True
 
 
-def runs(rows, pair, method):
-    """Each seed's record of the pair and method under today's configuration, by seed."""
+def runs(rows, pair, method, seeds=None):
+    """Each seed's record of the pair and method under today's configuration, by
+    seed (of SEEDS alone when given)."""
     c = config(pair, method)
-    return sorted((r for (p, m, _, k), r in rows.items() if p == pair and m == method and k == c),
+    return sorted((r for (p, m, s, k), r in rows.items()
+                   if p == pair and m == method and k == c and (not seeds or s in seeds)),
                   key=lambda r: r["seed"])
 
 
@@ -116,7 +119,10 @@ def main():
     ap.add_argument("--record", nargs=3, metavar=("PAIR", "METHOD", "SEED"))
     ap.add_argument("--missing", action="store_true", help="print 'PAIR METHOD SEED' of each run not in the ledger")
     ap.add_argument("--alias", nargs=4, metavar=("PAIR", "METHOD", "SEED", "BASE"))
+    ap.add_argument("--name", default="results", help="the table's files: RESULTS/NAME.md and NAME.json")
     a = ap.parse_args()
+    if not a.name.replace("-", "").replace("_", "").isalnum():
+        sys.exit(f"table: --name '{a.name}' must be letters, digits, '-' and '_' (it names a file in RESULTS)")
     if a.record:
         record(a.out, a.results, *a.record)
         return
@@ -146,7 +152,7 @@ def main():
     lines += [head, "|" + "---|" * (head.count("|") - 1)]
     for p in pairs:
         key = metric.get(p, "iou")
-        res[p] = {m: runs(rows, p, m) for m in methods}
+        res[p] = {m: runs(rows, p, m, {int(x) for x in a.seeds.split()}) for m in methods}
         mean = {m: stats(r, key) for m, r in res[p].items()}
         so, ab, orc = mean.get("source-only", (None,))[0], mean.get("adabn", (None,))[0], mean.get("oracle", (None,))[0]
         for m in methods:
@@ -212,8 +218,8 @@ def main():
                      + (f", above AdaBN on {len(above['adabn'])}" + (f" ({', '.join(above['adabn'])})" if above["adabn"] else "")
                         if m != "adabn" else "") + ".")
     os.makedirs(a.results, exist_ok=True)
-    for name, text in (("results.md", "\n".join(lines) + "\n"),
-                       ("results.json", json.dumps({"runs": res, "summary": summary}, indent=1) + "\n")):
+    for name, text in ((f"{a.name}.md", "\n".join(lines) + "\n"),
+                       (f"{a.name}.json", json.dumps({"runs": res, "summary": summary}, indent=1) + "\n")):
         tmp = f"{a.results}/{name}.tmp"
         with open(tmp, "w") as f:
             f.write(text)
