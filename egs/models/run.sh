@@ -11,6 +11,8 @@
 
 #   trees      NAIP R, G, B, NIR at 0.6 m: the first three quarters of the Santa Monica
 #              chips; scored on the last quarter's surveyed tree points (point F1, 3 m)
+#   trees-rgb  the same from R, G, B alone (the near-infrared left out), for scenes of an
+#              RGB camera (drone, aerial), which trees.model cannot map
 #   roads      WorldView-3 panchromatic at 0.3 m: the western two thirds of the Las Vegas
 #              scene (SpaceNet 3); its centrelines scored on the eastern third (F1 within
 #              2 m, APLS)
@@ -22,14 +24,14 @@
 #              1000 steps (the recipe of docs/experiments/multiclass.md), its
 #              convolution weights stored as i16 (3 MB instead of 6)
 # Environment: DATA (../shared/data), OUT (out/models), MODELS (which: "buildings
-# trees roads multiclass"), THREADS (2: the same threads give the same bytes), EPOCHS (each
+# trees trees-rgb roads multiclass"), THREADS (2: the same threads give the same bytes), EPOCHS (each
 # model's own), SEEDS (one, or several for an ensemble; each model's own: "1 2 3" for
 # buildings, else 1; a member whose run folder OUT/NAME.seedN has its seconds is not
 # trained again), EXTRA (more adapt.sh options, e.g. "--width 4" in the tests), DEST (models/). A model whose card exists in OUT is not trained again.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 DATA=$(cd "${DATA:-../shared/data}" && pwd)
-OUT=${OUT:-out/models} DEST=${DEST:-models} MODELS=${MODELS:-buildings trees roads multiclass} THREADS=${THREADS:-2}
+OUT=${OUT:-out/models} DEST=${DEST:-models} MODELS=${MODELS:-buildings trees trees-rgb roads multiclass} THREADS=${THREADS:-2}
 EPOCHS=${EPOCHS:-} EXTRA=${EXTRA:-}
 export GDAL_PAM_ENABLED=NO
 mkdir -p "$OUT" "$DEST"
@@ -49,7 +51,8 @@ for m in $MODELS; do
 			--target "$OUT/atlanta_east.vrt" --eval-labels "$A/rgb_nadir10_buildings.geojson"
 			--gsd 0.5 --class-name building --class-weights 1,2 --width 24 --epochs "${EPOCHS:-100}")
 		topts="--select last --dice 1" ;;
-	trees)
+	trees|trees-rgb)
+		[ "$m" = trees ] || args+=("${RGB[@]}")
 		chips=$(ls "$N"/images/*.tif | sed 's/.*_\([0-9]*\)\.tif$/\1/' | sort -n)
 		ntrain=$(( $(echo "$chips" | wc -l) * 3 / 4 ))
 		for c in $(echo "$chips" | head -n "$ntrain"); do
@@ -84,7 +87,7 @@ for m in $MODELS; do
 			--source "$DATA/zurich_lidar/rgb_full.tif" --source-labels "$DATA/zurich_lidar/labels_full.tif" --source-classes building,tree
 			--classes building,tree,road "${RGB[@]}" --tile 128 --width 28 --batch 24 --epochs "${EPOCHS:-40}")
 		topts="--select last --epoch-steps 25 --weights i16" ;;
-	*) echo "models: unknown model $m (buildings, trees, roads or multiclass)" >&2; exit 2 ;;
+	*) echo "models: unknown model $m (buildings, trees, trees-rgb, roads or multiclass)" >&2; exit 2 ;;
 	esac
 	# buildings: three seeds as one ensemble file (their mean probability),
 	# its weights as i8 (3 x 1.1 MB); the others: one seed

@@ -21,6 +21,14 @@ DATA = {
               "NAIP imagery public domain; the tree annotations CC BY 4.0 (cite Ventura et al., \"Individual tree "
               "detection in large-scale urban environments using high-resolution multispectral imagery\").",
               "the last quarter (23 chips) of the Santa Monica chips, against their surveyed tree points"),
+    "trees-rgb": ("the first three quarters (69) of the Santa Monica NAIP 2020 chips of the Urban Tree Detection "
+                  "Data (Ventura et al.) read as R, G, B alone (the near-infrared band left out), trees as 2.4 m "
+                  "discs around surveyed points",
+                  "NAIP imagery public domain; the tree annotations CC BY 4.0 (cite Ventura et al., \"Individual tree "
+                  "detection in large-scale urban environments using high-resolution multispectral imagery\").",
+                  "the last quarter (23 chips) of the Santa Monica chips read as R, G, B, against their surveyed tree points",
+                  "for an RGB camera's scenes: where the near-infrared band exists, trees.model (which uses it) "
+                  "scores higher."),
     "roads": ("the western two thirds of a Las Vegas scene (SpaceNet 3, WorldView-3 panchromatic, 0.3 m), "
               "roads as the data's road mask",
               "SpaceNet Dataset by SpaceNet Partners, CC BY-SA 4.0. The weights are derived from it: "
