@@ -238,4 +238,9 @@ else
 	fail "report.sh with hostile names" "ran: $pw; $(grep -o '.\{20\}onerror.\{20\}' "$H/report.html" 2>/dev/null | head -n 2) $(tail -n 2 "$T/hr.out")"
 fi
 
+# a mapped raster whose imagery is gone: one line naming it, no report
+cp -r "$T/run" "$T/gone" && rm -f "$T/gone/report.html" && sed -i "s|^eval east .*|eval east $T/nowhere.tif|" "$T/gone/run.txt"
+must_fail "report.sh names a mapped raster whose imagery is gone" 1 "^report: east \\(.*/nowhere.tif\\): .*nowhere.tif" "pipelines/report.sh $T/gone"
+[ ! -e "$T/gone/report.html" ] && pass "report.sh writes no report when a quick-look fails" || fail "report.sh after a failed quick-look" "report.html written"
+
 must_fail "adapt.sh refuses a --threads that is not a number" 2 "adapt: --threads must be a number of threads \\(0: all cores\\), not 'two'" "pipelines/adapt.sh --method source-only --source $A/rgb_nadir10.tif --source-labels $A/rgb_nadir10_buildings.geojson --target $A/pan.tif --threads two --out $T/thr"
