@@ -114,6 +114,23 @@ must_fail "bin/map names missing bands" 2 "^map: the scene's bands \\(gray\\) ho
 	"bin/map --model $M $A/pan.tif --out $T/pan"
 must_fail "bin/map --flips 3 is refused" 2 "^map: --flips must be 1, 2 or 4, not '3'" "bin/map --model $M --flips 3 $A/pan.tif --out $T/f3"
 must_fail "bin/map wants a model" 2 "^map: usage: map --model FILE SCENE --out DIR" "bin/map $A/pan.tif --out $T/x"
+# an RGB camera's scene (a held-back NAIP chip without its near-infrared):
+# the four-band trees model refuses it, trees-rgb maps it and finds the
+# surveyed trees (point F1 0.64 on this chip; a model reading the wrong
+# bands finds few)
+N=$DATA/naip_trees
+gdal_translate -q -b 1 -b 2 -b 3 "$N/images/santa_monica_2020_91.tif" "$T/rgbchip.tif"
+must_fail "bin/map: the four-band trees model refuses an RGB scene" 2 \
+	"^map: the scene's bands \\(red,green,blue\\) hold none of the model's band sets \\(red,green,blue,b4\\)" \
+	"bin/map --threads 1 --model models/trees.model $T/rgbchip.tif --out $T/t4"
+if bin/map --threads 1 --model models/trees-rgb.model "$T/rgbchip.tif" --out "$T/trgb" 2>"$T/trgb.err" &&
+	f1=$(bin/evaluate --quiet --ref "$N/masks/santa_monica_2020_91.tif" --ref-map 2=1 --ref-class 1 --points "$N/json/santa_monica_2020_91.json" \
+		--point-class 1 --match-distance 3 --class-names background,tree "$T/trgb/rgbchip_probs.tif" | $PY -c "import json, sys; print(json.load(sys.stdin)['point_f1'])") &&
+	$PY -c "import sys; sys.exit(0 if $f1 >= 0.5 else 1)"; then
+	pass "bin/map with models/trees-rgb.model on an RGB scene: tree point F1 $f1 on a held-back chip"
+else
+	fail "bin/map with trees-rgb" "point F1 ${f1:-none}; $(tail -n 2 "$T/trgb.err" | tr '\n' ' ')"
+fi
 # a road model maps roads as centrelines: a LineString layer in the scene's
 # CRS with width and length, counted in the report (the shipped roads model)
 V=$DATA/vegas_sn3_roads
