@@ -59,14 +59,15 @@ for l in run:
                        scaleParams=[[]], bandList=bands, width=ow, height=oh)
         view = None
         gdal.Unlink("/vsimem/report_view.vrt")
-        layers = (("errors", ("pred", "ref", "err"), 1) if os.path.isfile(f"{out}/errors_{name}.tif")
-                  else ("probs", ("pred",), 2))
-        src = f"{out}/errors_{name}.tif" if layers[0] == "errors" else probs
-        for k in layers[1]:
-            col = f"{R}/{k}.col" if layers[0] == "errors" else f"{R}/prob.col"
+        # each layer: (its PNG, the raster and band coloured, the colours, their selection)
+        errors = f"{out}/errors_{name}.tif"
+        if os.path.isfile(errors):	# scored: predicted, reference and errors from the error raster
+            layers = [(k, errors, 1, f"{R}/{k}.col", "nearest_color_entry") for k in ("pred", "ref", "err")]
+        else:	# unscored: the class where its probability passes the decision
+            layers = [("pred", probs, 2, f"{R}/prob.col", None)]
+        for k, src, band, col, pick in layers:
             full = gdal.DEMProcessing("/vsimem/report_full.tif", src, "color-relief", format="GTiff",
-                                      colorFilename=col, addAlpha=True, band=layers[2],
-                                      colorSelection="nearest_color_entry" if layers[0] == "errors" else None)
+                                      colorFilename=col, addAlpha=True, band=band, colorSelection=pick)
             gdal.Translate(f"{R}/{name}.{k}.png", full, format="PNG", width=ow, height=oh, resampleAlg="nearest")
             full = None
             gdal.Unlink("/vsimem/report_full.tif")

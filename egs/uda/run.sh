@@ -117,8 +117,21 @@ shared_bands() {
 	/usr/bin/python3 pipelines/shared-bands.py "${r[@]}"
 }
 
+# method_field METHOD KEY: the KEY=value setting of a method file (kind,
+# bands, base), without sourcing it
+method_field() { sed -n "s/^[^#]*\<$2=\([^ ]*\).*/\1/p" "$CONF/methods/$1.sh"; }
+
 # shared_method METHOD: METHOD starts from the bands the target has
-shared_method() { grep -q '^[^#]*bands=shared' "$CONF/methods/$1.sh"; }
+shared_method() { [ "$(method_field "$1" bands)" = shared ]; }
+
+# keep_of PAIR: loads PAIR and sets keep to its shared bands (shared_bands),
+# read once a pair
+declare -A kept=()
+keep_of() {
+	load_pair "$1"
+	[ -n "${kept[$1]+x}" ] || kept[$1]=$(shared_bands)
+	keep=${kept[$1]}
+}
 
 # read_at BANDS: the loaded pair read at BANDS alone, from its source's model
 # of those bands (OUT/sources/SOURCE-bBANDS); nothing when BANDS is empty
@@ -210,19 +223,17 @@ fi
 if [ "$stage" -le 1 ] && [ "$stop" -ge 1 ]; then
 	log "stage 1: source models (${JOBS} at a time)"
 	done_src=" "
-	declare -A kept=()	# each pair's shared bands, read once
 	missing=$(table --missing --pairs "$PAIRS" --methods "$METHODS" --seeds "$SEEDS")
 	while read -r p m s; do	# one pair of each source and seed stands for it
 		[ -n "$p" ] || continue
 		load_pair "$p"
 		keep=""
 		if shared_method "$m"; then
-			[ -n "${kept[$p]+x}" ] || kept[$p]=$(shared_bands)
-			keep=${kept[$p]}
+			keep_of "$p"
 			if [ -n "$keep" ]; then
 				read_at "$keep"
 			else	# its base's run: a source model only if the ledger lacks that run
-				b=$(sed -n 's/^[^#]*base=\([^ ]*\).*/\1/p' "$CONF/methods/$m.sh")
+				b=$(method_field "$m" base)
 				[ -n "$(table --missing --pairs "$p" --methods "$b" --seeds "$s")" ] || continue
 			fi
 		fi
@@ -237,17 +248,15 @@ if [ "$stage" -le 2 ] && [ "$stop" -ge 2 ]; then
 	# minutes are not one long run alone; a shared-bands method where the
 	# target has every band last: its run is another method's, which must be
 	# in the ledger first
-	declare -A kept=()
 	first="" later=""
 	missing=$(table --missing --pairs "$PAIRS" --methods "$METHODS" --seeds "$SEEDS")
 	while read -r p m s; do
 		[ -n "$p" ] || continue
 		if shared_method "$m"; then
-			load_pair "$p"
-			[ -n "${kept[$p]+x}" ] || kept[$p]=$(shared_bands)
-			[ -n "${kept[$p]}" ] || { later+="$p $m $s"$'\n'; continue; }
+			keep_of "$p"
+			[ -n "$keep" ] || { later+="$p $m $s"$'\n'; continue; }
 		fi
-		case $(sed -n 's/^[^#]*kind=\([a-z]*\).*/\1/p' "$CONF/methods/$m.sh") in
+		case $(method_field "$m" kind) in
 		map|adabn) first+="1 $p $m $s"$'\n' ;;
 		*) first+="0 $p $m $s"$'\n' ;;
 		esac
