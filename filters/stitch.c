@@ -16,6 +16,7 @@ static int cog;
 static double nodata = 0;
 static int has_nodata, label, class_index, round_bits, level;
 static struct ls_strlist metadata;
+static struct ls_decision decision;
 
 static int cb_nodata(void *ctx, const char *v)
 {
@@ -30,6 +31,7 @@ static const struct ls_opt opts[] = {
 	{ "level", LS_OPT_INT, &level, "N", "compression level: DEFLATE 1-9, ZSTD 1-22 (1 is fastest: DEFLATE 1 writes 3x faster than GDAL's default 6, 8% larger); 0: GDAL's default", NULL, 0, 22 },
 	{ "cog", LS_OPT_FLAG, &cog, NULL, "write a Cloud Optimized GeoTIFF with overviews" },
 	{ "class-index", LS_OPT_FLAG, &class_index, NULL, "probability frames: write the most probable class of the blended probabilities (one byte band, 255 = no data)" },
+	{ "class-threshold", LS_OPT_CB, &decision, "C=T", "with --class-index: class C wherever its blended probability reaches T, elsewhere the most probable other class (as evaluate and vectorise --class-threshold; T from share-threshold)", ls_decision_parse },
 	{ "label", LS_OPT_FLAG, &label, NULL, "stitch the frames' label plane (u8 classes, 255 = unknown) instead of their data" },
 	{ "round-bits", LS_OPT_INT, &round_bits, "N", "float frames: each value rounded to a multiple of 2^-N (probabilities: 12 is a step of 0.00024, and DEFLATE makes the file 10x smaller; the class of --class-index chosen among the rounded values); 0: kept as they are", NULL, 0, 23 },
 	{ "nodata", LS_OPT_CB, NULL, "V", "nodata value for pixels no valid tile covers", cb_nodata },
@@ -89,6 +91,9 @@ int main(int argc, char **argv)
 	if (level > 9 && !strcasecmp(compress, "DEFLATE"))
 		ls_die(LS_EXIT_USAGE, "--level for DEFLATE is 1 to 9, not %d", level);
 	mo.class_index = class_index;
+	if (decision.cls && !class_index)
+		ls_die(LS_EXIT_USAGE, "--class-threshold decides the class of --class-index: give both");
+	mo.decision = decision;
 	mo.has_nodata = has_nodata;
 	mo.nodata = nodata;
 	ls_gdal_init((size_t)32 << 20);

@@ -24,6 +24,7 @@ struct ls_mosaic {
 	int w, h, c, dtype, cog, threads, level;
 	double rscale;		/* 2^round_bits, or 0 */
 	int oc, odtype, class_index;	/* the file's bands and type: c and dtype, or one u8 class band */
+	struct ls_decision decision;	/* of the class band */
 	char *compress;
 	int has_nodata;
 	double nodata;
@@ -99,6 +100,11 @@ struct ls_mosaic *ls_mosaic_open(const char *path, const struct ls_frame *f, con
 		ls_err("%s: the output path is too long", path);
 		return NULL;
 	}
+	if (o->class_index && o->decision.cls && (o->decision.cls >= ls_frame_c(f) || ls_frame_c(f) > 256)) {
+		ls_err("class threshold %d=%g: frame %s holds %d classes, no class %d", o->decision.cls, o->decision.t, f->key,
+		       (int)ls_frame_c(f), o->decision.cls);
+		return NULL;
+	}
 	struct ls_mosaic *m = ls_xcalloc(1, sizeof *m);
 	m->path = ls_xstrdup(path);
 	m->tmp = ls_xstrdup(tmp);
@@ -107,6 +113,7 @@ struct ls_mosaic *ls_mosaic_open(const char *path, const struct ls_frame *f, con
 	m->c = (int)ls_frame_c(f);
 	m->dtype = f->t.dtype;
 	m->class_index = o->class_index;
+	m->decision = o->decision;
 	m->oc = o->class_index ? 1 : m->c;
 	m->odtype = o->class_index ? LS_U8 : m->dtype;
 	m->cog = o->cog;
@@ -174,7 +181,14 @@ static int flush_rows(struct ls_mosaic *m, int64_t upto)
 		int in = y - m->base < m->cap;
 		const float *ws = in ? m->wsum + (size_t)(y - m->base) * w : NULL;
 		int any_invalid = 0;
-		if (m->class_index)	/* the most probable class of the blended probabilities */
+		if (m->class_index && m->decision.cls)	/* a class threshold on the blended probabilities */
+			for (size_t x = 0; x < w; x++) {
+				float p[256];
+				for (int c = 0; in && ws[x] > 0 && c < m->c; c++)
+					p[c] = (float)blended(m, c, y - m->base, x, ws[x]);
+				ls_px_set(m->row, LS_U8, x, in && ws[x] > 0 ? ls_decide(p, 1, m->c, &m->decision) : m->nodata);
+			}
+		else if (m->class_index)	/* the most probable class of the blended probabilities */
 			for (size_t x = 0; x < w; x++) {
 				int best = 0;
 				double bv = 0;

@@ -11,6 +11,7 @@
 #ifndef LS_MOSAIC_H
 #define LS_MOSAIC_H
 
+#include "geo/decide.h"
 #include "stream/frame.h"
 
 struct ls_mosaic_opts {
@@ -18,6 +19,7 @@ struct ls_mosaic_opts {
 	int cog;		/* Cloud Optimized GeoTIFF with overviews */
 	int class_index;	/* write the most probable class of the blended probabilities
 				 * (one u8 band, 255 where no tile is valid) */
+	struct ls_decision decision;	/* class_index: a class threshold instead (decide.h) */
 	int level;		/* DEFLATE (1-9) or ZSTD (1-22) level; 0: GDAL's default */
 	int threads;		/* threads compressing the Cloud Optimized GeoTIFF (0: all cores) */
 	int round_bits;		/* float values rounded to multiples of 2^-round_bits (0: kept), the

@@ -130,6 +130,38 @@ assert l.GetFeatureCount() == 1 and abs(f.GetGeometryRef().GetArea() - 990 * 0.2
 else
 	fail "share-threshold" "t=$t t2=$t2 $(cat "$T/st.err" "$T/st.py" | tail -n 3 | tr '\n' ' ')"
 fi
+# share-threshold --expected-iou: on the same ramp, the threshold is the
+# bin edge just under the pixel value that a brute-force search over every
+# pixel value finds best for the IoU the probabilities expect (sum of p
+# called over pixels called plus sum of p not called); stitch
+# --class-threshold then calls exactly the pixels at or above it
+te=$($BIN/share-threshold --expected-iou "$T/ramp.tif" 2>"$T/te.err")
+te0=$($BIN/share-threshold --expected-iou "$T/ramp0.tif" 2>"$T/te0.err")
+$BIN/tile --quiet --size 64 --overlap 0 "$T/ramp.tif" >"$T/ramp.frames"
+$BIN/stitch --quiet --class-index --class-threshold "1=$te" "$T/te_cls.tif" "$T/ramp.frames"
+if [ "$te0" = 1 ] && grep -q 'no mapped pixel has any probability of class 1' "$T/te0.err" && $PY -c "
+import re
+import numpy as np
+from osgeo import gdal
+p = np.arange(100, 10000) / 10000   # the 9900 mapped pixels, ascending
+tp = np.cumsum(p[::-1])[::-1]   # tp[i]: the sum of p[i:], the pixels called the class
+iou = tp / (len(p) - np.arange(len(p)) + p.sum() - tp)
+best, bt = iou.max(), p[iou.argmax()]   # 0.618 at 0.382 (the golden ratio, for a uniform ramp)
+t = float('$te'); assert bt - 2**-20 < t <= bt and t * 2**20 == int(t * 2**20), (t, bt)
+m = re.search(r'an expected IoU of ([0-9.]+)', open('$T/te.err').read()); assert abs(float(m.group(1)) - best) < 1e-4, (m.group(1), best)
+ds = gdal.Open('$T/te_cls.tif'); c = ds.ReadAsArray(); dq = gdal.Open('$T/ramp.tif'); q = dq.GetRasterBand(2).ReadAsArray()
+assert (c[0] == 255).all() and ((c[1:] == 1) == (q[1:] >= t)).all() and set(np.unique(c[1:])) == {0, 1}, np.unique(c)
+" 2>"$T/te.py"; then
+	pass "share-threshold --expected-iou: the threshold a brute-force search over a probability ramp finds best for the IoU the probabilities expect ($te), none for an all-zero map; stitch --class-threshold calls exactly the pixels at or above it"
+else
+	fail "share-threshold --expected-iou" "te=$te te0=$te0 $(cat "$T/te.err" "$T/te0.err" "$T/te.py" | tail -n 3 | tr '\n' ' ')"
+fi
+must_fail "share-threshold: --share and --expected-iou are one rule or the other" 2 "^share-threshold: give --share F or --expected-iou, not both$" \
+	"$BIN/share-threshold --share 0.1 --expected-iou $T/ramp.tif"
+must_fail "stitch --class-threshold decides --class-index's classes" 2 "^stitch: --class-threshold decides the class of --class-index: give both$" \
+	"$BIN/stitch --class-threshold 1=0.5 $T/x.tif $T/ramp.frames"
+must_fail "stitch --class-threshold beyond the frames' classes" 1 "class threshold 2=0.5: frame .* holds 2 classes, no class 2$" \
+	"$BIN/stitch --class-index --class-threshold 2=0.5 $T/x.tif $T/ramp.frames"
 must_fail "share-threshold refuses a pixel that is not a probability" 1 "^share-threshold: $T/ramp_bad.tif: pixel \\(7, 5\\) of class 1 is 1.5, not a probability$" \
 	"$BIN/share-threshold --share 0.1 $T/ramp.tif $T/ramp_bad.tif"
 must_fail "share-threshold refuses a class raster" 1 "ramp_ref.tif: not a probability raster" "$BIN/share-threshold --share 0.1 $T/ramp_ref.tif"
