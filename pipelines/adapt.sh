@@ -50,8 +50,11 @@
 #   --label-class N       the class burned for vector labels (1)
 #   --label-map V=C,...   label rasters recoded, training and scoring alike (2=0,...)
 #   --decision RULE       argmax (default), share=F (the share F of the mapped pixels with
-#                         the highest class probability is the class) or source-share (F =
-#                         the class's share of the training labels); no target label chooses it
+#                         the highest class probability is the class), source-share (F =
+#                         the class's share of the training labels) or expected-iou (the
+#                         threshold under which the maps' own probabilities expect the
+#                         highest IoU: share-threshold --expected-iou); no target label
+#                         chooses it
 #   --flips N             mapping (stage 4): probabilities averaged over N flips of each
 #                         tile, 1 (none), 2 or 4 (encode --flips)
 #   --norm per-raster|per-domain   band statistics of each raster alone (default) or pooled
@@ -149,11 +152,11 @@ fi
 case $flips in 1|2|4) ;; *) die "--flips must be 1, 2 or 4, not '$flips'" ;; esac
 share=""
 case $decision in
-argmax|source-share) ;;
+argmax|source-share|expected-iou) ;;
 share=*) share=${decision#share=}
 	/usr/bin/python3 -c 'import sys; f = float(sys.argv[1]); sys.exit(not 0 < f < 1)' "$share" 2>/dev/null ||
 		die "--decision share=F needs a share above 0 and below 1, not '$share'" ;;
-*) die "--decision must be argmax, share=F or source-share, not '$decision'" ;;
+*) die "--decision must be argmax, share=F, source-share or expected-iou, not '$decision'" ;;
 esac
 [ ${#ev[@]} -gt 0 ] || ev=("${tgt[@]}")
 [ ${#evc[@]} -eq 0 ] || [ ${#evc[@]} -eq ${#ev[@]} ] || die "give one --eval-classes per --eval raster (or none: every class)"
@@ -337,18 +340,23 @@ fi
 CT=() thr=""
 if runs 5 || runs 6; then
 	# the decision: the most probable class, or a threshold on the class's
-	# probability that calls the given share of all the mapped pixels the class
+	# probability that calls the given share of all the mapped pixels the
+	# class, or under which all the maps' probabilities expect the best IoU
 	for n in "${names[@]}"; do [ -f "$out/probs_$n.tif" ] || die "stage $stage: $out/probs_$n.tif is missing (map it first: stage 4)"; done
 	if [ "$decision" != argmax ]; then
-		[ -n "$share" ] || share=$(cat "$out/training.share" 2>/dev/null) || die "--decision source-share: $out/training.share is missing"
 		probs=(); for n in "${names[@]}"; do probs+=("$out/probs_$n.tif"); done
-		thr=$("$BIN"/share-threshold --quiet --share "$share" --class "$label_class" "${probs[@]}")
+		if [ "$decision" = expected-iou ]; then
+			thr=$("$BIN"/share-threshold --quiet --expected-iou --class "$label_class" "${probs[@]}")
+		else
+			[ -n "$share" ] || share=$(cat "$out/training.share" 2>/dev/null) || die "--decision source-share: $out/training.share is missing"
+			thr=$("$BIN"/share-threshold --quiet --share "$share" --class "$label_class" "${probs[@]}")
+		fi
 		CT=(--class-threshold "$label_class=$thr")
 	fi
 fi
 if runs 5; then
 	log "[5/6] deciding ($decision${thr:+: $cname where its probability is $thr or more}) and vectorising"
-	echo "decision $decision${thr:+: share $share, threshold $thr}" >>"$out/run.txt"
+	echo "decision $decision${thr:+: ${share:+share $share, }threshold $thr}" >>"$out/run.txt"
 	for name in "${names[@]}"; do
 		LN=() VC=$label_class
 		[ -n "$classes" ] && VC=$(codes_of "$classes")

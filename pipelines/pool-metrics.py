@@ -92,7 +92,11 @@ def main():
         m.update({"completeness": comp, "correctness": corr, "road_f1": 2 * comp * corr / (comp + corr) if comp + corr else 0,
                   "apls": sum(apls) / len(apls) if apls else None})
     rule = rule.split("=")[0]  # share=F: the share is given below
-    m["decision"] = {"rule": rule} if rule == "argmax" else {"rule": rule, "share": float(share), "threshold": float(thr)}
+    m["decision"] = {"rule": rule}
+    if share:
+        m["decision"]["share"] = float(share)
+    if thr:
+        m["decision"]["threshold"] = float(thr)
     m["per_raster"] = runs
     tmp = f"{out}/metrics.json.tmp"
     with open(tmp, "w") as f:

@@ -103,6 +103,23 @@ assert 0.8 * want < area < 1.1 * want, (area, want)   # the polygons follow the 
 else
 	fail "adapt.sh --decision" "$(tail -n 2 "$T/rd.err" "$T/rd.py" | tr '\n' ' ')"
 fi
+# --decision expected-iou: the threshold share-threshold --expected-iou finds
+# on the maps, every pixel at or above it a building in the score
+if pipelines/adapt.sh "${ad_args[@]}" --decision expected-iou 2>"$T/re.err" &&
+	t=$($BIN/share-threshold --quiet --expected-iou "$T/rd/probs_east.tif") && $PY -c "
+import json
+import numpy as np
+from osgeo import gdal
+m = json.load(open('$T/rd/metrics.json')); t = float('$t')
+assert m['decision'] == {'rule': 'expected-iou', 'threshold': t}, (m['decision'], t)
+ds = gdal.Open('$T/rd/probs_east.tif'); p = ds.GetRasterBand(2).ReadAsArray(); ok = ds.GetRasterBand(2).GetMaskBand().ReadAsArray() > 0
+c = m['per_raster']['east']['confusion']
+assert c[0][1] + c[1][1] == int(((p >= t) & ok).sum()), (c, int(((p >= t) & ok).sum()))
+" 2>"$T/re.py" && grep -q "^decision expected-iou: threshold $t\$" "$T/rd/run.txt"; then
+	pass "adapt.sh --decision expected-iou: the maps' own expected-IoU threshold ($t), the pixels at or above it scored as buildings, recorded in metrics.json and run.txt"
+else
+	fail "adapt.sh --decision expected-iou" "$(tail -n 2 "$T/re.err" "$T/re.py" | tr '\n' ' ')"
+fi
 # with nothing to score, the report's quick-look shows the decided class
 if pipelines/adapt.sh --method source-only --source "$T/west.vrt" --source-labels "$A/rgb_nadir10_buildings.geojson" \
 	--target "$T/east.vrt" --out "$T/nl" --epochs 1 --width 4 --decision share=0.3 2>"$T/nl.err" && $PY -c "
@@ -115,7 +132,7 @@ else
 fi
 must_fail "adapt.sh --decision share=F needs a share below 1" 2 "^adapt: --decision share=F needs a share above 0 and below 1, not '1.5'$" \
 	"pipelines/adapt.sh ${ad_args[*]} --decision share=1.5"
-must_fail "adapt.sh refuses an unknown --decision" 2 "^adapt: --decision must be argmax, share=F or source-share, not 'best'$" \
+must_fail "adapt.sh refuses an unknown --decision" 2 "^adapt: --decision must be argmax, share=F, source-share or expected-iou, not 'best'$" \
 	"pipelines/adapt.sh ${ad_args[*]} --decision best"
 must_fail "adapt.sh refuses --flips 8" 2 "^adapt: --flips must be 1, 2 or 4, not '8'$" \
 	"pipelines/adapt.sh ${ad_args[*]} --flips 8"
