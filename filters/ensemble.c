@@ -4,7 +4,9 @@
  * mapping reads from a model (bands, normalisation, GSD, classes), as
  * seeds of one recipe do. With one model, its weights stored again in
  * another precision (--weights). The first model's records describe the
- * file; "seeds" lists every member's seed. */
+ * file; "seeds" lists every member's seed. --decision records the rule
+ * that maps the class probabilities to classes (bin/map applies it). */
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,11 +16,12 @@
 #include "base/outpath.h"
 #include "nn/model.h"
 
-static const char *out_path, *weights;
+static const char *out_path, *weights, *decision;
 
 static const struct ls_opt opts[] = {
 	{ "out", LS_OPT_STR, &out_path, "FILE", "write the ensemble here (it may be one of the models: they are read first)" },
 	{ "weights", LS_OPT_STR, &weights, "HOW", "how the convolution weights are stored: f32, i16 or i8 (each output channel scaled to 16- or 8-bit integers: a half or a quarter of the file; default: the first model's)" },
+	{ "decision", LS_OPT_STR, &decision, "RULE", "the decision rule the model records for mapping: argmax, expected-iou or share=F (bin/map --decision)" },
 	{ 0 }
 };
 
@@ -67,6 +70,12 @@ int main(int argc, char **argv)
 		ls_die(LS_EXIT_USAGE, "usage: ensemble %s", cmd.usage);
 	if (weights && strcmp(weights, "f32") && strcmp(weights, "i16") && strcmp(weights, "i8"))
 		ls_die(LS_EXIT_USAGE, "--weights must be f32, i16 or i8, not %s", weights);
+	if (decision && strcmp(decision, "argmax") && strcmp(decision, "expected-iou")) {
+		char *end;
+		double f = strncmp(decision, "share=", 6) ? NAN : strtod(decision + 6, &end);
+		if (!(f > 0 && f < 1) || *end)
+			ls_die(LS_EXIT_USAGE, "--decision must be argmax, expected-iou or share=F (0 < F < 1), not '%s'", decision);
+	}
 	if (ls_output_ok(out_path, NULL, 0) < 0)
 		ls_die_err();
 	for (int i = 0; i < pos.n; i++) {
@@ -107,6 +116,8 @@ int main(int argc, char **argv)
 	ls_meta_set(&meta, "seeds", seeds);
 	if (weights)
 		ls_meta_set(&meta, "weights", weights);
+	if (decision)
+		ls_meta_set(&meta, "decision", decision);
 	for (int k = 0; k < nall; k++)
 		nets[k] = all[k];
 	if (ls_model_save_members(out_path, nets, nall, &meta) < 0)

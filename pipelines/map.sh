@@ -28,8 +28,12 @@
 #                         (no label needed; the adapted model is kept as DIR/NAME.model):
 #                         for another sensor; in another place seen by the same sensor it
 #                         cost 0.02-0.04 on four of six benchmark pairs (docs/results.md)
-#   --decision RULE       argmax (default) or share=F (the top share F of the mapped pixels
-#                         is the first class, as adapt.sh --decision)
+#   --decision RULE       argmax, share=F (the top share F of the mapped pixels is the
+#                         first class, as adapt.sh --decision) or expected-iou (the first
+#                         class where its probability passes the threshold under which the
+#                         map's own probabilities expect the best IoU: share-threshold
+#                         --expected-iou); default: the rule the model records, else argmax.
+#                         The class raster and the polygons follow it
 #   --flips N             probabilities averaged over N flips of each tile: 1 (none,
 #                         the default), 2 or 4; N times the model's time (encode --flips)
 #   --members N           an ensemble model (models/buildings.model holds three networks)
@@ -48,7 +52,7 @@ here=$(cd "$(dirname "$(readlink -f "$0")")/.." && pwd)
 BIN=${BIN:-$here/bin}
 [ -x "$BIN/tile" ] || BIN=$(cd "$here/../../bin" 2>/dev/null && pwd)	# installed: PREFIX/share/landshift -> PREFIX/bin
 export GDAL_PAM_ENABLED=NO
-model="" out="" bands="" gsd=auto adapt="" decision=argmax min_area=4 simplify=0.25 tile=512 threads=0 scene="" flips=1 precision=f32 round_bits=12 members=0
+model="" out="" bands="" gsd=auto adapt="" decision="" min_area=4 simplify=0.25 tile=512 threads=0 scene="" flips=1 precision=f32 round_bits=12 members=0
 die() { echo "map: $*" >&2; exit 2; }
 while [ $# -gt 0 ]; do
 	case $1 in
@@ -73,7 +77,7 @@ case $flips in 1|2|4) ;; *) die "--flips must be 1, 2 or 4, not '$flips'" ;; esa
 [[ $members =~ ^[0-9]+$ ]] && [ "$members" -le 16 ] || die "--members must be 1 to the model's members, not '$members'"
 case $precision in f32|bf16) ;; *) die "--precision must be f32 or bf16, not '$precision'" ;; esac
 [[ $round_bits =~ ^[0-9]+$ ]] && [ "$round_bits" -le 23 ] || die "--round-bits must be 0 to 23, not '$round_bits'"
-case $decision in argmax) ;; share=*) ;; *) die "--decision must be argmax or share=F, not '$decision'" ;; esac
+case $decision in ""|argmax|expected-iou) ;; share=*) ;; *) die "--decision must be argmax, share=F or expected-iou, not '$decision'" ;; esac
 name=$(basename "$scene"); name=${name%.*}; name=${name//[^A-Za-z0-9_.-]/_}
 mkdir -p "$out"
 log() { echo "map: $*" >&2; }
@@ -83,6 +87,10 @@ meta=$(/usr/bin/python3 "$here/python/landshift_frames.py" --meta "$model") || d
 get() { sed -n "s/^$1 //p" <<<"$meta" | head -n 1; }
 classes=$(get classes); [ -n "$classes" ] || classes=$(/usr/bin/python3 -c 'import sys; n = int(sys.argv[1]); print(",".join(["background", "building", "tree", "road"][:n] + ["class%d" % i for i in range(4, n)]))' "$(sed -n 's/.*classes=\([0-9]*\).*/\1/p' <<<"$(get spec)")")
 mgsd=$(get gsd)
+if [ -z "$decision" ]; then	# the model's rule, when it records one
+	decision=$(get decision); decision=${decision:-argmax}
+	case $decision in argmax|expected-iou|share=*) ;; *) die "$model: records the decision '$decision', which this version does not know (give --decision)" ;; esac
+fi
 stems=$(sed -n 's/^bands\.\([^ ]*\) .*/\1/p' <<<"$meta")
 
 # the scene's band names, matched to a stem's (case aside; r/g/b/nir spelled out)
@@ -140,21 +148,36 @@ MD=(--metadata "LANDSHIFT_MODEL=$(basename "$model")" --metadata "LANDSHIFT_MODE
 [ "$precision" = f32 ] || MD+=(--metadata "LANDSHIFT_PRECISION=$precision")
 [ "$round_bits" = 0 ] || MD+=(--metadata "LANDSHIFT_PROBABILITY_STEP=$(awk -v n="$round_bits" 'BEGIN { printf "%.12g", 2 ^ -n }')")
 log "mapping"
-mkfifo "$tmp/probs.fifo"	# one model pass, two rasters: the probabilities and the classes
-"$BIN"/stitch --quiet --threads "$threads" --round-bits "$round_bits" --cog --compress DEFLATE --class-index "${MD[@]}" "$tmp/classes.tif" <"$tmp/probs.fifo" &
-cls=$!
+# one model pass; with the most probable class, two rasters from it: the
+# probabilities and the classes. A threshold is known only once the whole
+# map is: the classes are then decided from the probability raster after.
+CL=()
+if [ "$decision" = argmax ]; then
+	mkfifo "$tmp/probs.fifo"
+	"$BIN"/stitch --quiet --threads "$threads" --round-bits "$round_bits" --cog --compress DEFLATE --class-index "${MD[@]}" "$tmp/classes.tif" <"$tmp/probs.fifo" &
+	cls=$!
+	CL=("$tmp/probs.fifo")
+fi
 "$BIN"/tile --quiet "${T[@]}" "$scene" | "$BIN"/normalise-bands --quiet --stats "$tmp/scene.stats" |
 	"$BIN"/encode --quiet --threads "$threads" --batch 1 --decode --flips "$flips" --members "$members" --precision "$precision" --model "$use" |
-	tee "$tmp/probs.fifo" | "$BIN"/stitch --quiet --threads "$threads" --round-bits "$round_bits" --cog --compress DEFLATE --nodata -1 "${MD[@]}" "$tmp/probs.tif"
-wait "$cls" || die "writing the class raster failed"
-mv "$tmp/probs.tif" "$out/${name}_probs.tif"
-mv "$tmp/classes.tif" "$out/${name}_classes.tif"
-CT=()
-if [ "${decision%%=*}" = share ]; then
-	t=$("$BIN"/share-threshold --quiet --share "${decision#share=}" "$out/${name}_probs.tif")
+	tee "${CL[@]}" | "$BIN"/stitch --quiet --threads "$threads" --round-bits "$round_bits" --cog --compress DEFLATE --nodata -1 "${MD[@]}" "$tmp/probs.tif"
+CT=() t=""
+if [ "$decision" = argmax ]; then
+	wait "$cls" || die "writing the class raster failed"
+else
+	if [ "$decision" = expected-iou ]; then
+		t=$("$BIN"/share-threshold --quiet --expected-iou "$tmp/probs.tif")
+	else
+		t=$("$BIN"/share-threshold --quiet --share "${decision#share=}" "$tmp/probs.tif")
+	fi
 	CT=(--class-threshold "1=$t")
 	log "decision $decision: class 1 where its probability is $t or more"
+	"$BIN"/tile --quiet --size 512 --overlap 0 "$tmp/probs.tif" |
+		"$BIN"/stitch --quiet --threads "$threads" --cog --compress DEFLATE --class-index "${CT[@]}" "${MD[@]}" \
+			--metadata "LANDSHIFT_DECISION=$decision: class 1 where its probability is $t or more" "$tmp/classes.tif"
 fi
+mv "$tmp/probs.tif" "$out/${name}_probs.tif"
+mv "$tmp/classes.tif" "$out/${name}_classes.tif"
 LN=() lines="" i=0	# a class named road is a line class: its centrelines (LineStrings)
 IFS=, read -ra cl <<<"$classes"
 for c in "${cl[@]}"; do
@@ -169,7 +192,7 @@ if [[ $nm =~ ^[0-9]+$ ]] && [ "$nm" -gt 1 ]; then
 	elif [ "$members" = 1 ]; then mdesc="$model (the first of its $nm networks alone)"
 	else mdesc="$model (the first $members of its $nm networks, their probabilities averaged)"; fi
 fi
-R=("$scene" "$out" "$name" "$mdesc" "$classes" "$bands" "${G[*]:-native}" "$decision" "$adapt")
+R=("$scene" "$out" "$name" "$mdesc" "$classes" "$bands" "${G[*]:-native}" "$decision${t:+: ${cl[1]:-class 1} where its probability is $t or more}" "$adapt")
 /usr/bin/python3 "$here/pipelines/map-report.py" --quicklook "${R[@]}" &	# beside vectorise, on the other core
 look=$!
 "$BIN"/vectorise --quiet --class-names "$classes" --min-area "$min_area" --simplify "$simplify" "${CT[@]}" "${LN[@]}" \

@@ -84,6 +84,35 @@ assert (c[m] == a[:, m].argmax(0)).all(), 'the class raster is not the most prob
 else
 	fail "bin/map against the chain" "$(tail -n 1 "$T/eq.py")"
 fi
+# a model that records its decision (ensemble --decision): bin/map applies it
+# unless told otherwise; the class raster and the polygons follow the
+# threshold share-threshold --expected-iou finds on the map
+$BIN/ensemble --quiet --out "$T/dec.model" --weights i8 --decision expected-iou "$M"
+if bin/map --model "$T/dec.model" "$T/bgr.tif" --out "$T/dec" 2>"$T/dec.err" &&
+	bin/map --model "$T/dec.model" --decision argmax "$T/bgr.tif" --out "$T/dec_am" 2>>"$T/dec.err" &&
+	t=$($BIN/share-threshold --quiet --expected-iou "$T/dec/bgr_probs.tif") && grep -q "^map: decision expected-iou: class 1 where its probability is $t or more" "$T/dec.err" &&
+	gdalinfo "$T/dec/bgr_classes.tif" | grep -q "LANDSHIFT_DECISION=expected-iou: class 1 where its probability is $t or more" &&
+	$PY /usr/lib/python3/dist-packages/osgeo_utils/samples/validate_cloud_optimized_geotiff.py "$T/dec/bgr_classes.tif" >/dev/null &&
+	grep -q "expected-iou: building where its probability is $t or more" "$T/dec/bgr.html" && $PY -c "
+from osgeo import gdal, ogr
+import numpy as np
+t = float('$t')
+dp, dc, da = (gdal.Open('$T/%s' % f) for f in ('dec/bgr_probs.tif', 'dec/bgr_classes.tif', 'dec_am/bgr_classes.tif'))
+p, c, a = dp.ReadAsArray(), dc.ReadAsArray(), da.ReadAsArray()
+m = p[0] >= 0
+assert 0.05 < t < 0.95 and ((c[m] == 1) == (p[1][m] >= t)).all() and (c[~m] == 255).all(), 'the classes are not the threshold'
+assert (a[m] == p[:, m].argmax(0)).all() and (c[m] != a[m]).any(), '--decision argmax is not the most probable class'
+g = dp.GetGeoTransform(); want = (c == 1).sum() * abs(g[1] * g[5])
+ds = ogr.Open('$T/dec/bgr.gpkg'); area = sum(f.GetGeometryRef().GetArea() for f in ds.GetLayer('building'))
+assert 0.8 * want < area < 1.1 * want, (area, want)" 2>"$T/dec.py"; then
+	pass "bin/map with a model that records --decision expected-iou: classes and polygons at the map's expected-IoU threshold ($t), said in the COG's metadata and the report; --decision argmax overrides it"
+else
+	fail "bin/map --decision expected-iou" "$(tail -n 2 "$T/dec.err" "$T/dec.py" | tr '\n' ' ')"
+fi
+must_fail "ensemble --decision names a rule mapping knows" 2 "^ensemble: --decision must be argmax, expected-iou or share=F \\(0 < F < 1\\), not 'best'$" \
+	"$BIN/ensemble --out $T/x.model --decision best $M"
+must_fail "bin/map refuses an unknown --decision" 2 "^map: --decision must be argmax, share=F or expected-iou, not 'best'$" \
+	"bin/map --model $M --decision best $A/pan.tif --out $T/db"
 # --precision bf16: the 3x3 convolutions in bfloat16 where the CPU has AVX-512
 # BF16 (close to float, not equal), float elsewhere (equal)
 if grep -qw avx512_bf16 /proc/cpuinfo; then tol=0.1 agree=0.995 differ=1; else tol=1e-6 agree=1 differ=0; fi
