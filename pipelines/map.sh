@@ -79,7 +79,6 @@ case $precision in f32|bf16) ;; *) die "--precision must be f32 or bf16, not '$p
 [[ $round_bits =~ ^[0-9]+$ ]] && [ "$round_bits" -le 23 ] || die "--round-bits must be 0 to 23, not '$round_bits'"
 case $decision in ""|argmax|expected-iou) ;; share=*) ;; *) die "--decision must be argmax, share=F or expected-iou, not '$decision'" ;; esac
 name=$(basename "$scene"); name=${name%.*}; name=${name//[^A-Za-z0-9_.-]/_}
-mkdir -p "$out"
 log() { echo "map: $*" >&2; }
 
 # what the model records: its stems' band names, GSD, class names, normalisation
@@ -106,26 +105,43 @@ if [ -z "$bands" ]; then
 	have=$("$BIN"/tile --quiet --size 64 --sample 1 "$scene" | "$BIN"/frame-info --quiet --no-stats |
 		/usr/bin/python3 -c 'import json, sys; print(",".join(json.loads(sys.stdin.readline())["bands"]))') ||
 		die "$scene: cannot read its bands"
-	bands=$(/usr/bin/python3 - "$have" "$meta" <<'PY'
-import sys
-have, meta = sys.argv[1].split(","), sys.argv[2].splitlines()
+	bands=$(/usr/bin/python3 - "$have" "$meta" "$model" "$here/python" <<'PY'
+import glob, os, sys
+have, meta, model = sys.argv[1].split(","), sys.argv[2].splitlines(), sys.argv[3]
 alias = {"r": "red", "g": "green", "b": "blue", "nir": "nir", "near-infrared": "nir", "nearinfrared": "nir"}
 norm = lambda s: alias.get(s.lower(), s.lower())
 h = [norm(b) for b in have]
-for line in meta:
-    if line.startswith("bands."):
-        want = line.split(" ", 1)[1].split(",")
-        if all(norm(w) in h for w in want):
-            print(",".join(str(h.index(norm(w)) + 1) for w in want))
-            sys.exit(0)
+def match(lines):
+    for line in lines:
+        if line.startswith("bands."):
+            want = line.split(" ", 1)[1].split(",")
+            if all(norm(w) in h for w in want):
+                return ",".join(str(h.index(norm(w)) + 1) for w in want)
+if match(meta):
+    print(match(meta))
+    sys.exit(0)
+# none: the models beside it that map its classes from these bands, to name in the refusal
+sys.path.insert(0, sys.argv[4])
+from landshift_frames import model_meta
+classes = lambda lines: set(next((l.split(" ", 1)[1] for l in lines if l.startswith("classes ")), "").split(",")[1:])
+fits = []
+for m in sorted(glob.glob(os.path.join(os.path.dirname(model) or ".", "*.model"))):
+    try:
+        other = ["%s %s" % kv for kv in model_meta(m)]
+        if not os.path.samefile(m, model) and classes(meta) <= classes(other) and match(other):
+            fits.append(m)
+    except Exception:   # not a model: not named
+        pass
+print(" ".join(fits))
 sys.exit(1)
 PY
-) || die "the scene's bands ($have) hold none of the model's band sets ($(grep '^bands\.' <<<"$meta" | cut -d' ' -f2 | paste -sd' ')): give --bands"
+) || die "the scene's bands ($have) hold none of the model's band sets ($(grep '^bands\.' <<<"$meta" | cut -d' ' -f2 | paste -sd' ')): give --bands${bands:+, or map with a model for these bands: $bands}"
 fi
 B=(--bands "$bands")
 log "$scene: bands $bands, ${G[*]:-native grid}, classes $classes"
 
 T=(--size "$tile" --overlap 32 "${G[@]}" "${B[@]}")
+mkdir -p "$out" 2>/dev/null || die "--out: cannot make the folder $out"
 stats=$out/$name.stats
 tmp=$(mktemp -d "$out/.map.XXXXXX")
 trap 'rm -rf "$tmp"' EXIT

@@ -149,9 +149,18 @@ must_fail "bin/map wants a model" 2 "^map: usage: map --model FILE SCENE --out D
 # bands finds few)
 N=$DATA/naip_trees
 gdal_translate -q -b 1 -b 2 -b 3 "$N/images/santa_monica_2020_91.tif" "$T/rgbchip.tif"
-must_fail "bin/map: the four-band trees model refuses an RGB scene" 2 \
-	"^map: the scene's bands \\(red,green,blue\\) hold none of the model's band sets \\(red,green,blue,b4\\)" \
+must_fail "bin/map: the four-band trees model refuses an RGB scene, naming the shipped models that map trees from its bands" 2 \
+	"^map: the scene's bands \\(red,green,blue\\) hold none of the model's band sets \\(red,green,blue,b4\\): give --bands, or map with a model for these bands: models/multiclass.model models/trees-rgb.model$" \
 	"bin/map --threads 1 --model models/trees.model $T/rgbchip.tif --out $T/t4"
+if [ -e "$T/t4" ]; then fail "bin/map refusal" "it made its output folder $T/t4"; else pass "bin/map refused before making its output folder"; fi
+touch "$T/afile"
+bin/map --threads 1 --model models/trees-rgb.model "$T/rgbchip.tif" --out "$T/afile/maps" 2>"$T/af.err"
+rc=$?
+if [ $rc = 2 ] && [ "$(tail -n 1 "$T/af.err")" = "map: --out: cannot make the folder $T/afile/maps" ] && ! grep -qv '^map: ' "$T/af.err"; then
+	pass "bin/map: an output folder that cannot be made is one line naming it, exit 2"
+else
+	fail "bin/map --out under a file" "exit $rc: $(tr '\n' ' ' <"$T/af.err")"
+fi
 if bin/map --threads 1 --model models/trees-rgb.model "$T/rgbchip.tif" --out "$T/trgb" 2>"$T/trgb.err" &&
 	f1=$(bin/evaluate --quiet --ref "$N/masks/santa_monica_2020_91.tif" --ref-map 2=1 --ref-class 1 --points "$N/json/santa_monica_2020_91.json" \
 		--point-class 1 --match-distance 3 --class-names background,tree "$T/trgb/rgbchip_probs.tif" | $PY -c "import json, sys; print(json.load(sys.stdin)['point_f1'])") &&
