@@ -105,6 +105,23 @@ static int add_raster(const char *path, uint64_t *hist, double *psum, uint64_t *
 	return rc;
 }
 
+/* The bin edge where the share is first reached from the top; *cum gets
+ * how many mapped pixels lie at or above it. */
+static long share_edge(const uint64_t *hist, uint64_t n, uint64_t *cum)
+{
+	uint64_t want = (uint64_t)ceil(share * (double)n);
+	if (want < 1)
+		want = 1;
+	long b = BINS - 1;
+	*cum = 0;
+	for (; b > 0; b--)
+		if ((*cum += hist[b]) >= want)
+			break;
+	if (b == 0)
+		*cum += hist[0];
+	return b;
+}
+
 /* The bin edge where the expected IoU of calling every pixel at or above it
  * the class is highest; *best gets that IoU (0: no pixel has any
  * probability of the class, and the edge is 1: nothing is called). */
@@ -137,9 +154,10 @@ int main(int argc, char **argv)
 	ls_opt_parse(&cmd, argc, argv, &pos);
 	if (pos.n < 1)
 		ls_die(LS_EXIT_USAGE, "usage: share-threshold %s", cmd.usage);
-	if (isnan(share) == !expected_iou)
-		ls_die(LS_EXIT_USAGE, expected_iou ? "give --share F or --expected-iou, not both" :
-			"give --share F, the share of the mapped pixels to call the class, or --expected-iou");
+	if (!isnan(share) && expected_iou)
+		ls_die(LS_EXIT_USAGE, "give --share F or --expected-iou, not both");
+	if (isnan(share) && !expected_iou)
+		ls_die(LS_EXIT_USAGE, "give --share F, the share of the mapped pixels to call the class, or --expected-iou");
 	if (!expected_iou && !(share > 0 && share < 1))
 		ls_die(LS_EXIT_USAGE, "--share must lie above 0 and below 1, not %g", share);
 	if (cls < 1 || cls > 254)
@@ -152,36 +170,25 @@ int main(int argc, char **argv)
 			ls_die_err();
 	if (!n)
 		ls_die(LS_EXIT_DATA, "%s%s: no mapped pixel to rank", pos.v[0], pos.n > 1 ? " and the others" : "");
+	long b;
 	if (expected_iou) {
 		double best;
 		uint64_t called;
-		long b = best_edge(hist, psum, &best, &called);
-		printf("%.17g\n", (double)b / BINS);
-		ls_flush_stdout();
+		b = best_edge(hist, psum, &best, &called);
 		if (b == BINS)
 			ls_info("no mapped pixel has any probability of class %d: none is called it (threshold 1)", cls);
 		else
 			ls_info("class %d where its probability is >= %.6f: %llu of %llu mapped pixels (%.4f %%), an expected IoU of %.4f",
 				cls, (double)b / BINS, (unsigned long long)called, (unsigned long long)n, 100.0 * called / n, best);
-		free(psum);
-		free(hist);
-		ls_strlist_free(&pos);
-		return 0;
+	} else {
+		uint64_t cum;
+		b = share_edge(hist, n, &cum);
+		ls_info("%llu of %llu mapped pixels (%.4f %%, asked %.4f %%) have class %d's probability >= %.6f",
+			(unsigned long long)cum, (unsigned long long)n, 100.0 * cum / n, 100 * share, cls, (double)b / BINS);
 	}
-	uint64_t want = (uint64_t)ceil(share * (double)n), cum = 0;
-	if (want < 1)
-		want = 1;
-	long b = BINS - 1;
-	for (; b > 0; b--)
-		if ((cum += hist[b]) >= want)
-			break;
-	if (b == 0)
-		cum += hist[0];
-	double t = (double)b / BINS;
-	printf("%.17g\n", t);
+	printf("%.17g\n", (double)b / BINS);
 	ls_flush_stdout();
-	ls_info("%llu of %llu mapped pixels (%.4f %%, asked %.4f %%) have class %d's probability >= %.6f",
-		(unsigned long long)cum, (unsigned long long)n, 100.0 * cum / n, 100 * share, cls, t);
+	free(psum);
 	free(hist);
 	ls_strlist_free(&pos);
 	return 0;

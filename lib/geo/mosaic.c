@@ -100,7 +100,11 @@ struct ls_mosaic *ls_mosaic_open(const char *path, const struct ls_frame *f, con
 		ls_err("%s: the output path is too long", path);
 		return NULL;
 	}
-	if (o->class_index && o->decision.cls && (o->decision.cls >= ls_frame_c(f) || ls_frame_c(f) > 256)) {
+	if (o->class_index && ls_frame_c(f) > 255) {
+		ls_err("frame %s holds %d classes: a class raster holds 255 at most (255 is no data)", f->key, (int)ls_frame_c(f));
+		return NULL;
+	}
+	if (o->class_index && o->decision.cls >= ls_frame_c(f)) {
 		ls_err("class threshold %d=%g: frame %s holds %d classes, no class %d", o->decision.cls, o->decision.t, f->key,
 		       (int)ls_frame_c(f), o->decision.cls);
 		return NULL;
@@ -181,24 +185,12 @@ static int flush_rows(struct ls_mosaic *m, int64_t upto)
 		int in = y - m->base < m->cap;
 		const float *ws = in ? m->wsum + (size_t)(y - m->base) * w : NULL;
 		int any_invalid = 0;
-		if (m->class_index && m->decision.cls)	/* a class threshold on the blended probabilities */
+		if (m->class_index)	/* the class of the blended probabilities: the most probable, or a threshold's */
 			for (size_t x = 0; x < w; x++) {
-				float p[256];
+				float p[255];
 				for (int c = 0; in && ws[x] > 0 && c < m->c; c++)
 					p[c] = (float)blended(m, c, y - m->base, x, ws[x]);
 				ls_px_set(m->row, LS_U8, x, in && ws[x] > 0 ? ls_decide(p, 1, m->c, &m->decision) : m->nodata);
-			}
-		else if (m->class_index)	/* the most probable class of the blended probabilities */
-			for (size_t x = 0; x < w; x++) {
-				int best = 0;
-				double bv = 0;
-				for (int c = 0; in && ws[x] > 0 && c < m->c; c++) {
-					double v = m->rscale > 0 ? blended(m, c, y - m->base, x, ws[x])
-								 : m->sum[((size_t)c * m->cap + (size_t)(y - m->base)) * w + x];
-					if (c == 0 || v > bv)
-						best = c, bv = v;
-				}
-				ls_px_set(m->row, LS_U8, x, in && ws[x] > 0 ? best : m->nodata);
 			}
 		for (int c = 0; c < m->c && !m->class_index; c++)
 			for (size_t x = 0; x < w; x++) {

@@ -19,7 +19,7 @@ struct ls_mosaic_opts {
 	int cog;		/* Cloud Optimized GeoTIFF with overviews */
 	int class_index;	/* write the most probable class of the blended probabilities
 				 * (one u8 band, 255 where no tile is valid) */
-	struct ls_decision decision;	/* class_index: a class threshold instead (decide.h) */
+	struct ls_decision decision;	/* class_index: a class threshold instead (decide.h; cls 0: none) */
 	int level;		/* DEFLATE (1-9) or ZSTD (1-22) level; 0: GDAL's default */
 	int threads;		/* threads compressing the Cloud Optimized GeoTIFF (0: all cores) */
 	int round_bits;		/* float values rounded to multiples of 2^-round_bits (0: kept), the

@@ -139,6 +139,7 @@ te=$($BIN/share-threshold --expected-iou "$T/ramp.tif" 2>"$T/te.err")
 te0=$($BIN/share-threshold --expected-iou "$T/ramp0.tif" 2>"$T/te0.err")
 $BIN/tile --quiet --size 64 --overlap 0 "$T/ramp.tif" >"$T/ramp.frames"
 $BIN/stitch --quiet --class-index --class-threshold "1=$te" "$T/te_cls.tif" "$T/ramp.frames"
+$BIN/stitch --quiet --class-index "$T/am_cls.tif" "$T/ramp.frames"
 if [ "$te0" = 1 ] && grep -q 'no mapped pixel has any probability of class 1' "$T/te0.err" && $PY -c "
 import re
 import numpy as np
@@ -151,8 +152,10 @@ t = float('$te'); assert bt - 2**-20 < t <= bt and t * 2**20 == int(t * 2**20), 
 m = re.search(r'an expected IoU of ([0-9.]+)', open('$T/te.err').read()); assert abs(float(m.group(1)) - best) < 1e-4, (m.group(1), best)
 ds = gdal.Open('$T/te_cls.tif'); c = ds.ReadAsArray(); dq = gdal.Open('$T/ramp.tif'); q = dq.GetRasterBand(2).ReadAsArray()
 assert (c[0] == 255).all() and ((c[1:] == 1) == (q[1:] >= t)).all() and set(np.unique(c[1:])) == {0, 1}, np.unique(c)
+a = gdal.Open('$T/am_cls.tif').ReadAsArray(); q0 = dq.GetRasterBand(1).ReadAsArray()
+assert (a[0] == 255).all() and ((a[1:] == 1) == (q[1:] > q0[1:])).all(), 'without a threshold: not the most probable class'
 " 2>"$T/te.py"; then
-	pass "share-threshold --expected-iou: the threshold a brute-force search over a probability ramp finds best for the IoU the probabilities expect ($te), none for an all-zero map; stitch --class-threshold calls exactly the pixels at or above it"
+	pass "share-threshold --expected-iou: the threshold a brute-force search over a probability ramp finds best for the IoU the probabilities expect ($te), none for an all-zero map; stitch --class-threshold calls exactly the pixels at or above it, and without it the most probable class"
 else
 	fail "share-threshold --expected-iou" "te=$te te0=$te0 $(cat "$T/te.err" "$T/te0.err" "$T/te.py" | tail -n 3 | tr '\n' ' ')"
 fi
