@@ -54,6 +54,10 @@ static void describe_method(struct ls_trainer *t)
 		snprintf(v, sizeof v, "%g", o->dice);
 		ls_meta_set(&t->meta, "dice", v);
 	}
+	if (o->aug.scale > 0) {
+		snprintf(v, sizeof v, "%g", o->aug.scale);
+		ls_meta_set(&t->meta, "scale_jitter", v);
+	}
 	if (o->init_path)
 		ls_meta_set(&t->meta, "init", o->init_path);
 }
@@ -226,7 +230,7 @@ int ls_tr_resume(struct ls_trainer *t)
 	if (rc == 0 && (!meth || strcmp(meth, t->o->method)))
 		rc = ls_err("%s was trained by %s, not %s", t->ckpt, meth ? meth : "no method", t->o->method);
 	/* the run goes on only as it started: its settings, seed, data and method's own */
-	const char *same[] = { "training", "seed", "data", t->o->method, "fda_beta", "dice", "init" };
+	const char *same[] = { "training", "seed", "data", t->o->method, "fda_beta", "dice", "scale_jitter", "init" };
 	for (size_t i = 0; i < sizeof same / sizeof *same && rc == 0; i++) {
 		const char *a = ls_meta_get(&m, same[i]), *b = ls_meta_get(&t->meta, same[i]);
 		if ((a || b) && (!a || !b || strcmp(a, b)))

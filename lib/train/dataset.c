@@ -182,6 +182,71 @@ static size_t src_index(int t, int r, int c, int h, int w)
 	return (size_t)r * w + c;
 }
 
+/* Where output row (or column) i of n samples the tile when zoomed by z
+ * from origin o: the pixel above it (a), the weight of the one below (f),
+ * the nearest (near) and whether it lies in the tile at all (in). */
+struct zoom_at {
+	int a, near, in;
+	float f;
+};
+
+static void zoom_axis(struct zoom_at *za, int n, double z, double o)
+{
+	for (int i = 0; i < n; i++) {
+		double v = o + (i + 0.5) / z - 0.5;
+		za[i].in = v > -0.5 && v < n - 0.5;
+		v = v < 0 ? 0 : v > n - 1 ? n - 1 : v;
+		za[i].a = (int)floor(v);
+		za[i].a = za[i].a > n - 2 ? (n > 1 ? n - 2 : 0) : za[i].a;
+		za[i].f = n > 1 ? (float)(v - za[i].a) : 0;
+		za[i].near = (int)floor(v + 0.5);
+	}
+}
+
+/* A labelled tile zoomed by a random factor z from 1/(1+scale) to 1+scale
+ * (log-uniform), the window placed at random: the bands bilinear, the labels
+ * the nearest pixel's; where a zoom-out shows what lies beyond the tile, the
+ * bands are the mean (0, before the jitter) and the labels unknown. In the
+ * frame of transform t. */
+static void put_zoomed(const struct ls_sample *s, real *x, uint8_t *y, int t, const struct ls_augment *aug,
+		       struct ls_rng *rng)
+{
+	int h = s->h, w = s->w;
+	double a = log1p(aug->scale), z = exp(a * (2 * ls_rng_uniform(rng) - 1));
+	double oy = (h - h / z) * ls_rng_uniform(rng), ox = (w - w / z) * ls_rng_uniform(rng);
+	struct zoom_at *zr = ls_xmalloc((size_t)(h + w) * sizeof *zr), *zc = zr + h;
+	zoom_axis(zr, h, z, oy);
+	zoom_axis(zc, w, z, ox);
+	int h1 = h > 1, w1 = w > 1;
+	for (int c = 0; c < s->c; c++) {
+		real gain = 1, shift = 0;
+		if (aug->jitter > 0) {
+			gain = (real)(1 + aug->jitter * (2 * ls_rng_uniform(rng) - 1));
+			shift = (real)(aug->jitter * (2 * ls_rng_uniform(rng) - 1));
+		}
+		const float *src = s->x + (size_t)c * h * w;
+		real *dst = x + (size_t)c * h * w;
+		for (int r = 0; r < h; r++)
+			for (int k = 0; k < w; k++) {
+				real v = 0;
+				if (zr[r].in && zc[k].in) {
+					int r0 = zr[r].a, k0 = zc[k].a;
+					float fr = zr[r].f, fk = zc[k].f;
+					float p00 = src[src_index(t, r0, k0, h, w)], p01 = src[src_index(t, r0, k0 + w1, h, w)];
+					float p10 = src[src_index(t, r0 + h1, k0, h, w)];
+					float p11 = src[src_index(t, r0 + h1, k0 + w1, h, w)];
+					v = (1 - fr) * ((1 - fk) * p00 + fk * p01) + fr * ((1 - fk) * p10 + fk * p11);
+				}
+				dst[(size_t)r * w + k] = v * gain + shift;
+			}
+	}
+	for (int r = 0; r < h; r++)
+		for (int k = 0; k < w; k++)
+			y[(size_t)r * w + k] = s->y && zr[r].in && zc[k].in ? s->y[src_index(t, zr[r].near, zc[k].near, h, w)]
+									     : 255;
+	free(zr);
+}
+
 void ls_batch_put(const struct ls_sample *s, real *x, uint8_t *y, const struct ls_augment *aug, struct ls_rng *rng)
 {
 	int t = 0, h = s->h, w = s->w;
@@ -189,6 +254,10 @@ void ls_batch_put(const struct ls_sample *s, real *x, uint8_t *y, const struct l
 		t |= (int)(ls_rng_u64(rng) & 3);
 	if (aug && aug->rot90 && h == w && (ls_rng_u64(rng) & 1))
 		t |= 4;
+	if (aug && aug->scale > 0 && y) {
+		put_zoomed(s, x, y, t, aug, rng);
+		return;
+	}
 	for (int c = 0; c < s->c; c++) {
 		real gain = 1, shift = 0;
 		if (aug && aug->jitter > 0) {

@@ -56,6 +56,7 @@ void ls_dataset_free(struct ls_dataset *d);
 struct ls_augment {
 	int flip, rot90;
 	double jitter;
+	double scale;	/* labelled tiles zoomed by 1/(1+scale) to 1+scale; 0: off */
 };
 
 void ls_batch_put(const struct ls_sample *s, real *x, uint8_t *y, const struct ls_augment *aug, struct ls_rng *rng);

@@ -9,6 +9,7 @@
 #include "nn/unet.h"
 #include "train/adabn.h"
 #include "train/augment.h"
+#include "train/dataset.h"
 
 static void test_ema(void)
 {
@@ -174,8 +175,78 @@ static void test_adabn(void)
 	ls_unet_free(&net);
 }
 
+/* The zoom (critic-train --scale-jitter) on a tile whose bands are its own
+ * column and row: a zoomed pixel's bands say where it sampled the tile, so
+ * its label must be the label there, its neighbour one step of 1/z away, and
+ * what lies beyond the tile unknown, over flips and turns. */
+static void test_zoom(void)
+{
+	enum { N = 32, NN = N * N };
+	float xs[2 * NN];
+	uint8_t ys[NN], y[NN];
+	real x[2 * NN];
+	for (int r = 0; r < N; r++)
+		for (int k = 0; k < N; k++) {
+			xs[r * N + k] = (float)k;
+			xs[NN + r * N + k] = (float)r;
+			ys[r * N + k] = (uint8_t)((k >= 11) + 2 * (r >= 21));
+		}
+	struct ls_sample s = { .x = xs, .y = ys, .c = 2, .h = N, .w = N };
+	struct ls_augment aug = { 1, 1, 0, 0.5 };
+	struct ls_rng rng;
+	ls_rng_seed(&rng, 7);
+	int labels_ok = 1, steps_ok = 1, out_ok = 1, zin = 0, zout = 0;
+	double lo = 9, hi = 0;
+	for (int draw = 0; draw < 300; draw++) {
+		ls_batch_put(&s, x, y, &aug, &rng);
+		double step = 0;
+		int unknown = 0;
+		for (int r = 0; r < N; r++)
+			for (int k = 0; k < N; k++) {
+				int i = r * N + k;
+				double c = x[i], rr = x[NN + i];
+				if (y[i] == 255) {
+					unknown++;
+					out_ok &= c == 0 && rr == 0;
+					continue;
+				}
+				int kc = (int)floor(c + 0.5), rc = (int)floor(rr + 0.5);
+				labels_ok &= kc >= 0 && kc < N && rc >= 0 && rc < N && y[i] == ys[rc * N + kc];
+				/* two neighbours sampled inside (a sample beyond the last pixel's centre is that pixel's) */
+				if (k + 1 < N && y[i + 1] != 255 && c > 0.01 && c < N - 1.01 && rr > 0.01 && rr < N - 1.01) {
+					double c1 = x[i + 1], r1 = x[NN + i + 1];
+					if (c1 > 0.01 && c1 < N - 1.01 && r1 > 0.01 && r1 < N - 1.01) {
+						double d = fabs(c1 - c) + fabs(r1 - rr);
+						if (step > 0)
+							steps_ok &= fabs(d - step) < 1e-4;
+						step = d;
+					}
+				}
+			}
+		/* a step of 1/z: z from 1/1.5 to 1.5; unknown pixels only when zoomed out */
+		lo = fmin(lo, 1 / step);
+		hi = fmax(hi, 1 / step);
+		out_ok &= unknown == 0 || step > 1;
+		zin += step < 1;
+		zout += unknown > 0;
+	}
+	CHECK(labels_ok && out_ok, "zoom: every label is the label where its pixel sampled the tile; beyond the tile "
+				   "the bands are 0 and the label unknown, only when zoomed out");
+	CHECK(steps_ok && lo >= 1 / 1.5 - 1e-4 && hi <= 1.5 + 1e-4 && lo < 0.75 && hi > 1.35 && zin > 50 && zout > 50,
+	      "zoom: one factor per tile, from %.3f to %.3f within 1/1.5..1.5 (%d zoomed in, %d out with unknown edges)",
+	      lo, hi, zin, zout);
+	aug.scale = 0;
+	uint8_t y0[NN];
+	ls_batch_put(&s, x, y0, &aug, &rng);
+	int plain = 1;
+	for (int i = 0; i < 2 * NN; i++)
+		plain &= x[i] == floor(x[i]);
+	CHECK(plain, "no zoom (--scale-jitter 0): the tile's own pixels, flipped or turned only");
+}
+
 int main(void)
 {
+	test_zoom();
 	test_ema();
 	test_pseudo();
 	test_classmix();
