@@ -123,6 +123,16 @@ if train "$T/sl.model" --epochs 2 --select last 2>"$T/sl.err" && [ "$(grep -c 'e
 else
 	fail "critic-train --select last epoch lines" "$(grep 'epoch' "$T/sl.err" | tr '\n' ' ')"
 fi
+# --scale-jitter: zoomed tiles train another model, the setting is recorded,
+# and a resumed run must ask for the same
+if train "$T/z.model" --epochs 1 --scale-jitter 0.25 2>"$T/z.err" && train "$T/z0.model" --epochs 1 2>/dev/null &&
+	grep -aq '^scale_jitter 0.25$' "$T/z.model" && ! grep -aq '^scale_jitter' "$T/z0.model" && ! cmp -s "$T/z.model" "$T/z0.model"; then
+	pass "critic-train --scale-jitter trains on zoomed tiles (another model than without) and records scale_jitter 0.25"
+else
+	fail "critic-train --scale-jitter" "$(tail -n 2 "$T/z.err" | tr '\n' ' ')"
+fi
+must_fail "critic-train --resume refuses a checkpoint trained with another --scale-jitter" 1 "z.model.ckpt was trained with scale_jitter '0.25', this run asks '\\(none\\)'" \
+	"$BIN/critic-train --quiet --model $T/z.model --source $T/n.frames --width 4 --epochs 1 --batch 8 --seed 5 --resume"
 must_fail "critic-train refuses a negative --epoch-steps" 2 'epoch-steps must be 0 to 1000000, not -3' "$BIN/critic-train --model $T/x.model --source $T/n.frames --epoch-steps -3"
 must_fail "critic-train --class-weights refuses a value that is not a number" 1 "class weights: 2 values needed \\(one per class, none negative\\), not '1,x'" "$BIN/critic-train --quiet --model $T/x.model --source $T/n.frames --class-weights 1,x"
 

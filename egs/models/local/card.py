@@ -75,6 +75,9 @@ def main():
              f"{cls} IoU {m['iou']:.3f} against the discs" if "point_f1" in m else
              f"{cls} IoU **{m['iou']:.3f}**, F1 {m['f1']:.3f}, object F1 {m['object_f1']:.3f} (polygons matched at IoU ≥ 0.5)")
     loss = f", cross-entropy + {meta['dice']} × soft Dice" if "dice" in meta else ""
+    if "scale_jitter" in meta:  # critic-train --scale-jitter S: zoomed by 1/(1+S) to 1+S
+        z = 1 + float(meta["scale_jitter"])
+        loss += f", each tile zoomed at random by 1/{z:g} to {z:g}"
     run_txt = open(f"{run}/run.txt").read().splitlines()
     seed = next((line.split()[1] for line in run_txt if line.startswith("seed ")), "1")
     tiles = next(("every labelled tile (none held out for validation)" for line in run_txt
