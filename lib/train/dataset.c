@@ -182,6 +182,17 @@ static size_t src_index(int t, int r, int c, int h, int w)
 	return (size_t)r * w + c;
 }
 
+/* Band brightness and contrast jitter: a gain and a shift drawn per band. */
+static void jitter_of(const struct ls_augment *aug, struct ls_rng *rng, real *gain, real *shift)
+{
+	*gain = 1;
+	*shift = 0;
+	if (aug && aug->jitter > 0) {
+		*gain = (real)(1 + aug->jitter * (2 * ls_rng_uniform(rng) - 1));
+		*shift = (real)(aug->jitter * (2 * ls_rng_uniform(rng) - 1));
+	}
+}
+
 /* Where output row (or column) i of n samples the tile when zoomed by z
  * from origin o: the pixel above it (a), the weight of the one below (f),
  * the nearest (near) and whether it lies in the tile at all (in). */
@@ -219,11 +230,8 @@ static void put_zoomed(const struct ls_sample *s, real *x, uint8_t *y, int t, co
 	zoom_axis(zc, w, z, ox);
 	int h1 = h > 1, w1 = w > 1;
 	for (int c = 0; c < s->c; c++) {
-		real gain = 1, shift = 0;
-		if (aug->jitter > 0) {
-			gain = (real)(1 + aug->jitter * (2 * ls_rng_uniform(rng) - 1));
-			shift = (real)(aug->jitter * (2 * ls_rng_uniform(rng) - 1));
-		}
+		real gain, shift;
+		jitter_of(aug, rng, &gain, &shift);
 		const float *src = s->x + (size_t)c * h * w;
 		real *dst = x + (size_t)c * h * w;
 		for (int r = 0; r < h; r++)
@@ -259,11 +267,8 @@ void ls_batch_put(const struct ls_sample *s, real *x, uint8_t *y, const struct l
 		return;
 	}
 	for (int c = 0; c < s->c; c++) {
-		real gain = 1, shift = 0;
-		if (aug && aug->jitter > 0) {
-			gain = (real)(1 + aug->jitter * (2 * ls_rng_uniform(rng) - 1));
-			shift = (real)(aug->jitter * (2 * ls_rng_uniform(rng) - 1));
-		}
+		real gain, shift;
+		jitter_of(aug, rng, &gain, &shift);
 		const float *src = s->x + (size_t)c * h * w;
 		real *dst = x + (size_t)c * h * w;
 		for (int r = 0; r < h; r++)

@@ -75,9 +75,8 @@ def main():
              f"{cls} IoU {m['iou']:.3f} against the discs" if "point_f1" in m else
              f"{cls} IoU **{m['iou']:.3f}**, F1 {m['f1']:.3f}, object F1 {m['object_f1']:.3f} (polygons matched at IoU ≥ 0.5)")
     loss = f", cross-entropy + {meta['dice']} × soft Dice" if "dice" in meta else ""
-    if "scale_jitter" in meta:  # critic-train --scale-jitter S: zoomed by 1/(1+S) to 1+S
-        z = 1 + float(meta["scale_jitter"])
-        loss += f", each tile zoomed at random by 1/{z:g} to {z:g}"
+    zoom = 1 + float(meta.get("scale_jitter", 0))   # critic-train --scale-jitter S: 1/(1+S) to 1+S
+    aug = f", each tile zoomed at random by 1/{zoom:g} to {zoom:g}" if zoom > 1 else ""
     run_txt = open(f"{run}/run.txt").read().splitlines()
     seed = next((line.split()[1] for line in run_txt if line.startswith("seed ")), "1")
     tiles = next(("every labelled tile (none held out for validation)" for line in run_txt
@@ -105,7 +104,7 @@ def main():
 | ground sample distance | {gsd} |
 | normalisation | each scene standardised with its own band statistics (in training: {meta.get('normalisation')}) |
 | architecture | `{meta['spec']}` ({os.path.getsize(f'{run}/model') // 1024} KB{weights}) |
-| training | {meta.get('training')}{loss}, {tiles + ', ' if tiles else ''}{who}; {threads} thread{'' if threads == '1' else 's'}, {secs / 60:.0f} min{' in all' if members else ''} |
+| training | {meta.get('training')}{loss}{aug}, {tiles + ', ' if tiles else ''}{who}; {threads} thread{'' if threads == '1' else 's'}, {secs / 60:.0f} min{' in all' if members else ''} |
 | trained on | {trained} |
 | held-back score | {score}, on {held} |
 | licences | {licence} |{chr(10) + "| limits | " + LIMITS[name] + " |" if name in LIMITS else ""}
