@@ -117,8 +117,9 @@ def match(lines):
             want = line.split(" ", 1)[1].split(",")
             if all(norm(w) in h for w in want):
                 return ",".join(str(h.index(norm(w)) + 1) for w in want)
-if match(meta):
-    print(match(meta))
+own = match(meta)
+if own:
+    print(own)
     sys.exit(0)
 # none: the models beside it that map its classes from these bands, to name in the refusal
 sys.path.insert(0, sys.argv[4])
