@@ -22,6 +22,7 @@
 #   --model FILE          the trained model (required)
 #   --out DIR             where the outputs go (required; created)
 #   --bands LIST          the scene's bands for the model's, in its order (tile --bands)
+#                         named as the model's: 1,1,1 reads a grey scene as R, G, B
 #   --gsd auto|native|M   resample to the model's GSD (auto, the default), keep the
 #                         scene's grid (native), or M metres
 #   --adapt adabn         re-estimate the model's batch-norm statistics on this scene first
@@ -90,7 +91,7 @@ if [ -z "$decision" ]; then	# the model's rule, when it records one
 	decision=$(get decision); decision=${decision:-argmax}
 	case $decision in argmax|expected-iou|share=*) ;; *) die "$model: records the decision '$decision', which this version does not know (give --decision)" ;; esac
 fi
-stems=$(sed -n 's/^bands\.\([^ ]*\) .*/\1/p' <<<"$meta")
+stems=$(sed -n 's/^bands\.\([^ ]*\) .*/\1/p' <<<"$meta") stem=$(head -n 1 <<<"$stems")
 
 # the scene's band names, matched to a stem's (case aside; r/g/b/nir spelled out)
 G=()
@@ -102,9 +103,14 @@ native) ;;
 *) G=(--gsd "$gsd") ;;
 esac
 if [ -z "$bands" ]; then
-	have=$("$BIN"/tile --quiet --size 64 --sample 1 "$scene" | "$BIN"/frame-info --quiet --no-stats |
-		/usr/bin/python3 -c 'import json, sys; print(",".join(json.loads(sys.stdin.readline())["bands"]))') ||
-		die "$scene: cannot read its bands"
+	# one small tile for the band names; its warnings (of a 64-pixel sample) are the
+	# mapping pass's to give, its errors are said here
+	perr=$(mktemp)
+	have=$("$BIN"/tile --quiet --size 64 --sample 1 "$scene" 2>"$perr" | "$BIN"/frame-info --quiet --no-stats 2>>"$perr" |
+		/usr/bin/python3 -c 'import json, sys; print(",".join(json.loads(sys.stdin.readline())["bands"]))' 2>/dev/null) ||
+		{ why=$(grep -v '^tile: warning: \|empty stream' "$perr" | head -n 1); rm -f "$perr"
+		  [ -z "$why" ] || { echo "$why" >&2; exit 2; }; die "$scene: cannot read its bands"; }
+	rm -f "$perr"
 	bands=$(/usr/bin/python3 - "$have" "$meta" "$model" "$here/python" <<'PY'
 import glob, os, sys
 have, meta, model = sys.argv[1].split(","), sys.argv[2].splitlines(), sys.argv[3]
@@ -114,9 +120,10 @@ h = [norm(b) for b in have]
 def match(lines):
     for line in lines:
         if line.startswith("bands."):
-            want = line.split(" ", 1)[1].split(",")
+            stem, names = line[len("bands."):].split(" ", 1)
+            want = names.split(",")
             if all(norm(w) in h for w in want):
-                return ",".join(str(h.index(norm(w)) + 1) for w in want)
+                return ",".join(str(h.index(norm(w)) + 1) for w in want) + " " + stem
 own = match(meta)
 if own:
     print(own)
@@ -137,23 +144,48 @@ print(" ".join(fits))
 sys.exit(1)
 PY
 ) || die "the scene's bands ($have) hold none of the model's band sets ($(grep '^bands\.' <<<"$meta" | cut -d' ' -f2 | paste -sd' ')): give --bands${bands:+, or map with a model for these bands: $bands}"
+	read -r bands stem <<<"$bands"
+elif [ -n "$stems" ]; then	# the bands given are the model's, in its order: the stem taking as many
+	n=$(tr ',' '\n' <<<"$bands" | grep -c .)
+	stem=$(awk -v n="$n" '/^bands\./ && split($2, b, ",") == n { print substr($1, 7); exit }' <<<"$meta")
+	[ -n "$stem" ] || die "--bands $bands: $n band(s), but the model takes $(grep '^bands\.' <<<"$meta" | cut -d' ' -f2 | paste -sd' ')"
 fi
+# named as the model names them (a scene's R, G, B, or one grey band read three
+# times, are the model's red, green, blue), so that encode finds its stem
 B=(--bands "$bands")
+[ -z "$stem" ] || B+=(--band-names "$(awk -v s="bands.$stem" '$1 == s { print $2; exit }' <<<"$meta")")
 log "$scene: bands $bands, ${G[*]:-native grid}, classes $classes"
 
 T=(--size "$tile" --overlap 32 "${G[@]}" "${B[@]}")
+made=""; [ -d "$out" ] || made=1	# a folder made here and left empty by a failure goes again
 mkdir -p "$out" 2>/dev/null || die "--out: cannot make the folder $out"
-stats=$out/$name.stats
 tmp=$(mktemp -d "$out/.map.XXXXXX")
-trap 'rm -rf "$tmp"' EXIT
-"$BIN"/tile --quiet "${T[@]}" "$scene" | "$BIN"/normalise-bands --quiet --fit "$tmp/scene.stats"
+o=$tmp/o	# the outputs, moved into --out together once all are made
+mkdir "$o"
+trap 'rm -rf "$tmp"; [ -z "$made" ] || rmdir "$out" 2>/dev/null || true' EXIT
+# a pipeline's messages, each once (the two passes over the scene warn alike);
+# when a stage fails, the stages after it say only that their input ended:
+# those lines are left out when another names the cause
+said() {
+	local keep
+	keep=$(awk '!seen[$0]++' "$tmp/err")
+	grep -qv 'empty stream (no frames; did the producer fail?)' <<<"$keep" &&
+		keep=$(grep -v 'empty stream (no frames; did the producer fail?)' <<<"$keep")
+	[ -z "$keep" ] || printf '%s\n' "$keep" >&2
+	: >"$tmp/err"
+}
+: >"$tmp/err"
+"$BIN"/tile --quiet "${T[@]}" "$scene" 2>>"$tmp/err" | "$BIN"/normalise-bands --quiet --fit "$tmp/scene.stats" 2>>"$tmp/err" ||
+	{ rc=$?; said; exit "$rc"; }
 use=$model
 if [ "$adapt" = adabn ]; then
 	log "adapting the model's batch-norm statistics to the scene (AdaBN)"
-	"$BIN"/tile --quiet --size 256 --overlap 0 "${G[@]}" "${B[@]}" --min-valid 0.5 "$scene" |
+	{ "$BIN"/tile --quiet --size 256 --overlap 0 "${G[@]}" "${B[@]}" --min-valid 0.5 "$scene" |
 		"$BIN"/normalise-bands --quiet --stats "$tmp/scene.stats" |
-		"$BIN"/adapt-bn --quiet --threads "$threads" --model "$model" --stem "$(head -n 1 <<<"$stems")" --out "$out/$name.model"
-	use=$out/$name.model
+		"$BIN"/adapt-bn --quiet --threads "$threads" --model "$model" --stem "$stem" --out "$o/$name.model"; } 2>>"$tmp/err" ||
+		{ rc=$?; said; exit "$rc"; }
+	said
+	use=$o/$name.model
 fi
 sha=$(sha256sum "$model" | cut -c1-16)
 version=$(cat "$here/VERSION" 2>/dev/null || echo unknown)
@@ -171,17 +203,20 @@ log "mapping"
 CL=()
 if [ "$decision" = argmax ]; then
 	mkfifo "$tmp/probs.fifo"
-	"$BIN"/stitch --quiet --threads "$threads" --round-bits "$round_bits" --cog --compress DEFLATE --class-index "${MD[@]}" "$tmp/classes.tif" <"$tmp/probs.fifo" &
+	"$BIN"/stitch --quiet --threads "$threads" --round-bits "$round_bits" --cog --compress DEFLATE --class-index "${MD[@]}" "$tmp/classes.tif" <"$tmp/probs.fifo" 2>>"$tmp/err" &
 	cls=$!
 	CL=("$tmp/probs.fifo")
 fi
-"$BIN"/tile --quiet "${T[@]}" "$scene" | "$BIN"/normalise-bands --quiet --stats "$tmp/scene.stats" |
+{ "$BIN"/tile --quiet "${T[@]}" "$scene" | "$BIN"/normalise-bands --quiet --stats "$tmp/scene.stats" |
 	"$BIN"/encode --quiet --threads "$threads" --batch 1 --decode --flips "$flips" --members "$members" --precision "$precision" --model "$use" |
-	tee "${CL[@]}" | "$BIN"/stitch --quiet --threads "$threads" --round-bits "$round_bits" --cog --compress DEFLATE --nodata -1 "${MD[@]}" "$tmp/probs.tif"
+	tee "${CL[@]}" | "$BIN"/stitch --quiet --threads "$threads" --round-bits "$round_bits" --cog --compress DEFLATE --nodata -1 "${MD[@]}" "$tmp/probs.tif"; } 2>>"$tmp/err" ||
+	{ rc=$?; [ -z "${cls:-}" ] || wait "$cls" || true; said; exit "$rc"; }
 CT=() t=""
 if [ "$decision" = argmax ]; then
-	wait "$cls" || die "writing the class raster failed"
-else
+	wait "$cls" || { rc=$?; said; echo "map: writing the class raster failed" >&2; exit "$rc"; }
+fi
+said
+if [ "$decision" != argmax ]; then
 	if [ "$decision" = expected-iou ]; then
 		t=$("$BIN"/share-threshold --quiet --expected-iou "$tmp/probs.tif")
 	else
@@ -193,8 +228,8 @@ else
 		"$BIN"/stitch --quiet --threads "$threads" --cog --compress DEFLATE --class-index "${CT[@]}" "${MD[@]}" \
 			--metadata "LANDSHIFT_DECISION=$decision: class 1 where its probability is $t or more" "$tmp/classes.tif"
 fi
-mv "$tmp/probs.tif" "$out/${name}_probs.tif"
-mv "$tmp/classes.tif" "$out/${name}_classes.tif"
+mv "$tmp/probs.tif" "$o/${name}_probs.tif"
+mv "$tmp/classes.tif" "$o/${name}_classes.tif"
 LN=() lines="" i=0	# a class named road is a line class: its centrelines (LineStrings)
 IFS=, read -ra cl <<<"$classes"
 for c in "${cl[@]}"; do
@@ -209,12 +244,12 @@ if [[ $nm =~ ^[0-9]+$ ]] && [ "$nm" -gt 1 ]; then
 	elif [ "$members" = 1 ]; then mdesc="$model (the first of its $nm networks alone)"
 	else mdesc="$model (the first $members of its $nm networks, their probabilities averaged)"; fi
 fi
-R=("$scene" "$out" "$name" "$mdesc" "$classes" "$bands" "${G[*]:-native}" "$decision${t:+: ${cl[1]:-class 1} where its probability is $t or more}" "$adapt")
+R=("$scene" "$o" "$name" "$mdesc" "$classes" "$bands" "${G[*]:-native}" "$decision${t:+: ${cl[1]:-class 1} where its probability is $t or more}" "$adapt")
 /usr/bin/python3 "$here/pipelines/map-report.py" --quicklook "${R[@]}" &	# beside vectorise, on the other core
 look=$!
 "$BIN"/vectorise --quiet --class-names "$classes" --min-area "$min_area" --simplify "$simplify" "${CT[@]}" "${LN[@]}" \
-	"$out/${name}_probs.tif" "$out/$name.gpkg" || { rc=$?; wait "$look"; exit "$rc"; }
+	"$o/${name}_probs.tif" "$o/$name.gpkg" || { rc=$?; wait "$look"; exit "$rc"; }
 wait "$look"
 /usr/bin/python3 "$here/pipelines/map-report.py" --page "${R[@]}"
-rm -f "$stats"
+for f in "$o"/*; do mv -f "$f" "$out/" || die "cannot move the maps into $out"; done
 log "wrote $out/${name}_probs.tif, ${name}_classes.tif, $name.gpkg, $name.png, $name.html"

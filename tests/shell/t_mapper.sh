@@ -141,6 +141,37 @@ else
 fi
 must_fail "bin/map names missing bands" 2 "^map: the scene's bands \\(gray\\) hold none of the model's band sets \\(red,green,blue\\): give --bands" \
 	"bin/map --model $M $A/pan.tif --out $T/pan"
+# a grey scene read three times for an RGB model (--bands 1,1,1): the bands are
+# the model's (renamed red, green, blue), not one name thrice, which
+# normalise-bands refused; a scene whose bands are described R, G, B is
+# matched by name and mapped too (encode refused r,g,b before)
+gdal_translate -q -srcwin 0 0 256 256 "$A/pan.tif" "$T/grey.tif"
+gdal_translate -q -srcwin 600 0 256 256 "$A/rgb_nadir10.tif" "$T/rgbdesc.tif"
+$PY -c "
+from osgeo import gdal
+d = gdal.Open('$T/rgbdesc.tif', gdal.GA_Update)
+for i, n in enumerate('RGB'): d.GetRasterBand(i + 1).SetDescription(n)"
+if bin/map --threads 1 --model "$M" --bands 1,1,1 "$T/grey.tif" --out "$T/grey" 2>"$T/grey.err" &&
+	grep -q 'bands 1,1,1, --gsd 0.5' "$T/grey.err" && [ "$(ogrinfo -q "$T/grey/grey.gpkg" | tr '\n' ' ')" = "1: building (Polygon) " ] &&
+	bin/map --threads 1 --model "$M" "$T/rgbdesc.tif" --out "$T/rgbdesc" 2>"$T/rgbdesc.err" &&
+	grep -q 'bands 1,2,3, --gsd 0.5' "$T/rgbdesc.err" && [ -s "$T/rgbdesc/rgbdesc_classes.tif" ]; then
+	pass "bin/map --bands 1,1,1 maps a grey scene with an RGB model; bands described R, G, B are matched and mapped"
+else
+	fail "bin/map grey or R,G,B scene" "$(tail -n 2 "$T/grey.err" "$T/rgbdesc.err" | tr '\n' ' ')"
+fi
+must_fail "bin/map --bands with a count no stem takes" 2 "^map: --bands 1,1: 2 band\\(s\\), but the model takes red,green,blue$" \
+	"bin/map --model $M --bands 1,1 $T/grey.tif --out $T/b2"
+# a stage that fails mid-map: its own line, not the later stages' "empty
+# stream"; no half-made maps, and no output folder where none was before
+head -c 20000 "$M" >"$T/trunc.model"
+bin/map --threads 1 --model "$T/trunc.model" "$T/rgbdesc.tif" --out "$T/tr" 2>"$T/tr.err"
+rc=$?
+if [ $rc = 1 ] && grep -q '^encode: .*trunc.model: .*truncated' "$T/tr.err" && ! grep -q 'empty stream' "$T/tr.err" &&
+	[ "$(grep -vc '^map: ' "$T/tr.err")" = 1 ] && [ ! -e "$T/tr" ]; then
+	pass "bin/map with a truncated model: one line from the stage that failed, exit 1, no output folder left"
+else
+	fail "bin/map truncated model" "exit $rc: $(tr '\n' ' ' <"$T/tr.err"); $(ls -a "$T/tr" 2>&1 | tr '\n' ' ')"
+fi
 must_fail "bin/map --flips 3 is refused" 2 "^map: --flips must be 1, 2 or 4, not '3'" "bin/map --model $M --flips 3 $A/pan.tif --out $T/f3"
 must_fail "bin/map wants a model" 2 "^map: usage: map --model FILE SCENE --out DIR" "bin/map $A/pan.tif --out $T/x"
 # an RGB camera's scene (a held-back NAIP chip without its near-infrared):
