@@ -159,6 +159,28 @@ if bin/map --threads 1 --model "$M" --bands 1,1,1 "$T/grey.tif" --out "$T/grey" 
 else
 	fail "bin/map grey or R,G,B scene" "$(tail -n 2 "$T/grey.err" "$T/rgbdesc.err" | tr '\n' ' ')"
 fi
+# bands given by name (tile --bands red,green,blue): the quick-look found them
+# by index only (a Python traceback); a scene with NaN pixels: no data in the
+# class raster there, and the quick-look says nothing of them
+gdal_translate -q -srcwin 600 0 256 256 "$A/rgb_nadir10.tif" "$T/named.tif"
+$PY -c "
+from osgeo import gdal
+import numpy as np
+s = gdal.Open('$T/named.tif'); a = s.ReadAsArray().astype('float32'); a[:, 40:80, 40:100] = np.nan
+d = gdal.GetDriverByName('GTiff').Create('$T/nan.tif', 256, 256, 3, gdal.GDT_Float32)
+d.SetGeoTransform(s.GetGeoTransform()); d.SetProjection(s.GetProjection())
+for i in range(3): d.GetRasterBand(i + 1).WriteArray(a[i]); d.GetRasterBand(i + 1).SetDescription(('red', 'green', 'blue')[i])"
+if bin/map --threads 1 --model "$M" --bands red,green,blue "$T/named.tif" --out "$T/named" 2>"$T/named.err" &&
+	[ -s "$T/named/named.png" ] && ! grep -v '^map: ' "$T/named.err" | grep -q . &&
+	bin/map --threads 1 --model "$M" "$T/nan.tif" --out "$T/nan" 2>"$T/nan.err" && ! grep -v '^map: ' "$T/nan.err" | grep -q . &&
+	$PY -c "
+from osgeo import gdal
+c = gdal.Open('$T/nan/nan_classes.tif').ReadAsArray()
+assert (c[40:80, 40:100] == 255).all() and (c[100:, 100:] != 255).all()"; then
+	pass "bin/map: bands given by name, and a scene with NaN pixels (no data in the class raster there), mapped without a word on stderr but map's"
+else
+	fail "bin/map named bands or NaN" "$(tail -n 3 "$T/named.err" "$T/nan.err" | tr '\n' ' ')"
+fi
 must_fail "bin/map --bands with a count no stem takes" 2 "^map: --bands 1,1: 2 band\\(s\\), but the model takes red,green,blue$" \
 	"bin/map --model $M --bands 1,1 $T/grey.tif --out $T/b2"
 # a stage that fails mid-map: its own line, not the later stages' "empty
