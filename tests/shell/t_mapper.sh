@@ -236,23 +236,23 @@ if bin/map --threads 1 --model models/roads.model "$T/vegas.tif" --out "$T/rd" 2
 else
 	fail "bin/map with a road model" "$(tail -n 2 "$T/rd.err"; ogrinfo -so "$T/rd/vegas.gpkg" road 2>&1 | head -8 | tr '\n' ' ')"
 fi
-# the precision of one IoU (egs/models/local/block-bootstrap.py): the same
-# IoU as evaluate on the same map; one block holding the whole map gives
-# no spread; 50-pixel blocks give some, an interval around the IoU
+# the precision of one IoU (egs/models/local/block-bootstrap.py, on
+# evaluate's error raster): evaluate's IoU on the same map; one block
+# holding the whole map gives no spread; 50-pixel blocks give some, an
+# interval around the IoU
 BB=egs/models/local/block-bootstrap.py
-if e=$(bin/evaluate --quiet --ref "$A/rgb_nadir10_buildings.geojson" --class-names background,building "$T/map/bgr_probs.tif" |
-		$PY -c "import json, sys; print(json.load(sys.stdin)['building_iou'])") &&
-	$PY "$BB" --block 100000 "$T/map/bgr_probs.tif" "$A/rgb_nadir10_buildings.geojson" >"$T/bb1.json" &&
-	$PY "$BB" --block 50 --draws 500 "$T/map/bgr_probs.tif" "$A/rgb_nadir10_buildings.geojson" >"$T/bb50.json" &&
+if e=$(bin/evaluate --quiet --ref "$A/rgb_nadir10_buildings.geojson" --class-names background,building --object-class 1 \
+		--errors "$T/bb.err.tif" "$T/map/bgr_probs.tif" | $PY -c "import json, sys; print(json.load(sys.stdin)['building_iou'])") &&
+	$PY "$BB" --block 100000 "$T/bb.err.tif" >"$T/bb1.json" && $PY "$BB" --block 50 --draws 500 "$T/bb.err.tif" >"$T/bb50.json" &&
 	$PY -c "
 import json
 one, many = json.load(open('$T/bb1.json')), json.load(open('$T/bb50.json'))
 assert abs(one['iou'] - $e) < 1e-5 and abs(many['iou'] - $e) < 1e-5, (one, many, $e)
 assert one['blocks'] == 1 and one['sd'] == 0 and one['ci95'][0] == one['ci95'][1] == one['iou'], one
 assert many['blocks'] > 100 and 0 < many['sd'] < 0.2 and many['ci95'][0] < many['iou'] < many['ci95'][1], many"; then
-	pass "block-bootstrap.py: evaluate's IoU ($e); no spread from one block, an interval around it from 50-pixel blocks"
+	pass "block-bootstrap.py: evaluate's IoU ($e) from its error raster; no spread from one block, an interval around it from 50-pixel blocks"
 else
 	fail "block-bootstrap.py" "evaluate ${e:-none}; $(cat "$T/bb1.json" "$T/bb50.json" 2>&1 | tr '\n' ' ')"
 fi
-must_fail "block-bootstrap.py: a class the map has not" 1 "^block-bootstrap: .*: no class 5 among its bands$" \
-	"$PY $BB --class 5 $T/map/bgr_probs.tif $A/rgb_nadir10_buildings.geojson"
+must_fail "block-bootstrap.py: a probability raster is not an error raster" 1 "^block-bootstrap: .*bgr_probs.tif: not an error raster of evaluate --errors" \
+	"$PY $BB $T/map/bgr_probs.tif"
