@@ -15,22 +15,6 @@ COLOURS = {"building": (230, 40, 40), "tree": (40, 190, 70), "road": (250, 200, 
 OTHER = [(40, 120, 255), (200, 60, 200), (0, 200, 200)]
 
 
-def band_index(ds, want):
-    """A band given by 1-based index or by name, as tile reads it (its
-    description, else its colour interpretation, else gray or bN)."""
-    if want.isdigit() and 1 <= int(want) <= ds.RasterCount:
-        return int(want)
-    for i in range(1, ds.RasterCount + 1):
-        b = ds.GetRasterBand(i)
-        ci = b.GetColorInterpretation()
-        name = b.GetDescription() or (
-            gdal.GetColorInterpretationName(ci) if ci not in (gdal.GCI_Undefined, gdal.GCI_GrayIndex)
-            else "gray" if ci == gdal.GCI_GrayIndex else "b%d" % i)
-        if name.lower() == want.lower():
-            return i
-    raise ValueError("%s: no band '%s'" % (ds.GetDescription(), want))
-
-
 def quicklook(scene, classes_tif, bands, png, names):
     cl = gdal.Open(classes_tif)
     w, h = cl.RasterXSize, cl.RasterYSize
@@ -40,8 +24,7 @@ def quicklook(scene, classes_tif, bands, png, names):
     box = (gt[0], gt[3] + h * gt[5], gt[0] + w * gt[1], gt[3])
     img = gdal.Warp("", scene, format="MEM", dstSRS=cl.GetProjection(), outputBounds=box, width=ow, height=oh,
                     resampleAlg="average")
-    src = gdal.Open(scene)
-    idx = [band_index(src, b) for b in bands.split(",")][:3]
+    idx = [int(b) for b in bands.split(",")][:3]  # band numbers: map.sh resolves names as tile does
     a = np.stack([img.GetRasterBand(i).ReadAsArray().astype(np.float64) for i in idx])
     if a.shape[0] < 3:
         a = np.repeat(a[:1], 3, axis=0)

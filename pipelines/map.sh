@@ -102,15 +102,16 @@ auto)	if [ -n "$mgsd" ]; then G=(--gsd "$mgsd")
 native) ;;
 *) G=(--gsd "$gsd") ;;
 esac
+# the scene's band names as tile gives them, from one small tile; its
+# warnings (of a 64-pixel sample) are the mapping pass's to give, its errors
+# are said here
+perr=$(mktemp)
+have=$("$BIN"/tile --quiet --size 64 --sample 1 "$scene" 2>"$perr" | "$BIN"/frame-info --quiet --no-stats 2>>"$perr" |
+	/usr/bin/python3 -c 'import json, sys; print(",".join(json.loads(sys.stdin.readline())["bands"]))' 2>/dev/null) ||
+	{ why=$(grep -v '^tile: warning: \|empty stream' "$perr" | head -n 1); rm -f "$perr"
+	  [ -z "$why" ] || { echo "$why" >&2; exit 2; }; die "$scene: cannot read its bands"; }
+rm -f "$perr"
 if [ -z "$bands" ]; then
-	# one small tile for the band names; its warnings (of a 64-pixel sample) are the
-	# mapping pass's to give, its errors are said here
-	perr=$(mktemp)
-	have=$("$BIN"/tile --quiet --size 64 --sample 1 "$scene" 2>"$perr" | "$BIN"/frame-info --quiet --no-stats 2>>"$perr" |
-		/usr/bin/python3 -c 'import json, sys; print(",".join(json.loads(sys.stdin.readline())["bands"]))' 2>/dev/null) ||
-		{ why=$(grep -v '^tile: warning: \|empty stream' "$perr" | head -n 1); rm -f "$perr"
-		  [ -z "$why" ] || { echo "$why" >&2; exit 2; }; die "$scene: cannot read its bands"; }
-	rm -f "$perr"
 	bands=$(/usr/bin/python3 - "$have" "$meta" "$model" "$here/python" <<'PY'
 import glob, os, sys
 have, meta, model = sys.argv[1].split(","), sys.argv[2].splitlines(), sys.argv[3]
@@ -154,6 +155,10 @@ fi
 # times, are the model's red, green, blue), so that encode finds its stem
 B=(--bands "$bands")
 [ -z "$stem" ] || B+=(--band-names "$(awk -v s="bands.$stem" '$1 == s { print $2; exit }' <<<"$meta")")
+# the chosen bands by number, for the quick-look (a name is found as tile finds it)
+bandno=$(awk -v want="$bands" -v have="$have" 'BEGIN { n = split(have, h, ","); k = split(want, w, ",")
+	for (i = 1; i <= k; i++) { x = w[i]; if (x !~ /^[0-9]+$/) for (j = 1; j <= n; j++) if (h[j] == tolower(x)) { x = j; break }
+		printf "%s%s", (i > 1 ? "," : ""), x } }')
 log "$scene: bands $bands, ${G[*]:-native grid}, classes $classes"
 
 T=(--size "$tile" --overlap 32 "${G[@]}" "${B[@]}")
@@ -245,7 +250,8 @@ if [[ $nm =~ ^[0-9]+$ ]] && [ "$nm" -gt 1 ]; then
 	else mdesc="$model (the first $members of its $nm networks, their probabilities averaged)"; fi
 fi
 R=("$scene" "$o" "$name" "$mdesc" "$classes" "$bands" "${G[*]:-native}" "$decision${t:+: ${cl[1]:-class 1} where its probability is $t or more}" "$adapt")
-/usr/bin/python3 "$here/pipelines/map-report.py" --quicklook "${R[@]}" &	# beside vectorise, on the other core
+Q=("${R[@]}"); Q[5]=$bandno
+/usr/bin/python3 "$here/pipelines/map-report.py" --quicklook "${Q[@]}" &	# beside vectorise, on the other core
 look=$!
 "$BIN"/vectorise --quiet --class-names "$classes" --min-area "$min_area" --simplify "$simplify" "${CT[@]}" "${LN[@]}" \
 	"$o/${name}_probs.tif" "$o/$name.gpkg" || { rc=$?; wait "$look"; exit "$rc"; }
